@@ -1,0 +1,24 @@
+"""archc: a declarative architecture compiler and analyzer for convolutional networks.
+
+``archc.load(path)`` compiles a ``.arch`` spec into an analysed :class:`~archc.analysis.Network`.
+Importing archc imports neither torch nor onnx; the emitters that need them import them lazily.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from archc.analysis import Network
+
+
+def load(path: Any, inputs: Any = None, text: str | None = None) -> Network:
+    """Compile and analyse a spec; see :func:`archc.analysis.load`."""
+    from archc.analysis import load as _load
+
+    return _load(path, inputs=inputs, text=text)
+
+
+__all__ = ["__version__", "load"]

@@ -1,0 +1,7 @@
+"""python -m archc"""
+
+import sys
+
+from archc.cli import main
+
+sys.exit(main())

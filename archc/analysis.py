@@ -1,0 +1,234 @@
+"""The compiled, analysed network: the object the CLI, the API and every emitter work from.
+
+:func:`load` runs the whole front end (read, parse, include, elaborate, passes, verify) and
+returns a :class:`Network`.  Per-layer numbers are per sample; :meth:`Network.totals` and
+:meth:`Network.rows` scale activations and compute by the batch and memory by the dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from archc import ir
+from archc.elaborate import elaborate
+from archc.ir import COST, LAYER, MEMORY, RF, SHAPE, Cost, Layer, Memory, ReceptiveField, Scope
+from archc.loader import load_program
+from archc.ops import REGISTRY, Shape, elements
+from archc.ops.attrs import show_value
+from archc.passes import G_PEAK, run_passes
+from archc.units import DTYPE_BYTES
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of an analysis table: a layer, or a collapsed scope at ``--depth``."""
+
+    name: str
+    op: str
+    detail: str  # "conv 7×7/2, 64", or a block instance's arguments
+    shape: Shape
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    out_elements: int  # elements of the row's output tensor, per sample
+    activation_elements: int  # newly allocated activation elements, per sample
+    rf: ReceptiveField
+    layers: int  # how many layers the row stands for
+    line: int
+    args: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    weight_bytes: int
+    activation_bytes: int
+    peak_activation_bytes: int
+    batch: int
+    dtype: str
+    layers: int
+
+
+class Network:
+    """A compiled network: the IR graph with every analysis annotation in place."""
+
+    def __init__(self, graph: nx.DiGraph, files: list[str] | None = None) -> None:
+        self.graph = graph
+        self.files = files or [graph.graph[ir.G_FILE]]
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def name(self) -> str:
+        return self.graph.graph[ir.G_NAME]
+
+    @property
+    def file(self) -> str:
+        return self.graph.graph[ir.G_FILE]
+
+    @property
+    def order(self) -> list[str]:
+        return self.graph.graph[ir.G_ORDER]
+
+    @property
+    def inputs(self) -> dict[str, Shape]:
+        return {name: self.shape(node) for name, node in self.graph.graph[ir.G_INPUTS].items()}
+
+    @property
+    def outputs(self) -> dict[str, Shape]:
+        return {name: self.shape(node) for name, node in self.graph.graph[ir.G_OUTPUTS].items()}
+
+    @property
+    def scopes(self) -> dict[str, Scope]:
+        return self.graph.graph[ir.G_SCOPES]
+
+    def layer(self, node: str) -> Layer:
+        return self.graph.nodes[node][LAYER]
+
+    def layers(self) -> list[Layer]:
+        return ir.layers(self.graph)
+
+    def shape(self, node: str) -> Shape:
+        return self.graph.nodes[node][SHAPE]
+
+    def cost(self, node: str) -> Cost:
+        return self.graph.nodes[node][COST]
+
+    def memory(self, node: str) -> Memory:
+        return self.graph.nodes[node][MEMORY]
+
+    def rf(self, node: str) -> ReceptiveField:
+        return self.graph.nodes[node][RF]
+
+    # ------------------------------------------------------------------ aggregates
+    def totals(self, batch: int = 1, dtype: str = "float32") -> Totals:
+        nbytes = DTYPE_BYTES[dtype]
+        params = buffers = macs = flops = act = 0
+        for node in self.order:
+            c = self.cost(node)
+            params += c.params
+            buffers += c.buffers
+            macs += c.macs
+            flops += c.flops
+            act += self.memory(node).new_elements
+        return Totals(
+            params=params,
+            buffers=buffers,
+            macs=macs * batch,
+            flops=flops * batch,
+            weight_bytes=(params + buffers) * nbytes,
+            activation_bytes=act * batch * nbytes,
+            peak_activation_bytes=self.graph.graph[G_PEAK] * batch * nbytes,
+            batch=batch,
+            dtype=dtype,
+            layers=sum(1 for node in self.order if self.layer(node).op != "input"),
+        )
+
+    def rows(self, depth: int | None = None, batch: int = 1) -> list[Row]:
+        """Table rows in evaluation order; ``depth`` collapses scopes deeper than that."""
+        if depth is None:
+            return [self._layer_row(node, batch) for node in self.order]
+        groups: dict[str, list[str]] = {}
+        for node in self.order:
+            key = ".".join(node.split(".")[:depth])
+            groups.setdefault(key, []).append(node)
+        return [
+            self._layer_row(members[0], batch)
+            if len(members) == 1 and members[0] == key
+            else self._scope_row(key, members, batch)
+            for key, members in groups.items()
+        ]
+
+    def _layer_row(self, node: str, batch: int) -> Row:
+        layer = self.layer(node)
+        c = self.cost(node)
+        m = self.memory(node)
+        op = REGISTRY[layer.op]
+        detail = "" if op.internal else op.summary(layer.attrs)
+        return Row(
+            name=node,
+            op=layer.op,
+            detail=detail if detail != layer.op else "",
+            shape=self.shape(node),
+            params=c.params,
+            buffers=c.buffers,
+            macs=c.macs * batch,
+            flops=c.flops * batch,
+            out_elements=m.elements,
+            activation_elements=m.new_elements,
+            rf=self.rf(node),
+            layers=1,
+            line=layer.span.line,
+        )
+
+    def _scope_row(self, key: str, members: list[str], batch: int) -> Row:
+        last = members[-1]
+        scope = self.scopes.get(key)
+        costs = [self.cost(m) for m in members]
+        if scope is not None and scope.kind == "block":
+            op = scope.block or "block"
+            detail = ", ".join(f"{k}={show_value(v)}" for k, v in scope.args)
+        elif scope is not None and scope.kind == "repeat":
+            count = len({m.split(".")[len(key.split("."))] for m in members})
+            op = "repeat"
+            detail = f"{count} iterations"
+        else:
+            ops = [self.layer(m).op for m in members]
+            op = next((o for o in ops if "weights" in REGISTRY[o].traits), ops[0])
+            detail = " → ".join(
+                REGISTRY[o].summary(self.layer(m).attrs) for m, o in zip(members, ops, strict=True)
+            )
+        first = self.layer(members[0])
+        return Row(
+            name=key,
+            op=op,
+            detail=detail,
+            shape=self.shape(last),
+            params=sum(c.params for c in costs),
+            buffers=sum(c.buffers for c in costs),
+            macs=sum(c.macs for c in costs) * batch,
+            flops=sum(c.flops for c in costs) * batch,
+            out_elements=elements(self.shape(last)),
+            activation_elements=sum(self.memory(m).new_elements for m in members),
+            rf=self.rf(last),
+            layers=len(members),
+            line=(scope.span.line if scope else first.span.line),
+            args=scope.args if scope is not None else (),
+        )
+
+    # ------------------------------------------------------------------ back ends
+    def to_torch(self, seed: int | None = None) -> Any:
+        """Build the PyTorch ``nn.Module`` in process (needs the ``torch`` extra)."""
+        from archc.emit.pytorch import to_torch
+
+        return to_torch(self, seed=seed)
+
+    def to_onnx(self, **options: Any) -> Any:
+        """Build the ONNX ``ModelProto`` (needs the ``onnx`` extra); see ``archc.emit.onnx``."""
+        from archc.emit.onnx import to_onnx
+
+        return to_onnx(self, **options)
+
+
+def load(
+    path: str | Path,
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    text: str | None = None,
+) -> Network:
+    """Compile and analyse the spec at ``path`` (or ``text`` standing for it).
+
+    ``inputs`` overrides declared input shapes by name.  Raises :class:`archc.errors.ArchError`
+    subclasses for anything wrong with the spec.
+    """
+    program = load_program(path, text)
+    graph = run_passes(elaborate(program, inputs))
+    ir.verify(graph, ir.ANNOTATIONS)
+    return Network(graph, program.files)

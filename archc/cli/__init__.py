@@ -1,0 +1,113 @@
+"""The ``archc`` command line: one sub-command per module, registered in :data:`COMMANDS`.
+
+Exit codes: 0 success, 1 a check failed, 2 a bad spec or bad usage, 3 an internal error (a bug
+in archc; ``ARCHC_DEBUG=1`` shows its traceback).  Errors are printed as archc renders them:
+``file:line:col: kind: message``, the source line and a caret.  No traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from archc import __version__
+from archc.errors import ArchError
+
+# command name -> module with HELP, DESCRIPTION, add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, str] = {
+    "analyze": "archc.cli.analyze",
+    "emit": "archc.cli.emit",
+    "ops": "archc.cli.ops",
+}
+# Commands whose modules exist only once their feature lands are listed here too; a missing
+# module simply leaves the command out.
+OPTIONAL_COMMANDS: dict[str, str] = {
+    "check": "archc.cli.check",
+    "diff": "archc.cli.diff",
+    "report": "archc.cli.report",
+}
+
+EPILOG = """examples:
+  archc analyze specs/vgg16.arch
+  archc analyze specs/googlenet.arch --depth 1 --format markdown
+  archc analyze specs/resnet50.arch --format json --batch 8 --dtype float16
+  archc emit specs/resnet18.arch --target pytorch -o resnet18.py
+  archc emit specs/vgg16.arch --target onnx -o vgg16.onnx
+  archc ops
+
+exit codes: 0 ok, 1 a check failed, 2 bad spec or usage, 3 internal error
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as archc does (exit code 2, no traceback)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: usage error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="archc",
+        description="Compile and analyse convolutional network architectures written as .arch specs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"archc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in {**COMMANDS, **OPTIONAL_COMMANDS}.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if name in OPTIONAL_COMMANDS and exc.name == module_name:
+                continue
+            raise
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            epilog=getattr(module, "EPILOG", None),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args))
+    except ArchError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # e.g. "archc analyze ... | head": not an error worth a message
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # a bug in archc, not bad input
+        if os.environ.get("ARCHC_DEBUG"):
+            traceback.print_exc()
+        else:
+            sys.stderr.write(
+                f"archc: internal error: {type(exc).__name__}: {exc}\n"
+                "  this is a bug in archc; rerun with ARCHC_DEBUG=1 for the traceback\n"
+            )
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Arguments and helpers shared by sub-commands: loading a spec, --input, --batch, --dtype."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from archc.analysis import Network, load
+from archc.errors import UsageError
+from archc.units import DTYPE_BYTES
+
+
+def parse_input_override(text: str) -> tuple[str, tuple[int, ...]]:
+    """``image=3x299x299`` -> ("image", (3, 299, 299))."""
+    name, sep, shape = text.partition("=")
+    parts = shape.replace("×", "x").split("x") if sep else []
+    if not name.isidentifier() or not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"malformed --input {text!r}: expected NAME=CxHxW, e.g. image=3x299x299"
+        )
+    if len(parts) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"--input {text!r}: a shape is CxHxW (or F)")
+    return name, tuple(int(p) for p in parts)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="the .arch file")
+    parser.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        type=parse_input_override,
+        default=[],
+        metavar="NAME=CxHxW",
+        help="override an input's shape (repeatable), e.g. image=3x299x299",
+    )
+
+
+def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    parser.add_argument(
+        "--dtype",
+        choices=sorted(DTYPE_BYTES),
+        default="float32",
+        help="element type for memory figures (default float32)",
+    )
+
+
+def load_spec(args: argparse.Namespace) -> Network:
+    overrides = dict(args.inputs)
+    if len(overrides) != len(args.inputs):
+        raise UsageError("--input names the same input twice")
+    return load(args.spec, inputs=overrides)
+
+
+def write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

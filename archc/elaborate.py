@@ -1,0 +1,508 @@
+"""AST -> graph IR: evaluate constants, instantiate blocks, unroll repeats, name every layer.
+
+Elaboration walks the network body once, statement by statement, keeping a *frame* per body
+(values in scope, tensors in scope, the current tensor, the scope path).  Each op call becomes a
+:class:`~archc.ir.Layer` whose attributes are already bound and validated against the op's schema;
+each block call recurses into the block's body under a new scope.  Layers are added in the order
+they are produced, which is a topological order, so the passes never need to sort.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from archc import nodes as n
+from archc.errors import (
+    SpecArgumentError,
+    SpecNameError,
+    SpecShapeError,
+    SpecValueError,
+    did_you_mean,
+)
+from archc.evaluate import evaluate, type_name
+from archc.ir import (
+    G_ASSERTS,
+    G_BLOCKS,
+    G_INPUTS,
+    G_OUTPUTS,
+    G_SCOPES,
+    Assertion,
+    Layer,
+    Scope,
+    add_layer,
+    new_graph,
+)
+from archc.loader import Program
+from archc.ops import REGISTRY, ArgProblem, callable_names, lookup
+from archc.ops.attrs import bind, signature
+from archc.source import Span
+
+BLOCK_INPUT = "in"
+BLOCK_OUTPUT = "out"
+
+
+@dataclass
+class _Tensor:
+    node: str
+    label: str  # how the spec refers to it, for messages
+
+
+@dataclass
+class _Frame:
+    """What one body (network, block instance, repeat iteration) can see while it is elaborated."""
+
+    values: ChainMap[str, Any]
+    tensors: ChainMap[str, _Tensor]
+    prefix: str  # scope path prefix, "" or "inception_3a."
+    current: _Tensor | None
+    in_block: bool
+    block_stack: tuple[str, ...] = ()
+    used: dict[str, set[str]] = field(default_factory=dict)  # shared: prefix -> local names taken
+
+    def child(self, prefix: str, **changes: Any) -> _Frame:
+        frame = _Frame(
+            values=self.values.new_child(),
+            tensors=self.tensors.new_child(),
+            prefix=prefix,
+            current=self.current,
+            in_block=self.in_block,
+            block_stack=self.block_stack,
+            used=self.used,
+        )
+        for key, value in changes.items():
+            setattr(frame, key, value)
+        return frame
+
+
+class Elaborator:
+    """Builds the graph for one :class:`~archc.loader.Program`."""
+
+    def __init__(self, program: Program, inputs: Mapping[str, tuple[int, ...]] | None = None):
+        self.program = program
+        self.overrides = dict(inputs or {})
+        net = program.network
+        self.g: nx.DiGraph = new_graph(net.name, program.files[0], net.span)
+        self.g.graph[G_BLOCKS] = dict(program.blocks)
+
+    # ------------------------------------------------------------------ entry point
+    def run(self) -> nx.DiGraph:
+        globals_: dict[str, Any] = {}
+        for const in self.program.consts:
+            globals_[const.name] = evaluate(const.value, globals_)
+        frame = _Frame(
+            values=ChainMap({}, globals_),
+            tensors=ChainMap(),
+            prefix="",
+            current=None,
+            in_block=False,
+        )
+        self._body(self.program.network.body, frame)
+        net = self.program.network
+        if not self.g.graph[G_INPUTS]:
+            raise SpecNameError(
+                f"network '{net.name}' declares no input",
+                net.span,
+                ["declare one: input image: 3x224x224"],
+            )
+        unknown = sorted(set(self.overrides) - set(self.g.graph[G_INPUTS]))
+        if unknown:
+            raise SpecNameError(
+                f"--input names '{unknown[0]}', which is not an input of '{net.name}'",
+                net.span,
+                [did_you_mean(unknown[0], self.g.graph[G_INPUTS])],
+            )
+        if not self.g.graph[G_OUTPUTS]:
+            raise SpecNameError(
+                f"network '{net.name}' declares no output",
+                net.span,
+                ["mark one: output logits = linear(1000), or output NAME for a tensor"],
+            )
+        return self.g
+
+    # ------------------------------------------------------------------ statements
+    def _body(self, stmts: tuple[n.Stmt, ...], frame: _Frame) -> None:
+        for stmt in stmts:
+            self._stmt(stmt, frame)
+
+    def _stmt(self, stmt: n.Stmt, frame: _Frame) -> None:
+        match stmt:
+            case n.InputDecl():
+                self._input(stmt, frame)
+            case n.ConstDef():
+                if stmt.name in frame.values.maps[0]:
+                    raise SpecNameError(f"'{stmt.name}' is already defined here", stmt.span)
+                frame.values[stmt.name] = evaluate(stmt.value, frame.values)
+            case n.Assign():
+                self._define(frame, stmt.name, stmt.chain, stmt.span)
+            case n.ChainStmt():
+                frame.current = self._chain(stmt.chain, None, frame)
+            case n.Output():
+                self._output(stmt, frame)
+            case n.Repeat():
+                self._repeat(stmt, frame)
+            case n.If():
+                test = evaluate(stmt.test, frame.values)
+                self._body(stmt.then if test else stmt.orelse, frame)
+            case n.Assert():
+                self.g.graph[G_ASSERTS].append(
+                    Assertion(
+                        stmt.test, stmt.message, stmt.span, frame.prefix.rstrip("."), frame.values
+                    )
+                )
+            case _:  # pragma: no cover - the parser makes no other statements
+                raise SpecValueError(f"unexpected statement {type(stmt).__name__}", stmt.span)
+
+    def _define(self, frame: _Frame, name: str, chain: n.Chain, span: Span) -> _Tensor:
+        if name == BLOCK_INPUT and frame.in_block:
+            raise SpecNameError(
+                f"'{BLOCK_INPUT}' is the block's input and cannot be assigned", span
+            )
+        self._check_tensor_name(name, span)
+        out = self._chain(chain, name, frame)
+        tensor = _Tensor(out.node, name)
+        frame.tensors[name] = tensor
+        frame.current = tensor
+        return tensor
+
+    def _input(self, stmt: n.InputDecl, frame: _Frame) -> None:
+        if frame.in_block or frame.prefix:
+            raise SpecNameError("inputs are declared at network level, not in a block", stmt.span)
+        if stmt.name in self.overrides:
+            shape = tuple(self.overrides[stmt.name])
+        else:
+            value = evaluate(stmt.shape, frame.values)
+            shape = value if isinstance(value, tuple) else (value,)
+        if not (len(shape) in (1, 3) and all(_is_count(d) for d in shape)):
+            raise SpecArgumentError(
+                f"input shape must be C×H×W (or F for a flat input) of whole numbers >= 1, "
+                f"got {shape!r}",
+                stmt.shape.span,
+                ["for example: input image: 3x224x224"],
+            )
+        self._check_tensor_name(stmt.name, stmt.span)
+        name = self._claim(frame, stmt.name, stmt.span)
+        add_layer(
+            self.g,
+            Layer(name, "input", {"shape": tuple(shape)}, (), (), stmt.span, stmt),
+        )
+        self.g.graph[G_INPUTS][stmt.name] = name
+        tensor = _Tensor(name, stmt.name)
+        frame.tensors[stmt.name] = tensor
+        frame.current = tensor
+
+    def _output(self, stmt: n.Output, frame: _Frame) -> None:
+        if frame.in_block or frame.prefix:
+            raise SpecNameError("outputs are declared at network level, not in a block", stmt.span)
+        if stmt.name in self.g.graph[G_OUTPUTS]:
+            raise SpecNameError(f"output '{stmt.name}' is declared twice", stmt.span)
+        if stmt.chain is not None:
+            tensor = self._define(frame, stmt.name, stmt.chain, stmt.span)
+        else:
+            tensor = self._tensor(stmt.name, frame, stmt.span)
+        self.g.graph[G_OUTPUTS][stmt.name] = tensor.node
+
+    def _repeat(self, stmt: n.Repeat, frame: _Frame) -> None:
+        count = evaluate(stmt.count, frame.values)
+        if not _is_count(count):
+            raise SpecValueError(
+                f"repeat count must be a whole number >= 1, got {count!r}", stmt.count.span
+            )
+        self._check_tensor_name(stmt.name, stmt.span)
+        path = self._claim(frame, stmt.name, stmt.span)
+        self.g.graph[G_SCOPES][path] = Scope(path, "repeat", stmt.span)
+        current = frame.current
+        for i in range(count):
+            inner = frame.child(path + ".", current=current)
+            if stmt.index:
+                inner.values[stmt.index] = i
+            body = stmt.body
+            if len(body) == 1 and isinstance(body[0], n.ChainStmt):
+                # a body that is a single call is the iteration scope itself: layer1.0.conv1
+                current = self._chain(body[0].chain, str(i), inner)
+            else:
+                iteration = self._claim(inner, str(i), stmt.span)
+                self.g.graph[G_SCOPES][iteration] = Scope(iteration, "iteration", stmt.span)
+                body_frame = inner.child(iteration + ".")
+                self._body(body, body_frame)
+                current = body_frame.current
+        if current is None:
+            raise SpecValueError("the repeat body produces no tensor", stmt.span)
+        tensor = _Tensor(current.node, stmt.name)
+        frame.tensors[stmt.name] = tensor
+        frame.current = tensor
+
+    # ------------------------------------------------------------------ chains
+    def _chain(self, chain: n.Chain, assign: str | None, frame: _Frame) -> _Tensor:
+        links = list(chain.links)
+        first = links[0]
+        source: _Tensor | None = None
+        if first.args is None and first.name in frame.tensors:
+            if first.alias:
+                raise SpecNameError(f"'{first.name}' is a tensor; 'as' names layers", first.span)
+            source = frame.tensors[first.name]
+            links = links[1:]
+            if not links:
+                return source
+        elif not self._is_merge(first):
+            source = frame.current
+            if source is None:
+                raise SpecNameError(
+                    f"'{first.name}' has no input: nothing comes before it",
+                    first.name_span,
+                    ["start the chain with a tensor (in, an input, or a name assigned earlier)"],
+                )
+        # naming: one link assigned to t is t; more links (or an explicit 'as') make t a scope
+        if assign is not None and len(links) == 1 and links[0].alias is None:
+            names: list[tuple[str, _Frame]] = [(assign, frame)]
+        else:
+            scope_frame = frame
+            if assign is not None:
+                path = self._claim(frame, assign, chain.span)
+                self.g.graph[G_SCOPES][path] = Scope(path, "chain", chain.span)
+                scope_frame = frame.child(path + ".")
+            names = [(link.alias or "", scope_frame) for link in links]
+        for link, (local, owner) in zip(links, names, strict=True):
+            source = self._link(link, local, owner, frame, source)
+        assert source is not None
+        return source
+
+    def _is_merge(self, link: n.Link) -> bool:
+        op = lookup(link.name)
+        return op is not None and op.arity is None
+
+    def _link(
+        self,
+        link: n.Link,
+        local: str,
+        owner: _Frame,
+        frame: _Frame,
+        source: _Tensor | None,
+    ) -> _Tensor:
+        """Elaborate one link; ``owner`` is the frame whose scope names it, ``frame`` evaluates."""
+        if (
+            link.name in frame.tensors
+            and link.name not in self.program.blocks
+            and not lookup(link.name)
+        ):
+            raise SpecNameError(
+                f"'{link.name}' is a tensor; a tensor can only start a chain",
+                link.name_span,
+                ["to merge tensors use concat(a, b) or add(a, b)"],
+            )
+        op = lookup(link.name)
+        if op is not None and not op.internal:
+            return self._layer(link, op.name, local, owner, frame, source)
+        block = self.program.blocks.get(link.name)
+        if block is not None:
+            assert source is not None
+            return self._instantiate(block, link, local, owner, frame, source)
+        candidates = callable_names() + list(self.program.blocks) + list(frame.tensors)
+        raise SpecNameError(
+            f"unknown op, block or tensor '{link.name}'",
+            link.name_span,
+            [did_you_mean(link.name, candidates) or "archc ops lists the ops"],
+        )
+
+    def _args(
+        self, link: n.Link, frame: _Frame
+    ) -> tuple[list[tuple[Any, n.Arg]], dict[str, tuple[Any, n.Arg]]]:
+        positional: list[tuple[Any, n.Arg]] = []
+        named: dict[str, tuple[Any, n.Arg]] = {}
+        for arg in link.args or ():
+            if arg.name is None:
+                if named:
+                    raise SpecArgumentError(
+                        "a positional argument cannot follow a named one", arg.span
+                    )
+                positional.append((evaluate(arg.value, frame.values), arg))
+            else:
+                if arg.name in named:
+                    raise SpecArgumentError(f"'{arg.name}' is given twice", arg.span)
+                named[arg.name] = (evaluate(arg.value, frame.values), arg)
+        return positional, named
+
+    def _layer(
+        self,
+        link: n.Link,
+        op_name: str,
+        local: str,
+        owner: _Frame,
+        frame: _Frame,
+        source: _Tensor | None,
+    ) -> _Tensor:
+        op = REGISTRY[op_name]
+        args = list(link.args or ())
+        inputs: list[_Tensor]
+        if op.arity is None:
+            tensor_args = [a for a in args if a.name is None]
+            if len(tensor_args) < 2:
+                raise SpecArgumentError(
+                    f"{op.name} joins two or more tensors, got {len(tensor_args)}",
+                    link.span,
+                    [f"usage: {op.name}(a, b, ...)"],
+                )
+            inputs = []
+            for a in tensor_args:
+                if not isinstance(a.value, n.Name):
+                    raise SpecArgumentError(
+                        f"{op.name} takes tensor names, not expressions", a.span
+                    )
+                inputs.append(self._tensor(a.value.name, frame, a.span))
+            attr_link = n.Link(
+                link.name, tuple(a for a in args if a.name), link.alias, link.span, link.name_span
+            )
+            positional, named = self._args(attr_link, frame)
+        else:
+            assert source is not None
+            inputs = [source]
+            positional, named = self._args(link, frame)
+        try:
+            attrs = bind(op, [v for v, _ in positional], {k: v for k, (v, _) in named.items()})
+        except ArgProblem as exc:
+            span = link.span
+            if exc.attr and exc.attr in named:
+                span = named[exc.attr][1].span
+            elif exc.attr:
+                index = (
+                    [s.name for s in op.attrs].index(exc.attr)
+                    if exc.attr in [s.name for s in op.attrs]
+                    else -1
+                )
+                if 0 <= index < len(positional):
+                    span = positional[index][1].span
+            hints = [f"usage: {signature(op)}"]
+            if exc.attr and exc.attr not in {s.name for s in op.attrs}:
+                hints.insert(0, did_you_mean(exc.attr, [s.name for s in op.attrs]))
+            raise SpecArgumentError(str(exc), span, hints) from None
+        name = self._claim(owner, local or op.name, link.span, auto=not local)
+        add_layer(
+            self.g,
+            Layer(
+                name,
+                op.name,
+                attrs,
+                tuple(t.node for t in inputs),
+                tuple(t.label for t in inputs),
+                link.span,
+                link,
+            ),
+        )
+        return _Tensor(name, link.alias or local or name)
+
+    def _instantiate(
+        self,
+        block: n.BlockDef,
+        link: n.Link,
+        local: str,
+        owner: _Frame,
+        frame: _Frame,
+        source: _Tensor,
+    ) -> _Tensor:
+        if block.name in frame.block_stack:
+            chain = " -> ".join([*frame.block_stack, block.name])
+            raise SpecNameError(f"block '{block.name}' calls itself ({chain})", link.name_span)
+        positional, named = self._args(link, frame)
+        params = {p.name: p for p in block.params}
+        usage = f"usage: {block.name}({', '.join(p.name for p in block.params)})"
+        if len(positional) > len(block.params):
+            raise SpecArgumentError(
+                f"block '{block.name}' takes {len(block.params)} arguments, got {len(positional)}",
+                positional[len(block.params)][1].span,
+                [usage],
+            )
+        bound: dict[str, Any] = {}
+        for p, (value, _) in zip(block.params, positional, strict=False):
+            bound[p.name] = value
+        for key, (value, arg) in named.items():
+            if key not in params:
+                raise SpecArgumentError(
+                    f"block '{block.name}' has no parameter '{key}'",
+                    arg.span,
+                    [did_you_mean(key, params), usage],
+                )
+            if key in bound:
+                raise SpecArgumentError(f"'{key}' is given twice", arg.span)
+            bound[key] = value
+        globals_ = frame.values.maps[-1]
+        for p in block.params:
+            if p.name not in bound:
+                if p.default is None:
+                    raise SpecArgumentError(
+                        f"block '{block.name}' needs '{p.name}'", link.span, [usage]
+                    )
+                bound[p.name] = evaluate(p.default, ChainMap(bound, globals_))
+        path = self._claim(owner, local or block.name, link.span, auto=not local)
+        ordered = tuple((p.name, bound[p.name]) for p in block.params)
+        self.g.graph[G_SCOPES][path] = Scope(path, "block", link.span, block.name, ordered)
+        inner = _Frame(
+            values=ChainMap({}, dict(bound), globals_),
+            tensors=ChainMap({BLOCK_INPUT: _Tensor(source.node, source.label)}),
+            prefix=path + ".",
+            current=_Tensor(source.node, source.label),
+            in_block=True,
+            block_stack=(*frame.block_stack, block.name),
+            used=frame.used,
+        )
+        self._body(block.body, inner)
+        out = inner.tensors.get(BLOCK_OUTPUT) or inner.current
+        assert out is not None
+        return _Tensor(out.node, link.alias or local or path)
+
+    # ------------------------------------------------------------------ names
+    def _check_tensor_name(self, name: str, span: Span) -> None:
+        """A tensor may not share a name with an op or block: ``relu`` would be ambiguous."""
+        what = "an op" if lookup(name) else "a block" if name in self.program.blocks else None
+        if what:
+            raise SpecNameError(
+                f"'{name}' is {what}, so it cannot also name a tensor",
+                span,
+                [f"pick another name, e.g. '{name}_out'"],
+            )
+
+    def _tensor(self, name: str, frame: _Frame, span: Span) -> _Tensor:
+        if name in frame.tensors:
+            return frame.tensors[name]
+        raise SpecNameError(
+            f"unknown tensor '{name}'",
+            span,
+            [did_you_mean(name, frame.tensors) or "tensors are named with NAME = ..."],
+        )
+
+    def _claim(self, frame: _Frame, local: str, span: Span, auto: bool = False) -> str:
+        """Reserve a layer or scope name in ``frame``'s scope and return its full path.
+
+        Automatic names take the next free numbered form (``conv``, ``conv_2``); an explicit name
+        that is taken is an error.
+        """
+        used = frame.used.setdefault(frame.prefix, set())
+        name = local
+        if auto:
+            k = 2
+            while name in used:
+                name = f"{local}_{k}"
+                k += 1
+        elif name in used:
+            raise SpecNameError(
+                f"the name '{frame.prefix}{name}' is already used",
+                span,
+                ["layer and scope names must be unique; pick another name"],
+            )
+        used.add(name)
+        return frame.prefix + name
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def elaborate(program: Program, inputs: Mapping[str, tuple[int, ...]] | None = None) -> nx.DiGraph:
+    """Build the IR graph for ``program``; ``inputs`` overrides declared input shapes."""
+    return Elaborator(program, inputs).run()
+
+
+__all__ = ["SpecShapeError", "elaborate", "type_name"]

@@ -1,0 +1,135 @@
+"""Evaluating expressions: constants, block arguments, repeat indices, budget assertions.
+
+Values are Python ints, floats, bools, strings and tuples.  The rules are Python's, made stricter
+where a silent conversion would hide a mistake: no arithmetic on booleans or strings, ``/`` always
+gives a float, division by zero is a located error.  Budget assertions need names and calls that
+only ``archc check`` can answer (``params``, ``inception_4a.macs``); it passes a
+:class:`Resolver` for those.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from archc import nodes as n
+from archc.errors import SpecNameError, SpecValueError, did_you_mean
+
+Value = Any  # int | float | bool | str | tuple[Value, ...]
+
+
+class Resolver(Protocol):
+    """Answers what plain constants cannot: attribute access and function calls in assertions."""
+
+    def attr(self, target: n.Expr, name: str, expr: n.Attr) -> Value: ...
+
+    def call(
+        self, func: str, args: list[Value], kwargs: dict[str, Value], expr: n.Call
+    ) -> Value: ...
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def type_name(value: Value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, tuple):
+        return "tuple"
+    return type(value).__name__
+
+
+def _is_number(value: Value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None = None) -> Value:
+    """The value of ``expr`` with names looked up in ``env``."""
+    match expr:
+        case n.Number(value=v) | n.Quantity(value=v) | n.String(value=v) | n.Bool(value=v):
+            return v
+        case n.Dims(values=values):
+            return values
+        case n.Name(name=name):
+            if name in env:
+                return env[name]
+            raise SpecNameError(
+                f"unknown name '{name}'", expr.span, [did_you_mean(name, list(env))]
+            )
+        case n.Tuple(items=items):
+            return tuple(evaluate(i, env, resolver) for i in items)
+        case n.BinOp(op="and"):
+            left = evaluate(expr.left, env, resolver)
+            return evaluate(expr.right, env, resolver) if left else left
+        case n.BinOp(op="or"):
+            left = evaluate(expr.left, env, resolver)
+            return left if left else evaluate(expr.right, env, resolver)
+        case n.BinOp(op=op):
+            left = evaluate(expr.left, env, resolver)
+            right = evaluate(expr.right, env, resolver)
+            if not (_is_number(left) and _is_number(right)):
+                raise SpecValueError(
+                    f"cannot apply '{op}' to {type_name(left)} and {type_name(right)}",
+                    expr.span,
+                    ["arithmetic works on numbers only"],
+                )
+            if op in ("/", "//", "%") and right == 0:
+                raise SpecValueError("division by zero", expr.right.span)
+            return _ARITH[op](left, right)
+        case n.Compare(op=op):
+            left = evaluate(expr.left, env, resolver)
+            right = evaluate(expr.right, env, resolver)
+            if op not in ("==", "!=") and not (_is_number(left) and _is_number(right)):
+                raise SpecValueError(
+                    f"cannot compare {type_name(left)} and {type_name(right)} with '{op}'",
+                    expr.span,
+                )
+            return _COMPARE[op](left, right)
+        case n.UnaryOp(op="not"):
+            return not evaluate(expr.operand, env, resolver)
+        case n.UnaryOp(op="-"):
+            value = evaluate(expr.operand, env, resolver)
+            if not _is_number(value):
+                raise SpecValueError(f"cannot negate a {type_name(value)}", expr.span)
+            return -value
+        case n.Cond():
+            test = evaluate(expr.test, env, resolver)
+            return evaluate(expr.then if test else expr.orelse, env, resolver)
+        case n.Attr():
+            if resolver is None:
+                raise SpecValueError(f"'.{expr.name}' is only meaningful in an assert", expr.span)
+            # The resolver gets the unevaluated left side: "inception_4a.params" names a scope.
+            return resolver.attr(expr.value, expr.name, expr)
+        case n.Call():
+            if resolver is None:
+                raise SpecValueError(
+                    f"'{expr.func}(...)' is not a value here",
+                    expr.span,
+                    ["calls in expressions are only meaningful in an assert"],
+                )
+            args = [evaluate(a.value, env, resolver) for a in expr.args if a.name is None]
+            kwargs = {a.name: evaluate(a.value, env, resolver) for a in expr.args if a.name}
+            return resolver.call(expr.func, args, kwargs, expr)
+    raise SpecValueError(f"cannot evaluate {type(expr).__name__}", expr.span)  # pragma: no cover

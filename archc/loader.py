@@ -1,0 +1,120 @@
+"""Reading spec files and resolving ``include``s into one :class:`Program`.
+
+Includes are relative to the including file.  A file reached twice (a diamond) is read once; a
+file that includes itself, directly or not, is an error that shows the cycle.  Included files
+contribute constants and blocks; the main file holds the one network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archc import nodes as n
+from archc.errors import IncludeError, SourceError, SpecNameError, SpecSyntaxError
+from archc.source import Span, display_name
+from archc.syntax import parse
+
+
+@dataclass
+class Program:
+    """Everything elaboration needs: the network, and all constants and blocks in scope."""
+
+    network: n.NetworkDef
+    consts: list[n.ConstDef] = field(default_factory=list)
+    blocks: dict[str, n.BlockDef] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # every file read, main first
+
+
+def read_text(path: Path, span: Span | None = None) -> str:
+    """A spec file's text, or a :class:`SourceError` that says why it cannot be one."""
+    shown = display_name(path)
+    if not path.exists():
+        raise SourceError(f"no such file: {shown}", span)
+    if path.is_dir():
+        raise SourceError(f"{shown} is a directory, not a .arch file", span)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {shown}: {exc.strerror}", span) from None
+    if b"\0" in data:
+        raise SourceError(f"{shown} is a binary file, not a .arch spec", span)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{shown} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", span
+        ) from None
+
+
+def load_program(path: str | Path, text: str | None = None) -> Program:
+    """Parse ``path`` (or ``text`` standing for it) and everything it includes."""
+    main_path = Path(path)
+    main_name = display_name(main_path)
+    if text is None:
+        text = read_text(main_path)
+    main = parse(text, main_name)
+    consts: list[n.ConstDef] = []
+    blocks: dict[str, n.BlockDef] = {}
+    files = [main_name]
+    seen: set[Path] = set()
+
+    def visit(module: n.Module, here: Path, stack: list[Path]) -> None:
+        for inc in module.includes:
+            target = (here.parent / inc.path).resolve()
+            if target in stack:
+                chain = " -> ".join(display_name(p) for p in [*stack, target])
+                raise IncludeError(f"include cycle: {chain}", inc.span)
+            if target in seen:
+                continue
+            seen.add(target)
+            sub = parse(read_text(target, inc.span), display_name(target))
+            files.append(display_name(target))
+            if sub.networks:
+                raise IncludeError(
+                    f"included file {display_name(target)} defines a network",
+                    inc.span,
+                    ["included files hold constants and blocks only"],
+                )
+            visit(sub, target, [*stack, target])
+            _merge(sub, consts, blocks)
+
+    resolved = main_path.resolve()
+    seen.add(resolved)
+    visit(main, resolved, [resolved])
+    _merge(main, consts, blocks)
+    if not main.networks:
+        raise SpecSyntaxError(
+            "no network in this file",
+            Span(main_name, 1, 1),
+            ["a spec defines one network: network NAME { input x: 3x224x224 ... }"],
+        )
+    if len(main.networks) > 1:
+        second = main.networks[1]
+        raise SpecSyntaxError(
+            f"a spec defines one network; '{second.name}' is a second one",
+            second.span,
+            [f"'{main.networks[0].name}' was defined first"],
+        )
+    return Program(main.networks[0], consts, blocks, files)
+
+
+def _merge(module: n.Module, consts: list[n.ConstDef], blocks: dict[str, n.BlockDef]) -> None:
+    names = {c.name: c for c in consts}
+    for c in module.consts:
+        if c.name in names:
+            raise SpecNameError(
+                f"constant '{c.name}' is defined twice",
+                c.span,
+                notes=[("first defined here", names[c.name].span)],
+            )
+        names[c.name] = c
+        consts.append(c)
+    for b in module.blocks:
+        if b.name in blocks:
+            raise SpecNameError(
+                f"block '{b.name}' is defined twice",
+                b.span,
+                notes=[("first defined here", blocks[b.name].span)],
+            )
+        blocks[b.name] = b

@@ -1,0 +1,50 @@
+"""The op registry: every op archc knows, one entry each.
+
+Importing this package registers all ops.  ``REGISTRY`` maps canonical names to op objects,
+``ALIASES`` maps alternative spellings (``bn``, ``fc``, ``conv2d``) to canonical names.
+"""
+
+from archc.ops import conv, dense, elementwise, merge, norm, pool  # noqa: F401  (registration)
+from archc.ops.base import (
+    ALIASES,
+    REGISTRY,
+    ArgProblem,
+    Attrs,
+    AttrSpec,
+    Op,
+    Shape,
+    ShapeProblem,
+    Window,
+    dims,
+    elements,
+    ops_with,
+)
+
+
+def lookup(name: str) -> Op | None:
+    """The op called ``name`` (or an alias of it), or None."""
+    canonical = ALIASES.get(name, name)
+    return REGISTRY.get(canonical)
+
+
+def callable_names() -> list[str]:
+    """Every name the language accepts as an op, aliases included."""
+    return sorted([n for n, op in REGISTRY.items() if not op.internal] + list(ALIASES))
+
+
+__all__ = [
+    "ALIASES",
+    "REGISTRY",
+    "ArgProblem",
+    "AttrSpec",
+    "Attrs",
+    "Op",
+    "Shape",
+    "ShapeProblem",
+    "Window",
+    "callable_names",
+    "dims",
+    "elements",
+    "lookup",
+    "ops_with",
+]

@@ -1,0 +1,129 @@
+"""Binding call arguments to an op's attribute schema.
+
+Generic over :class:`~archc.ops.base.AttrSpec` kinds, so every op validates the same way and
+errors read the same: the argument's name, what it got, what it takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archc.ops.base import REQUIRED, ArgProblem, Attrs, AttrSpec, Op
+
+_KIND_WORDS = {
+    "count": "a whole number >= 1",
+    "nonneg": "a whole number >= 0",
+    "pair": "a whole number >= 1 or a pair (h, w)",
+    "pad": 'a whole number >= 0, a pair (h, w), or "same"',
+    "float": "a number",
+    "prob": "a number in [0, 1)",
+    "bool": "true or false",
+}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_at_least(v: Any, low: int) -> bool:
+    return _is_int(v) and v >= low
+
+
+def _pair(v: Any, low: int) -> tuple[int, int] | None:
+    if _int_at_least(v, low):
+        return (v, v)
+    if isinstance(v, tuple) and len(v) == 2 and all(_int_at_least(x, low) for x in v):
+        return (v[0], v[1])
+    return None
+
+
+def normalise(spec: AttrSpec, value: Any) -> Any:
+    """Check ``value`` against ``spec.kind`` and return its canonical form, or raise."""
+    kind = spec.kind
+    result: Any = None
+    if kind == "count":
+        result = value if _int_at_least(value, 1) else None
+    elif kind == "nonneg":
+        result = value if _int_at_least(value, 0) else None
+    elif kind == "pair":
+        result = _pair(value, 1)
+    elif kind == "pad":
+        result = "same" if value == "same" else _pair(value, 0)
+    elif kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            result = float(value)
+    elif kind == "prob":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
+        result = float(value) if ok else None
+    elif kind == "bool":
+        result = value if isinstance(value, bool) else None
+    else:  # pragma: no cover - a registry bug
+        raise ValueError(f"unknown attribute kind {kind!r}")
+    if result is None:
+        raise ArgProblem(
+            f"'{spec.name}' must be {_KIND_WORDS[kind]}, not {show_value(value)}", spec.name
+        )
+    return result
+
+
+def show_value(value: Any) -> str:
+    """A value as the language writes it: ``true``, ``"same"``, ``(1, 7)``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "(" + ", ".join(show_value(v) for v in value) + ")"
+    return repr(value)
+
+
+def signature(op: Op) -> str:
+    """``conv(out, kernel, stride=1, pad=0, ...)``: for messages and ``archc ops``."""
+    parts = ["a, b, ..."] if op.arity is None else []
+    for spec in op.attrs:
+        if spec.required:
+            parts.append(spec.name)
+        elif isinstance(spec.default, str) and spec.default.startswith("="):
+            parts.append(f"{spec.name}={spec.default[1:]}")
+        else:
+            parts.append(f"{spec.name}={show_value(spec.default)}")
+    return f"{op.name}({', '.join(parts)})" if parts else op.name
+
+
+def bind(op: Op, positional: Sequence[Any], named: dict[str, Any]) -> Attrs:
+    """Match positional and named values to ``op.attrs``; fill defaults; normalise; validate."""
+    specs = op.attrs
+    if len(positional) > len(specs):
+        raise ArgProblem(
+            f"{op.name} takes at most {len(specs)} positional argument"
+            f"{'s' if len(specs) != 1 else ''}, got {len(positional)}"
+        )
+    raw: dict[str, Any] = {}
+    for spec, value in zip(specs, positional, strict=False):
+        raw[spec.name] = value
+    known = {s.name for s in specs}
+    for name, value in named.items():
+        if name not in known:
+            raise ArgProblem(f"{op.name} has no argument '{name}'", name)
+        if name in raw:
+            raise ArgProblem(f"'{name}' given twice", name)
+        raw[name] = value
+    attrs: Attrs = {}
+    deferred: list[AttrSpec] = []
+    for spec in specs:
+        if spec.name in raw:
+            attrs[spec.name] = normalise(spec, raw[spec.name])
+        elif spec.required:
+            raise ArgProblem(f"{op.name} needs '{spec.name}'", None)
+        elif isinstance(spec.default, str) and spec.default.startswith("="):
+            deferred.append(spec)
+        else:
+            attrs[spec.name] = normalise(spec, spec.default)
+    for spec in deferred:
+        attrs[spec.name] = attrs[spec.default[1:]]
+    op.check(attrs)
+    return attrs
+
+
+__all__ = ["REQUIRED", "bind", "normalise", "show_value", "signature"]

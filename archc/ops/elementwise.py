@@ -1,0 +1,70 @@
+"""Shape-preserving ops: activations, dropout, identity, softmax."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.base import Attrs, AttrSpec, Op, Shape, elements, register
+
+
+class _PerElement(Op):
+    """An op that keeps the shape and costs ``flops_per_element`` FLOPs per element."""
+
+    flops_per_element = 1
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return self.flops_per_element * elements(out)
+
+
+@register
+class ReLU(_PerElement):
+    name = "relu"
+    doc = "max(x, 0); in place when it is its input's only consumer."
+    traits = frozenset({"elementwise", "activation", "inplace"})
+
+
+@register
+class ReLU6(_PerElement):
+    name = "relu6"
+    doc = "min(max(x, 0), 6) (MobileNet); in place like relu."
+    traits = frozenset({"elementwise", "activation", "inplace"})
+
+
+@register
+class Sigmoid(_PerElement):
+    name = "sigmoid"
+    doc = "Logistic function 1 / (1 + e^-x)."
+    traits = frozenset({"elementwise", "activation"})
+
+
+@register
+class Tanh(_PerElement):
+    name = "tanh"
+    doc = "Hyperbolic tangent (LeNet-5's squashing function)."
+    traits = frozenset({"elementwise", "activation"})
+
+
+@register
+class Softmax(_PerElement):
+    name = "softmax"
+    doc = "Softmax over channels (features for a flat input)."
+    traits = frozenset({"activation"})
+    flops_per_element = 3  # exp, sum, divide
+
+
+@register
+class Dropout(Op):
+    name = "dropout"
+    doc = "Zeroes activations with probability p in training; identity at inference."
+    traits = frozenset({"elementwise", "inplace"})
+    attrs = (AttrSpec("p", "prob", 0.5, "drop probability"),)
+
+    def summary(self, a: Attrs) -> str:
+        return f"dropout {a['p']:g}"
+
+
+@register
+class Identity(Op):
+    name = "identity"
+    doc = "Passes its input through (a named no-op, e.g. a placeholder branch)."
+    traits = frozenset({"elementwise", "inplace"})

@@ -1,0 +1,45 @@
+"""Normalisation: batch norm (with running statistics) and local response norm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.base import Attrs, AttrSpec, Op, Shape, elements, register
+
+
+@register
+class BatchNorm(Op):
+    name = "batchnorm"
+    aliases = ("bn",)
+    doc = "Batch normalisation per channel (or feature): weight and bias, running mean and var."
+    traits = frozenset({"weights", "normalization"})
+    attrs = (AttrSpec("eps", "float", 1e-5), AttrSpec("momentum", "float", 0.1))
+
+    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 2 * ins[0][0]
+
+    def buffers(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 2 * ins[0][0]
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 2 * elements(out)  # inference: one scale and one shift per element
+
+
+@register
+class LRN(Op):
+    name = "lrn"
+    doc = "Local response normalisation across channels (AlexNet, GoogLeNet)."
+    traits = frozenset({"normalization"})
+    attrs = (
+        AttrSpec("size", "count", 5, "channels in the window"),
+        AttrSpec("alpha", "float", 1e-4),
+        AttrSpec("beta", "float", 0.75),
+        AttrSpec("k", "float", 1.0),
+    )
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        # a sum of `size` squares, then scale, power and divide
+        return elements(out) * (2 * a["size"] + 3)
+
+    def summary(self, a: Attrs) -> str:
+        return f"lrn {a['size']}"

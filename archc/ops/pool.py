@@ -1,0 +1,139 @@
+"""Pooling: windows without weights (max, average, global and adaptive average)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.base import (
+    ArgProblem,
+    Attrs,
+    AttrSpec,
+    Op,
+    Shape,
+    ShapeProblem,
+    Window,
+    dims,
+    elements,
+    register,
+)
+from archc.ops.spatial import window_out
+
+
+def _spatial_input(op: str, x: Shape, name: str) -> tuple[int, int, int]:
+    if len(x) != 3:
+        raise ShapeProblem(f"{op} needs a C×H×W input, got {dims(x)} from {name}")
+    return x[0], x[1], x[2]
+
+
+class _Pool(Op):
+    """Shared by maxpool and avgpool: identical geometry, different reduction."""
+
+    traits = frozenset({"spatial", "pool"})
+    attrs: tuple[AttrSpec, ...] = (
+        AttrSpec("kernel", "pair", doc="window size"),
+        AttrSpec("stride", "pair", "=kernel", "defaults to the kernel size"),
+        AttrSpec("pad", "pad", 0),
+        AttrSpec("ceil", "bool", False, "round the output size up (Caffe, ceil_mode)"),
+    )
+
+    def check(self, a: Attrs) -> None:
+        if a["pad"] == "same":
+            raise ArgProblem(f'{self.name} takes explicit padding, not "same"', "pad")
+        kh, kw = a["kernel"]
+        if a["pad"][0] > kh // 2 or a["pad"][1] > kw // 2:
+            raise ArgProblem("padding must be at most half the kernel size", "pad")
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        c, h, w = _spatial_input(self.name, ins[0], names[0])
+        kh, kw = a["kernel"]
+        sh, sw = a["stride"]
+        ph, pw = a["pad"]
+        try:
+            return (
+                c,
+                window_out(h, kh, sh, ph, ceil=a["ceil"]),
+                window_out(w, kw, sw, pw, ceil=a["ceil"]),
+            )
+        except ShapeProblem as exc:
+            raise ShapeProblem(
+                f"{self.name} {kh}×{kw} does not fit the {h}×{w} input from {names[0]}: {exc}"
+            ) from None
+
+    def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
+        return Window(a["kernel"], a["stride"])
+
+    def summary(self, a: Attrs) -> str:
+        kh, kw = a["kernel"]
+        sh, sw = a["stride"]
+        text = f"{self.name} {kh}×{kw}"
+        if (sh, sw) != (1, 1):
+            text += f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+        return text
+
+
+@register
+class MaxPool(_Pool):
+    name = "maxpool"
+    doc = "Max pooling over a sliding window."
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        kh, kw = a["kernel"]
+        return elements(out) * (kh * kw - 1)
+
+
+@register
+class AvgPool(_Pool):
+    name = "avgpool"
+    doc = "Average pooling over a sliding window."
+    attrs = (*_Pool.attrs, AttrSpec("count_include_pad", "bool", True))
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        kh, kw = a["kernel"]
+        return elements(out) * kh * kw
+
+
+@register
+class GlobalAvgPool(Op):
+    name = "global_avgpool"
+    doc = "Average over the whole height and width: C×H×W -> C×1×1."
+    traits = frozenset({"spatial", "pool"})
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        c, _, _ = _spatial_input(self.name, ins[0], names[0])
+        return (c, 1, 1)
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return elements(ins[0])
+
+    def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
+        _, h, w = ins[0]
+        return Window((h, w), (h, w))
+
+
+@register
+class AdaptiveAvgPool(Op):
+    name = "adaptive_avgpool"
+    doc = "Average pooling to a fixed output size (PyTorch AdaptiveAvgPool2d)."
+    traits = frozenset({"spatial", "pool"})
+    attrs = (AttrSpec("size", "pair", doc="output height and width"),)
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        c, _, _ = _spatial_input(self.name, ins[0], names[0])
+        return (c, *a["size"])
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return elements(ins[0])
+
+    def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
+        # PyTorch's bins run from floor(i*H/oh) to ceil((i+1)*H/oh): the widest bin is the
+        # kernel, the average step the stride.
+        _, h, w = ins[0]
+        oh, ow = a["size"]
+        return Window((_widest_bin(h, oh), _widest_bin(w, ow)), (max(1, h // oh), max(1, w // ow)))
+
+    def summary(self, a: Attrs) -> str:
+        return f"adaptive_avgpool → {dims(a['size'])}"
+
+
+def _widest_bin(size: int, out: int) -> int:
+    return max(-(-(i + 1) * size // out) - (i * size // out) for i in range(out))

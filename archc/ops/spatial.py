@@ -1,0 +1,34 @@
+"""Sliding-window arithmetic shared by convolution and pooling."""
+
+from __future__ import annotations
+
+import math
+
+from archc.ops.base import ShapeProblem
+
+
+def window_out(
+    size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False
+) -> int:
+    """Output length of a window sliding over ``size`` with ``pad`` on both sides.
+
+    ``ceil=True`` is Caffe's and PyTorch's ``ceil_mode``: round up, but drop a last window that
+    would start entirely in the right padding.
+    """
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * pad - span
+    if room < 0:
+        raise ShapeProblem(
+            f"a {span}-wide window does not fit in {size}"
+            + (f" (with padding {pad} on each side)" if pad else "")
+        )
+    out = (math.ceil(room / stride) if ceil else room // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
+    """Padding (before, after) that keeps the size at stride 1; the odd pixel goes after."""
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2

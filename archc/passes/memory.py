@@ -1,0 +1,70 @@
+"""Activation memory: what each layer allocates, and the peak live memory of one inference.
+
+A layer's output normally gets a new buffer.  Two kinds of op reuse one instead: views
+(``flatten``) always alias their input; in-place ops (``relu``, ``relu6``, ``dropout``,
+``identity``) overwrite their input when they are its only consumer and it is neither a network
+input nor an output (what PyTorch's ``inplace=True`` does).  A buffer is freed after the last
+layer that reads any tensor living in it; network outputs live to the end.  The peak is the
+largest total of live buffers while any layer runs (its inputs and its output both live).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from archc.ir import G_ORDER, G_OUTPUTS, LAYER, MEMORY, SHAPE, Layer, Memory
+from archc.ops import REGISTRY, elements
+
+G_PEAK = "peak_elements"
+
+
+def plan_memory(g: nx.DiGraph) -> None:
+    """Annotate :data:`~archc.ir.MEMORY` and set ``g.graph[G_PEAK]`` (elements per sample)."""
+    nodes = g.nodes
+    order = g.graph[G_ORDER]
+    outputs = set(g.graph[G_OUTPUTS].values())
+    buffer_of: dict[str, str] = {}
+    for node in order:
+        layer: Layer = nodes[node][LAYER]
+        op = REGISTRY[layer.op]
+        size = elements(nodes[node][SHAPE])
+        owner = node
+        if layer.inputs:
+            src = layer.inputs[0]
+            src_layer: Layer = nodes[src][LAYER]
+            if "view" in op.traits:
+                owner = buffer_of[src]
+            elif (
+                "inplace" in op.traits
+                and g.out_degree(src) == 1
+                and buffer_of[src] == src
+                and src not in outputs
+                and src_layer.op != "input"
+            ):
+                owner = src
+        buffer_of[node] = owner
+        nodes[node][MEMORY] = Memory(size, size if owner == node else 0, owner)
+    g.graph[G_PEAK] = _peak(g, order, buffer_of, outputs)
+
+
+def _peak(g: nx.DiGraph, order: list[str], buffer_of: dict[str, str], outputs: set[str]) -> int:
+    position = {node: i for i, node in enumerate(order)}
+    end = len(order)
+    last_use: dict[str, int] = {}
+    for node in order:
+        buf = buffer_of[node]
+        use = max((position[c] for c in g.successors(node)), default=position[node])
+        if node in outputs:
+            use = end
+        last_use[buf] = max(last_use.get(buf, 0), use)
+    frees: dict[int, list[str]] = {}
+    for buf, at in last_use.items():
+        frees.setdefault(at, []).append(buf)
+    live = peak = 0
+    for i, node in enumerate(order):
+        mem: Memory = g.nodes[node][MEMORY]
+        live += mem.new_elements
+        peak = max(peak, live)
+        for buf in frees.get(i, ()):
+            live -= g.nodes[buf][MEMORY].new_elements
+    return peak

@@ -1,0 +1,34 @@
+"""Receptive field: how many input pixels (h, w) each output position sees, and the jump.
+
+For a window op with kernel k, stride s and dilation d: size' = size + (d(k-1)) * jump and
+jump' = jump * s.  Shape-keeping ops pass the field through; where branches merge, the largest
+size and jump win.  Flatten and global pooling widen it to the whole map they consume.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from archc.ir import G_ORDER, LAYER, RF, SHAPE, Layer, ReceptiveField
+from archc.ops import REGISTRY
+
+
+def receptive_fields(g: nx.DiGraph) -> None:
+    """Annotate :data:`~archc.ir.RF`."""
+    nodes = g.nodes
+    for node in g.graph[G_ORDER]:
+        layer: Layer = nodes[node][LAYER]
+        if not layer.inputs:
+            nodes[node][RF] = ReceptiveField((1, 1), (1, 1))
+            continue
+        fields = [nodes[src][RF] for src in layer.inputs]
+        size = (max(f.size[0] for f in fields), max(f.size[1] for f in fields))
+        jump = (max(f.jump[0] for f in fields), max(f.jump[1] for f in fields))
+        ins = [nodes[src][SHAPE] for src in layer.inputs]
+        window = REGISTRY[layer.op].window(layer.attrs, ins) if len(ins[0]) == 3 else None
+        if window is not None:
+            size = tuple(  # type: ignore[assignment]
+                size[i] + window.dilation[i] * (window.kernel[i] - 1) * jump[i] for i in (0, 1)
+            )
+            jump = (jump[0] * window.stride[0], jump[1] * window.stride[1])
+        nodes[node][RF] = ReceptiveField(size, jump)

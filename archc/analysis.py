@@ -18,7 +18,7 @@ from archc import ir
 from archc.elaborate import elaborate
 from archc.ir import COST, LAYER, MEMORY, RF, SHAPE, Cost, Layer, Memory, ReceptiveField, Scope
 from archc.loader import load_program
-from archc.ops import REGISTRY, Shape, elements
+from archc.ops import REGISTRY, Shape, TensorSpec, elements
 from archc.ops.attrs import show_value
 from archc.passes import G_PEAK, run_passes
 from archc.units import DTYPE_BYTES
@@ -107,6 +107,19 @@ class Network:
 
     def rf(self, node: str) -> ReceptiveField:
         return self.graph.nodes[node][RF]
+
+    def weights(self) -> list[tuple[str, str, TensorSpec]]:
+        """Every weight tensor as (canonical name ``<layer>.<role>``, layer, spec), in order.
+
+        The single source of weight names and shapes for all emitters and weight mappings.
+        """
+        out = []
+        for node in self.order:
+            layer = self.layer(node)
+            ins = [self.shape(src) for src in layer.inputs]
+            for spec in REGISTRY[layer.op].tensors(layer.attrs, ins, self.shape(node)):
+                out.append((f"{node}.{spec.role}", node, spec))
+        return out
 
     # ------------------------------------------------------------------ aggregates
     def totals(self, batch: int = 1, dtype: str = "float32") -> Totals:

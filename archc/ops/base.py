@@ -51,6 +51,19 @@ class AttrSpec:
 
 
 @dataclass(frozen=True)
+class TensorSpec:
+    """A weight tensor a layer owns: its role (``weight``, ``running_mean`` ...) and shape.
+
+    ``trainable`` separates parameters from buffers.  The canonical name of the tensor is
+    ``<layer path>.<role>``; emitters name and order weights by this list.
+    """
+
+    role: str
+    shape: tuple[int, ...]
+    trainable: bool = True
+
+
+@dataclass(frozen=True)
 class Window:
     """A sliding window in (h, w): what the receptive-field pass needs from a spatial op."""
 
@@ -79,13 +92,17 @@ class Op:
         """Output shape (per sample, no batch) from input shapes; raise :class:`ShapeProblem`."""
         return ins[0]
 
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        """The weight tensors this layer owns, in a fixed order (PyTorch's order)."""
+        return []
+
     def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        """Trainable parameters."""
-        return 0
+        """Trainable parameters: the elements of the trainable :meth:`tensors`."""
+        return sum(elements(t.shape) for t in self.tensors(a, ins, out) if t.trainable)
 
     def buffers(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         """Non-trainable state elements (BatchNorm running mean and variance)."""
-        return 0
+        return sum(elements(t.shape) for t in self.tensors(a, ins, out) if not t.trainable)
 
     def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         """Multiply-accumulates per sample, fvcore/torchvision convention (docs/conventions.md)."""

@@ -11,6 +11,7 @@ from archc.ops.base import (
     Op,
     Shape,
     ShapeProblem,
+    TensorSpec,
     Window,
     dims,
     elements,
@@ -78,10 +79,10 @@ class Conv(Op):
             ) from None
         return (a["out"], oh, ow)
 
-    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         kh, kw = a["kernel"]
-        weight = a["out"] * (ins[0][0] // a["groups"]) * kh * kw
-        return weight + (a["out"] if a["bias"] else 0)
+        weight = TensorSpec("weight", (a["out"], ins[0][0] // a["groups"], kh, kw))
+        return [weight, TensorSpec("bias", (a["out"],))] if a["bias"] else [weight]
 
     def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         kh, kw = a["kernel"]

@@ -10,6 +10,7 @@ from archc.ops.base import (
     Op,
     Shape,
     ShapeProblem,
+    TensorSpec,
     Window,
     dims,
     elements,
@@ -33,8 +34,9 @@ class Linear(Op):
             )
         return (a["out"],)
 
-    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return ins[0][0] * a["out"] + (a["out"] if a["bias"] else 0)
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        weight = TensorSpec("weight", (a["out"], ins[0][0]))
+        return [weight, TensorSpec("bias", (a["out"],))] if a["bias"] else [weight]
 
     def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return ins[0][0] * a["out"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archc.ops.base import Attrs, AttrSpec, Op, Shape, elements, register
+from archc.ops.base import Attrs, AttrSpec, Op, Shape, TensorSpec, elements, register
 
 
 @register
@@ -15,11 +15,14 @@ class BatchNorm(Op):
     traits = frozenset({"weights", "normalization"})
     attrs = (AttrSpec("eps", "float", 1e-5), AttrSpec("momentum", "float", 0.1))
 
-    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 2 * ins[0][0]
-
-    def buffers(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 2 * ins[0][0]
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        c = (ins[0][0],)
+        return [
+            TensorSpec("weight", c),
+            TensorSpec("bias", c),
+            TensorSpec("running_mean", c, trainable=False),
+            TensorSpec("running_var", c, trainable=False),
+        ]
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 2 * elements(out)  # inference: one scale and one shift per element

@@ -1,0 +1,31 @@
+"""Shared test helpers: the shipped specs, and a cached loader so suites share compiled networks."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import archc
+from archc.analysis import Network
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS_DIR = ROOT / "specs"
+#: every network spec shipped in specs/ (not specs/lib/, which holds only blocks)
+SPEC_PATHS = sorted(SPECS_DIR.glob("*.arch"))
+SPEC_IDS = [p.stem for p in SPEC_PATHS]
+#: the small example specs in specs/examples/
+EXAMPLE_PATHS = sorted((SPECS_DIR / "examples").glob("*.arch"))
+
+
+@lru_cache(maxsize=None)
+def load_spec(name: str) -> Network:
+    """The compiled network for ``specs/<name>.arch`` (cached: treat it as read-only)."""
+    return archc.load(SPECS_DIR / f"{name}.arch")
+
+
+@pytest.fixture(params=SPEC_IDS)
+def spec_name(request: pytest.FixtureRequest) -> str:
+    """Parametrizes a test over every shipped spec."""
+    return request.param

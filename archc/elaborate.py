@@ -62,7 +62,7 @@ class _Frame:
     current: _Tensor | None
     in_block: bool
     block_stack: tuple[str, ...] = ()
-    used: dict[str, set[str]] = field(default_factory=dict)  # shared: prefix -> local names taken
+    used: dict[str, dict[str, Span]] = field(default_factory=dict)  # shared: prefix -> names taken
 
     def child(self, prefix: str, **changes: Any) -> _Frame:
         frame = _Frame(
@@ -479,7 +479,7 @@ class Elaborator:
         Automatic names take the next free numbered form (``conv``, ``conv_2``); an explicit name
         that is taken is an error.
         """
-        used = frame.used.setdefault(frame.prefix, set())
+        used = frame.used.setdefault(frame.prefix, {})
         name = local
         if auto:
             k = 2
@@ -491,8 +491,9 @@ class Elaborator:
                 f"the name '{frame.prefix}{name}' is already used",
                 span,
                 ["layer and scope names must be unique; pick another name"],
+                notes=[("first used here", used[name])],
             )
-        used.add(name)
+        used[name] = span
         return frame.prefix + name
 
 

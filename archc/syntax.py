@@ -323,15 +323,23 @@ class _ToAST(Transformer):
         return n.Call(self._span(meta), str(c[0]), c[1])
 
 
+# Terminals that only continue an expression; listed together as "an operator".
+_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "COMP_OP", "AND", "OR", "IF", "DOT",
+              "__ANON_0", "__ANON_1", "DOUBLESLASH"}
+
+
 def _describe_expected(expected: set[str]) -> str:
-    words = sorted(
-        {_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected if not t.startswith("__")}
-    )
+    names = set(expected)
+    operators = bool(names & _OPERATORS) or any(t.startswith("__") for t in names)
+    names -= _OPERATORS
+    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in names if not t.startswith("__")})
+    if operators and words:
+        words.append("an operator")
     if not words:
         return ""
     if len(words) > 8:
         words = [*words[:8], "..."]
-    return "expected " + ", ".join(words)
+    return "expected " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
 
 
 def _keyword(terminal: str) -> str:
@@ -392,7 +400,27 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError
     hints = [_describe_expected(exc.expected)]
     if tok.type == "NAME" and "_ARROW" in exc.expected:
         hints.append("layers in a chain are joined with '->'")
+    if "RPAR" in exc.expected:
+        hints.append(_unclosed_paren(text, tok.line or 1, tok.column or 1))
     return SpecSyntaxError(f"unexpected {_describe_token(tok)}", span, hints)
+
+
+def _unclosed_paren(text: str, line: int, column: int) -> str:
+    """Where the innermost '(' still open at (line, column) was opened."""
+    lines = text.splitlines()
+    stack: list[tuple[int, int]] = []
+    for i, row in enumerate(lines[:line], start=1):
+        row = row.split("#", 1)[0]
+        limit = column - 1 if i == line else len(row)
+        for j, ch in enumerate(row[:limit], start=1):
+            if ch == "(":
+                stack.append((i, j))
+            elif ch == ")" and stack:
+                stack.pop()
+    if not stack:
+        return ""
+    at_line, at_col = stack[-1]
+    return f"the '(' at line {at_line}, column {at_col} is not closed"
 
 
 def _unclosed(text: str) -> str:

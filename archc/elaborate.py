@@ -39,7 +39,7 @@ from archc.ir import (
 )
 from archc.loader import Program
 from archc.ops import REGISTRY, ArgProblem, callable_names, lookup
-from archc.ops.attrs import bind, signature
+from archc.ops.attrs import bind, show_value, signature
 from archc.source import Span
 
 BLOCK_INPUT = "in"
@@ -408,7 +408,7 @@ class Elaborator:
             raise SpecNameError(f"block '{block.name}' calls itself ({chain})", link.name_span)
         positional, named = self._args(link, frame)
         params = {p.name: p for p in block.params}
-        usage = f"usage: {block.name}({', '.join(p.name for p in block.params)})"
+        usage = f"usage: {_block_signature(block)}"
         if len(positional) > len(block.params):
             raise SpecArgumentError(
                 f"block '{block.name}' takes {len(block.params)} arguments, got {len(positional)}",
@@ -495,6 +495,19 @@ class Elaborator:
             )
         used[name] = span
         return frame.prefix + name
+
+
+def _block_signature(block: n.BlockDef) -> str:
+    """``unit(width, stride=1)``: literal defaults shown, computed ones as ``...``."""
+    parts = []
+    for p in block.params:
+        if p.default is None:
+            parts.append(p.name)
+        elif isinstance(p.default, n.Number | n.Bool | n.String):
+            parts.append(f"{p.name}={show_value(p.default.value)}")
+        else:
+            parts.append(f"{p.name}=...")
+    return f"{block.name}({', '.join(parts)})"
 
 
 def _is_count(value: Any) -> bool:

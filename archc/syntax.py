@@ -383,7 +383,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         return SpecSyntaxError(
-            f"unexpected character {ch!r}", span, [_describe_expected(exc.allowed)]
+            f"unexpected character {ch!r}",
+            span,
+            ["names are letters, digits and '_'; layers are joined with '->'; '#' starts a comment"],
         )
     if isinstance(exc, UnexpectedEOF):
         return SpecSyntaxError(

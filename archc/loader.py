@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from archc import nodes as n
 from archc.errors import IncludeError, SourceError, SpecNameError, SpecSyntaxError
@@ -47,12 +48,37 @@ def read_text(path: Path, span: Span | None = None) -> str:
         ) from None
 
 
-def load_program(path: str | Path, text: str | None = None) -> Program:
-    """Parse ``path`` (or ``text`` standing for it) and everything it includes."""
+class Reader(Protocol):
+    """Where spec text comes from: the working tree by default; ``archc diff --rev`` reads a git
+    revision instead.  ``name`` is how a file is called in spans and messages."""
+
+    def read(self, path: Path, span: Span | None) -> str: ...
+
+    def name(self, path: Path) -> str: ...
+
+
+class FileReader:
+    """The default :class:`Reader`: files on disk, named relative to the working directory."""
+
+    def read(self, path: Path, span: Span | None) -> str:
+        return read_text(path, span)
+
+    def name(self, path: Path) -> str:
+        return display_name(path)
+
+
+def load_program(
+    path: str | Path, text: str | None = None, reader: Reader | None = None
+) -> Program:
+    """Parse ``path`` (or ``text`` standing for it) and everything it includes.
+
+    ``reader`` supplies file text and names (default: the file system, :class:`FileReader`).
+    """
+    reader = reader or FileReader()
     main_path = Path(path)
-    main_name = display_name(main_path)
+    main_name = reader.name(main_path)
     if text is None:
-        text = read_text(main_path)
+        text = reader.read(main_path, None)
     main = parse(text, main_name)
     consts: list[n.ConstDef] = []
     blocks: dict[str, n.BlockDef] = {}
@@ -63,16 +89,16 @@ def load_program(path: str | Path, text: str | None = None) -> Program:
         for inc in module.includes:
             target = (here.parent / inc.path).resolve()
             if target in stack:
-                chain = " -> ".join(display_name(p) for p in [*stack, target])
+                chain = " -> ".join(reader.name(p) for p in [*stack, target])
                 raise IncludeError(f"include cycle: {chain}", inc.span)
             if target in seen:
                 continue
             seen.add(target)
-            sub = parse(read_text(target, inc.span), display_name(target))
-            files.append(display_name(target))
+            sub = parse(reader.read(target, inc.span), reader.name(target))
+            files.append(reader.name(target))
             if sub.networks:
                 raise IncludeError(
-                    f"included file {display_name(target)} defines a network",
+                    f"included file {reader.name(target)} defines a network",
                     inc.span,
                     ["included files hold constants and blocks only"],
                 )

@@ -17,14 +17,15 @@ def window_out(
     """
     span = dilation * (kernel - 1) + 1
     room = size + 2 * pad - span
-    if room < 0:
+    out = (math.ceil(room / stride) if ceil else room // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    # ceil mode lets the last window hang over the edge; a window must still start inside
+    if out < 1 or (room < 0 and not ceil):
         raise ShapeProblem(
             f"a {span}-wide window does not fit in {size}"
             + (f" (with padding {pad} on each side)" if pad else "")
         )
-    out = (math.ceil(room / stride) if ceil else room // stride) + 1
-    if ceil and (out - 1) * stride >= size + pad:
-        out -= 1
     return out
 
 

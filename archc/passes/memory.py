@@ -2,8 +2,9 @@
 
 A layer's output normally gets a new buffer.  Two kinds of op reuse one instead: views
 (``flatten``) always alias their input; in-place ops (``relu``, ``relu6``, ``dropout``,
-``identity``) overwrite their input when they are its only consumer and it is neither a network
-input nor an output (what PyTorch's ``inplace=True`` does).  A buffer is freed after the last
+``identity``) overwrite their input's buffer when no tensor living in that buffer has another
+reader, is a network input or is an output (what PyTorch's ``inplace=True`` does; a chain of
+in-place ops shares one buffer).  A buffer is freed after the last
 layer that reads any tensor living in it; network outputs live to the end.  The peak is the
 largest total of live buffers while any layer runs (its inputs and its output both live).
 """
@@ -24,6 +25,7 @@ def plan_memory(g: nx.DiGraph) -> None:
     order = g.graph[G_ORDER]
     outputs = set(g.graph[G_OUTPUTS].values())
     buffer_of: dict[str, str] = {}
+    shared: set[str] = set()  # buffers that an in-place op must not overwrite
     for node in order:
         layer: Layer = nodes[node][LAYER]
         op = REGISTRY[layer.op]
@@ -31,18 +33,11 @@ def plan_memory(g: nx.DiGraph) -> None:
         owner = node
         if layer.inputs:
             src = layer.inputs[0]
-            src_layer: Layer = nodes[src][LAYER]
-            if "view" in op.traits:
+            if "view" in op.traits or ("inplace" in op.traits and buffer_of[src] not in shared):
                 owner = buffer_of[src]
-            elif (
-                "inplace" in op.traits
-                and g.out_degree(src) == 1
-                and buffer_of[src] == src
-                and src not in outputs
-                and src_layer.op != "input"
-            ):
-                owner = src
         buffer_of[node] = owner
+        if g.out_degree(node) > 1 or node in outputs or layer.op == "input":
+            shared.add(owner)
         nodes[node][MEMORY] = Memory(size, size if owner == node else 0, owner)
     g.graph[G_PEAK] = _peak(g, order, buffer_of, outputs)
 

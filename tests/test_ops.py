@@ -1,0 +1,227 @@
+"""The op registry: every entry complete, and its shape and count rules checked against PyTorch.
+
+PyTorch is the outside reference here: for random configurations (hypothesis), the output shape
+archc's rule predicts must equal what ``torch.nn`` computes, and the parameter count must equal
+the module's.  Without torch installed these comparisons are skipped; the registry checks run.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import archc
+from archc.ops import REGISTRY, ShapeProblem, ops_with
+from archc.ops.attrs import bind, signature
+from archc.ops.base import ArgProblem
+from archc.ops.spatial import window_out
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def test_every_op_is_complete() -> None:
+    for name, op in REGISTRY.items():
+        assert op.name == name
+        assert op.doc and op.doc.endswith((".", ")")), name
+        assert signature(op).startswith(name)
+        for spec in op.attrs:
+            assert spec.kind in {"count", "nonneg", "pair", "pad", "float", "prob", "bool"}
+
+
+def test_traits_are_sets_not_name_checks() -> None:
+    assert ops_with("merge") == {"concat", "add"}
+    assert ops_with("inplace") == {"relu", "relu6", "dropout", "identity"}
+    assert ops_with("view") == {"flatten"}
+    assert ops_with("weights") == {"conv", "linear", "batchnorm"}
+
+
+def test_language_reference_lists_every_op() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "language.md").read_text()
+    for name, op in REGISTRY.items():
+        if not op.internal:
+            assert f"`{name}`" in doc, f"docs/language.md does not document {name}"
+
+
+def test_bind_validates_and_fills_defaults() -> None:
+    conv = REGISTRY["conv"]
+    a = bind(conv, [64, 3], {"stride": 2})
+    assert a == {
+        "out": 64,
+        "kernel": (3, 3),
+        "stride": (2, 2),
+        "pad": (0, 0),
+        "dilation": (1, 1),
+        "groups": 1,
+        "bias": True,
+    }
+    assert bind(REGISTRY["maxpool"], [3], {})["stride"] == (3, 3)
+    with pytest.raises(ArgProblem, match="needs 'kernel'"):
+        bind(conv, [64], {})
+    with pytest.raises(ArgProblem, match="'bias' must be true or false"):
+        bind(conv, [64, 3], {"bias": 1})
+    with pytest.raises(ArgProblem, match='pad="same" needs stride 1'):
+        bind(conv, [64, 3], {"stride": 2, "pad": "same"})
+    with pytest.raises(ArgProblem, match="at most half the kernel"):
+        bind(REGISTRY["maxpool"], [3], {"pad": 2})
+
+
+def test_window_out_matches_the_definition() -> None:
+    # floor mode: the number of window starts that fit
+    for size in range(1, 30):
+        for k in range(1, 6):
+            for s in range(1, 4):
+                for p in range(0, k // 2 + 1):
+                    if size + 2 * p < k:
+                        with pytest.raises(ShapeProblem):
+                            window_out(size, k, s, p)
+                        continue
+                    starts = [
+                        i for i in range(-p, size + p) if i + k <= size + p and (i + p) % s == 0
+                    ]
+                    assert window_out(size, k, s, p) == len(starts)
+
+
+conv_configs = st.fixed_dictionaries(
+    {
+        "cin_groups": st.integers(1, 4),
+        "groups": st.integers(1, 3),
+        "cout_groups": st.integers(1, 3),
+        "kh": st.integers(1, 5),
+        "kw": st.integers(1, 5),
+        "sh": st.integers(1, 3),
+        "sw": st.integers(1, 3),
+        "ph": st.integers(0, 3),
+        "pw": st.integers(0, 3),
+        "dh": st.integers(1, 2),
+        "dw": st.integers(1, 2),
+        "h": st.integers(1, 20),
+        "w": st.integers(1, 20),
+        "bias": st.booleans(),
+    }
+)
+
+
+def _spec(body: str, shape: str) -> str:
+    return textwrap.dedent(
+        f"""
+        network n {{
+            input x: {shape}
+            output y = {body}
+        }}
+        """
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_configs)
+def test_conv_shape_and_params_match_torch(c: dict) -> None:
+    torch = _torch()
+    cin, cout = c["cin_groups"] * c["groups"], c["cout_groups"] * c["groups"]
+    module = torch.nn.Conv2d(
+        cin,
+        cout,
+        (c["kh"], c["kw"]),
+        (c["sh"], c["sw"]),
+        (c["ph"], c["pw"]),
+        (c["dh"], c["dw"]),
+        c["groups"],
+        c["bias"],
+    )
+    body = (
+        f"conv({cout}, ({c['kh']}, {c['kw']}), stride=({c['sh']}, {c['sw']}), "
+        f"pad=({c['ph']}, {c['pw']}), dilation=({c['dh']}, {c['dw']}), groups={c['groups']}, "
+        f"bias={'true' if c['bias'] else 'false'})"
+    )
+    text = _spec(body, f"{cin}x{c['h']}x{c['w']}")
+    try:
+        out = module(torch.zeros(1, cin, c["h"], c["w"])).shape[1:]
+    except RuntimeError:
+        with pytest.raises(archc.errors.SpecShapeError):
+            archc.load("h.arch", text=text)
+        return
+    net = archc.load("h.arch", text=text)
+    assert net.outputs["y"] == tuple(out)
+    assert net.totals().params == sum(p.numel() for p in module.parameters())
+    # MACs by definition: every output element does Cin/groups * kh * kw multiply-adds
+    assert net.totals().macs == out.numel() * (cin // c["groups"]) * c["kh"] * c["kw"]
+
+
+pool_configs = st.fixed_dictionaries(
+    {
+        "k": st.integers(1, 6),
+        "s": st.integers(1, 4),
+        "p": st.integers(0, 3),
+        "h": st.integers(1, 24),
+        "w": st.integers(1, 24),
+        "ceil": st.booleans(),
+        "kind": st.sampled_from(["maxpool", "avgpool"]),
+    }
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(pool_configs)
+def test_pool_shape_matches_torch_including_ceil_mode(c: dict) -> None:
+    torch = _torch()
+    if c["p"] > c["k"] // 2:
+        return  # torch refuses these, and so does archc's validation (tested above)
+    cls = torch.nn.MaxPool2d if c["kind"] == "maxpool" else torch.nn.AvgPool2d
+    module = cls(c["k"], c["s"], c["p"], ceil_mode=c["ceil"])
+    body = f"{c['kind']}({c['k']}, stride={c['s']}, pad={c['p']}, ceil={'true' if c['ceil'] else 'false'})"
+    text = _spec(body, f"2x{c['h']}x{c['w']}")
+    try:
+        out = tuple(module(torch.zeros(1, 2, c["h"], c["w"])).shape[1:])
+    except RuntimeError:
+        with pytest.raises(archc.errors.SpecShapeError):
+            archc.load("h.arch", text=text)
+        return
+    if 0 in out:
+        return  # torch returns an empty tensor where archc reports that the window does not fit
+    assert archc.load("h.arch", text=text).outputs["y"] == out
+
+
+@pytest.mark.parametrize("size", [(1, 1), (6, 6), (5, 7), (3, 1)])
+@pytest.mark.parametrize("hw", [(13, 13), (7, 9), (6, 6)])
+def test_adaptive_pool_and_global_pool_shapes(size, hw) -> None:
+    torch = _torch()
+    text = _spec(f"adaptive_avgpool({size})", f"4x{hw[0]}x{hw[1]}")
+    out = torch.nn.AdaptiveAvgPool2d(size)(torch.zeros(1, 4, *hw)).shape[1:]
+    assert archc.load("h.arch", text=text).outputs["y"] == tuple(out)
+    assert archc.load("h.arch", text=_spec("global_avgpool", f"4x{hw[0]}x{hw[1]}")).outputs[
+        "y"
+    ] == (4, 1, 1)
+
+
+def test_linear_and_batchnorm_counts_match_torch() -> None:
+    torch = _torch()
+    net = archc.load(
+        "h.arch",
+        text=_spec("bn -> flatten -> linear(10) -> bn -> linear(3, bias=false)", "5x4x4"),
+    )
+    modules = [
+        torch.nn.BatchNorm2d(5),
+        torch.nn.Linear(80, 10),
+        torch.nn.BatchNorm1d(10),
+        torch.nn.Linear(10, 3, bias=False),
+    ]
+    params = sum(p.numel() for m in modules for p in m.parameters())
+    buffers = sum(
+        b.numel() for m in modules for n, b in m.named_buffers() if n != "num_batches_tracked"
+    )
+    assert (net.totals().params, net.totals().buffers) == (params, buffers)
+
+
+def test_same_padding_matches_torch() -> None:
+    torch = _torch()
+    for k, d in [(3, 1), (4, 1), (5, 2), (1, 1), (2, 3)]:
+        conv = torch.nn.Conv2d(2, 3, k, padding="same", dilation=d)
+        out = conv(torch.zeros(1, 2, 11, 9)).shape[1:]
+        net = archc.load("h.arch", text=_spec(f'conv(3, {k}, pad="same", dilation={d})', "2x11x9"))
+        assert net.outputs["y"] == tuple(out)

@@ -1,0 +1,547 @@
+"""Graphviz diagrams of a network: ``archc emit --target dot|svg|png|pdf``.
+
+The diagram is built with the ``graphviz`` Python package and, for every format but ``dot``,
+rendered by Graphviz's ``dot`` program.  There is one node per row of :meth:`Network.rows`: a
+layer at full depth, a whole scope once ``--depth`` collapses it.  Block instances (and repeats)
+that stay open are clusters labelled with their instance name; a node inside a cluster is named
+relative to it.
+
+How a node looks is a table keyed by op (:data:`NODE_STYLE`: fill colour and legend group) plus
+a table keyed by scope kind for collapsed scopes (:data:`SCOPE_STYLE`); the text of a node comes
+from ``Op.summary()`` through the analysis rows, so nothing here compares op names.  The dot
+source is deterministic: nodes, clusters and edges are written in evaluation order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archc.analysis import Network, Row, Totals
+from archc.cli.common import positive_int
+from archc.errors import EmitError, MissingDependencyError, UsageError
+from archc.fileio import write_atomic
+from archc.formats import op_label
+from archc.ir import G_OUTPUTS
+from archc.ops import dims
+from archc.units import DTYPE_BYTES, human_bytes, human_count
+
+if TYPE_CHECKING:  # pragma: no cover
+    import graphviz
+
+FORMATS = ("dot", "svg", "png", "pdf")
+BINARY_FORMATS = frozenset({"png", "pdf"})
+RANKDIRS = ("TB", "LR")
+FONT = "Helvetica,Arial,sans-serif"
+
+
+# --------------------------------------------------------------------------- style tables
+@dataclass(frozen=True)
+class NodeStyle:
+    """How one kind of node is drawn: its fill colour and the legend group it belongs to."""
+
+    fill: str
+    group: str
+    shape: str = "box"
+    style: str = "rounded,filled"
+
+
+_CONV = NodeStyle("#cfe2f3", "convolution")
+_DENSE = NodeStyle("#d9d2e9", "linear")
+_NORM = NodeStyle("#fff2cc", "normalization")
+_ACT = NodeStyle("#d9ead3", "activation")
+_POOL = NodeStyle("#fce5cd", "pooling")
+_MERGE = NodeStyle("#f4cccc", "merge")
+_SHAPE = NodeStyle("#eeeeee", "reshape / dropout")
+_INPUT = NodeStyle("#ffffff", "input", style="rounded,filled,bold")
+
+#: every op (the internal ``input`` included) -> its style; a test checks it covers REGISTRY.
+NODE_STYLE: dict[str, NodeStyle] = {
+    "input": _INPUT,
+    "conv": _CONV,
+    "linear": _DENSE,
+    "batchnorm": _NORM,
+    "lrn": _NORM,
+    "relu": _ACT,
+    "relu6": _ACT,
+    "sigmoid": _ACT,
+    "tanh": _ACT,
+    "softmax": _ACT,
+    "identity": _ACT,
+    "maxpool": _POOL,
+    "avgpool": _POOL,
+    "global_avgpool": _POOL,
+    "adaptive_avgpool": _POOL,
+    "concat": _MERGE,
+    "add": _MERGE,
+    "flatten": _SHAPE,
+    "dropout": _SHAPE,
+}
+#: for an op registered after this table was written (the coverage test catches it)
+GENERIC_STYLE = NodeStyle("#ffffff", "other")
+
+#: a collapsed scope, by scope kind; a collapsed chain is drawn as its main op instead
+SCOPE_STYLE: dict[str, NodeStyle] = {
+    "block": NodeStyle("#d0e0e3", "block instance", style="filled,bold"),
+    "repeat": NodeStyle("#cfd8dc", "repeat", style="filled,bold,dashed"),
+    "iteration": NodeStyle("#cfd8dc", "repeat", style="filled,bold,dashed"),
+}
+
+
+@dataclass(frozen=True)
+class ClusterStyle:
+    """How an open scope of one kind is drawn as a cluster."""
+
+    style: str
+    color: str
+    fill: str
+
+
+#: scope kinds drawn as clusters while they stay open; other kinds (chains) are not clusters
+CLUSTER_STYLE: dict[str, ClusterStyle] = {
+    "block": ClusterStyle("rounded,filled", "#8e7cc3", "#f7f4fb"),
+    "repeat": ClusterStyle("rounded,dashed", "#6d9eeb", "#ffffff"),
+}
+
+
+def _activation_bytes(n: int, t: Totals) -> str:
+    return human_bytes(n * DTYPE_BYTES[t.dtype] * t.batch)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-row quantity a diagram can show (``--show``) and shade by (``--color-by``)."""
+
+    title: str
+    value: Callable[[Row], int]
+    text: Callable[[int, Totals], str]
+
+
+METRICS: dict[str, Metric] = {
+    "params": Metric("params", lambda r: r.params, lambda n, t: human_count(n)),
+    "macs": Metric("MACs", lambda r: r.macs, lambda n, t: human_count(n)),
+    "memory": Metric("memory", lambda r: r.activation_elements, _activation_bytes),
+}
+COLOR_BY = ("op", *METRICS)
+
+#: light to dark (ColorBrewer YlOrRd); a node with none of the metric stays white
+RAMP = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+DARK_FROM = 3  # ramp steps from here on get white text
+ZERO_FILL = "#ffffff"
+LEGEND_COLUMNS = 4
+
+
+# --------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class DiagramOptions:
+    """What to draw: collapse depth, direction, shading and the extra numbers on each node."""
+
+    depth: int | None = None
+    rankdir: str = "TB"
+    color_by: str = "op"
+    show: tuple[str, ...] = ()
+    batch: int = 1
+    dtype: str = "float32"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DiagramOptions:
+        return cls(
+            depth=getattr(args, "depth", None),
+            rankdir=getattr(args, "rankdir", "TB"),
+            color_by=getattr(args, "color_by", "op"),
+            show=tuple(getattr(args, "show", ()) or ()),
+            batch=getattr(args, "batch", 1),
+            dtype=getattr(args, "dtype", "float32"),
+        )
+
+
+def parse_show(text: str) -> tuple[str, ...]:
+    """``"params,macs"`` -> ("params", "macs"), in the order given, duplicates dropped."""
+    items: list[str] = []
+    for part in text.split(","):
+        name = part.strip().lower()
+        if name not in METRICS:
+            raise argparse.ArgumentTypeError(
+                f"--show takes a comma-separated list of {', '.join(METRICS)}; got {part!r}"
+            )
+        if name not in items:
+            items.append(name)
+    return tuple(items)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The diagram flags (called once for the module, which serves dot, svg, png and pdf)."""
+    group = parser.add_argument_group("diagram options (dot, svg, png, pdf)")
+    group.add_argument(
+        "--show",
+        type=parse_show,
+        default=(),
+        metavar="LIST",
+        help="add numbers to each node: a comma-separated list of params, macs, memory",
+    )
+    group.add_argument(
+        "--depth",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="collapse scopes deeper than N path segments into one node each "
+        "(as archc analyze --depth)",
+    )
+    group.add_argument(
+        "--rankdir", choices=RANKDIRS, default="TB", help="layout direction (default TB)"
+    )
+    group.add_argument(
+        "--color-by",
+        dest="color_by",
+        choices=COLOR_BY,
+        default="op",
+        help="shade nodes by op kind, or by their share of the total params, MACs or "
+        "activation memory (default op)",
+    )
+
+
+# --------------------------------------------------------------------------- layout model
+@dataclass
+class _Cluster:
+    path: str
+    kind: str
+    parent: str | None
+    members: list[str] = field(default_factory=list)  # node keys and child clusters, in order
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _scope_kind(net: Network, path: str) -> str:
+    scope = net.scopes.get(path)
+    return scope.kind if scope is not None else "chain"
+
+
+def _style_of(net: Network, row: Row) -> NodeStyle:
+    if row.name not in net.graph:  # a collapsed scope
+        kind = _scope_kind(net, row.name)
+        if kind in SCOPE_STYLE:
+            return SCOPE_STYLE[kind]
+    return NODE_STYLE.get(row.op, GENERIC_STYLE)
+
+
+def _dedupe_groups(styles: Sequence[NodeStyle]) -> list[NodeStyle]:
+    out: list[NodeStyle] = []
+    for s in styles:
+        if all(s.group != o.group for o in out):
+            out.append(s)
+    return out
+
+
+class _Shading:
+    """Maps a row to its fill (and font colour) under ``--color-by``, and says so in a legend."""
+
+    def __init__(self, net: Network, rows: Sequence[Row], color_by: str) -> None:
+        self.net = net
+        self.metric = METRICS.get(color_by)
+        values = [self.metric.value(r) for r in rows] if self.metric else []
+        self.total = sum(values)
+        self.top = max(values, default=0)
+        self.groups = _dedupe_groups([_style_of(net, r) for r in rows])
+
+    def step(self, row: Row) -> int | None:
+        """The ramp index for a row (by its value relative to the largest), None for zero."""
+        assert self.metric is not None
+        value = self.metric.value(row)
+        if value <= 0 or self.top <= 0:
+            return None
+        return min(len(RAMP) - 1, value * len(RAMP) // self.top)
+
+    def fill(self, row: Row) -> tuple[str, str]:
+        """(fill colour, font colour)."""
+        if self.metric is None:
+            return _style_of(self.net, row).fill, "#000000"
+        step = self.step(row)
+        if step is None:
+            return ZERO_FILL, "#000000"
+        return RAMP[step], "#ffffff" if step >= DARK_FROM else "#000000"
+
+    def legend(self) -> tuple[str, list[tuple[str, str]]]:
+        """The legend's title and its (colour, meaning) entries."""
+        if self.metric is None:
+            return "op", [(s.fill, s.group) for s in self.groups]
+        entries = [(ZERO_FILL, "none")]
+        n = len(RAMP)
+        for i, colour in enumerate(RAMP):
+            lo = 100 * self.top * i / n / self.total if self.total else 0.0
+            hi = 100 * self.top * (i + 1) / n / self.total if self.total else 0.0
+            entries.append((colour, f"{lo:.1f}–{hi:.1f}%"))
+        return f"share of {self.metric.title}", entries
+
+
+# --------------------------------------------------------------------------- labels
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _wrap(text: str, width: int = 38) -> list[str]:
+    """Split a long ``a → b → c`` chain description into lines at the arrows."""
+    lines: list[str] = []
+    for piece in text.split(" → "):
+        if lines and len(lines[-1]) + 3 + len(piece) <= width:
+            lines[-1] += " → " + piece
+        else:
+            lines.append("→ " + piece if lines else piece)
+    return lines
+
+
+def _graph_label(title: str, legend_title: str, entries: list[tuple[str, str]]) -> str:
+    """The title over the diagram with the colour legend under it (an HTML-like label)."""
+    span = 2 * LEGEND_COLUMNS + 1
+    rows = [
+        f'<TR><TD COLSPAN="{span}" ALIGN="LEFT"><FONT POINT-SIZE="14"><B>{_esc(title)}</B>'
+        "</FONT></TD></TR>"
+    ]
+    for start in range(0, len(entries), LEGEND_COLUMNS):
+        head = f"{_esc(legend_title)}:" if start == 0 else ""
+        cells = [f'<TD ALIGN="RIGHT">{head}</TD>']
+        for colour, text in entries[start : start + LEGEND_COLUMNS]:
+            cells.append(f'<TD BGCOLOR="{colour}" BORDER="1" WIDTH="14"> </TD>')
+            cells.append(f'<TD ALIGN="LEFT">{_esc(text)}</TD>')
+        rows.append("<TR>" + "".join(cells) + "</TR>")
+    table = "".join(rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">{table}</TABLE>>'
+
+
+def _display_name(path: str, cluster: str | None) -> str:
+    """A name as drawn: relative to the cluster it sits in (the cluster's label says the rest)."""
+    return path[len(cluster) + 1 :] if cluster else path
+
+
+def _share(value: int, total: int) -> str:
+    return f" · {100 * value / total:.1f}%" if total > 0 and value > 0 else ""
+
+
+def _node_label(
+    row: Row,
+    name: str,
+    options: DiagramOptions,
+    totals: Totals,
+    metric_totals: dict[str, int],
+    output: str | None,
+) -> str:
+    small = '<FONT POINT-SIZE="9">{}</FONT>'
+    lines = [f"<B>{_esc(name)}</B>"]
+    op_text = op_label(row)
+    local = name.rsplit(".", 1)[-1]
+    # "b1.relu" needs no second line saying "relu"
+    if row.layers > 1 or not re.fullmatch(rf"{re.escape(op_text)}(_\d+)?", local):
+        lines.extend(_esc(text) for text in _wrap(op_text))
+    if row.layers > 1:
+        lines.append(small.format(f"{row.layers} layers"))
+    lines.append(small.format(_esc(dims(row.shape))))
+    shown = list(options.show)
+    if options.color_by in METRICS and options.color_by not in shown:
+        shown.append(options.color_by)
+    for key in shown:
+        metric = METRICS[key]
+        value = metric.value(row)
+        text = f"{metric.title} {metric.text(value, totals)}{_share(value, metric_totals[key])}"
+        lines.append(small.format(_esc(text)))
+    if output is not None:
+        lines.append(f"<I>output {_esc(output)}</I>")
+    return "<" + "<BR/>".join(lines) + ">"
+
+
+def _tooltip(row: Row, totals: Totals) -> str:
+    parts = [
+        row.name,
+        op_label(row),
+        dims(row.shape),
+        f"params {row.params:,}, MACs {row.macs:,}",
+        f"memory {_activation_bytes(row.activation_elements, totals)}",
+        f"spec line {row.line}",
+    ]
+    return "\\n".join(parts)  # dot's escString newline
+
+
+def _cluster_label(net: Network, cluster: _Cluster) -> str:
+    block = net.scopes[cluster.path].block
+    return f"{cluster.path}: {block}" if block else cluster.path
+
+
+# --------------------------------------------------------------------------- building
+def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digraph:
+    """The diagram as a ``graphviz.Digraph`` (needs the graphviz package, not the binary)."""
+    gv = _import_graphviz()
+    options = options or DiagramOptions()
+    totals = net.totals(options.batch, options.dtype)
+    rows = net.rows(options.depth, options.batch)
+    row_of = {r.name: r for r in rows}
+    key_of: dict[str, str] = {}  # layer node -> the displayed node (row) that holds it
+    for node in net.order:
+        key_of[node] = (
+            node if node in row_of else next(p for p in reversed(_prefixes(node)) if p in row_of)
+        )
+    outputs: dict[str, str] = {}
+    for out_name, node in net.graph.graph[G_OUTPUTS].items():
+        outputs.setdefault(key_of[node], out_name)
+
+    # clusters: the open scopes of a clustered kind, nested, members in evaluation order
+    clusters: dict[str, _Cluster] = {}
+    parent_of: dict[str, str | None] = {}
+    top: list[str] = []
+    for key in row_of:
+        members, parent = top, None
+        for prefix in _prefixes(key):
+            kind = _scope_kind(net, prefix)
+            if kind not in CLUSTER_STYLE:
+                continue
+            if prefix not in clusters:
+                clusters[prefix] = _Cluster(prefix, kind, parent)
+                members.append(prefix)
+            members, parent = clusters[prefix].members, prefix
+        members.append(key)
+        parent_of[key] = parent
+
+    shading = _Shading(net, rows, options.color_by)
+    metric_totals = {key: sum(m.value(r) for r in rows) for key, m in METRICS.items()}
+    title = (
+        f"{net.name}: {human_count(totals.params)} params, {human_count(totals.macs)} MACs, "
+        f"{totals.layers} layers"
+    )
+
+    dot = gv.Digraph(name=net.name, engine="dot")
+    dot.attr(
+        "graph",
+        rankdir=options.rankdir,
+        fontname=FONT,
+        fontsize="11",
+        labelloc="t",
+        labeljust="l",
+        label=_graph_label(title, *shading.legend()),
+        nodesep="0.25",
+        ranksep="0.35",
+        newrank="true",
+    )
+    dot.attr(
+        "node",
+        shape="box",
+        style="rounded,filled",
+        fontname=FONT,
+        fontsize="10",
+        margin="0.12,0.05",
+    )
+    dot.attr(
+        "edge", fontname=FONT, fontsize="8", color="#666666", fontcolor="#444444", arrowsize="0.6"
+    )
+
+    def add_node(graph: graphviz.Digraph, key: str) -> None:
+        row = row_of[key]
+        style = _style_of(net, row)
+        fill, font = shading.fill(row)
+        name = _display_name(key, parent_of[key])
+        graph.node(
+            key,
+            label=_node_label(row, name, options, totals, metric_totals, outputs.get(key)),
+            shape=style.shape,
+            style=style.style,
+            fillcolor=fill,
+            fontcolor=font,
+            tooltip=_tooltip(row, totals),
+        )
+
+    def add_members(graph: graphviz.Digraph, members: list[str]) -> None:
+        for member in members:
+            if member not in clusters:
+                add_node(graph, member)
+                continue
+            cluster = clusters[member]
+            look = CLUSTER_STYLE[cluster.kind]
+            sub = gv.Digraph(name=f"cluster_{member}")
+            sub.attr(
+                "graph",
+                label=_cluster_label(net, cluster),
+                style=look.style,
+                color=look.color,
+                fillcolor=look.fill,
+                fontsize="11",
+                labeljust="l",
+                tooltip=member,
+            )
+            add_members(sub, cluster.members)
+            graph.subgraph(sub)
+
+    add_members(dot, top)
+
+    seen: set[tuple[str, str]] = set()
+    for node in net.order:
+        dst = key_of[node]
+        for src in net.layer(node).inputs:
+            if key_of[src] == dst or (src, dst) in seen:
+                continue
+            seen.add((src, dst))
+            dot.edge(key_of[src], dst, label=dims(net.shape(src)))
+    return dot
+
+
+# --------------------------------------------------------------------------- rendering
+def _import_graphviz() -> Any:
+    try:
+        import graphviz
+    except ImportError:
+        raise MissingDependencyError(
+            "diagrams need the graphviz Python package: pip install 'archc[graphviz]'"
+        ) from None
+    return graphviz
+
+
+def dot_source(net: Network, options: DiagramOptions | None = None) -> str:
+    """The deterministic dot source of the diagram."""
+    return str(build(net, options).source)
+
+
+def render(net: Network, fmt: str, options: DiagramOptions | None = None) -> bytes:
+    """The diagram in ``fmt`` (dot, svg, png, pdf); all but dot run Graphviz's ``dot``."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown diagram format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    source = dot_source(net, options)
+    if fmt == "dot":
+        return source.encode("utf-8")
+    return render_source(source, fmt)
+
+
+def render_source(source: str, fmt: str) -> bytes:
+    """Run ``dot -T<fmt>`` on ``source``; a missing binary or a failure is a one-line error."""
+    gv = _import_graphviz()
+    try:
+        return bytes(gv.Source(source, engine="dot").pipe(format=fmt, quiet=True))
+    except gv.ExecutableNotFound:
+        raise MissingDependencyError(
+            f"{fmt} output needs Graphviz's 'dot' program, which is not on PATH: install "
+            "Graphviz (Debian/Ubuntu: apt-get install graphviz) or emit --target dot instead"
+        ) from None
+    except gv.CalledProcessError as exc:
+        detail = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        reason = detail[-1] if detail else f"exit status {exc.returncode}"
+        raise EmitError(f"Graphviz's dot failed to render {fmt}: {reason}") from None
+
+
+def emit(net: Network, args: argparse.Namespace) -> int:
+    """``archc emit --target dot|svg|png|pdf``: write the diagram to ``-o`` or standard output."""
+    fmt = args.target
+    data = render(net, fmt, DiagramOptions.from_args(args))
+    if args.output:
+        write_atomic(args.output, data)
+        return 0
+    if fmt in BINARY_FORMATS:
+        if sys.stdout.isatty():
+            raise UsageError(f"{fmt} output is binary: give -o FILE or redirect standard output")
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    sys.stdout.write(data.decode("utf-8"))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,570 @@
+"""ONNX emission: an analysed network -> an ONNX model, built with ``onnx.helper`` and numpy only.
+
+No torch anywhere on this path: a CI job or an edge deployment can emit ONNX with the ``onnx``
+extra alone.  The graph mirrors the IR one to one: every layer is one ONNX node named by its
+scope path (ops that need several ONNX nodes add helpers named ``<path>/<step>``); every tensor
+between layers carries the analyzer's shape as ``value_info`` with a symbolic batch ``N``; graph
+inputs and outputs carry the spec's names; weights are initializers named by their canonical
+``<layer path>.<role>`` (:meth:`~archc.analysis.Network.weights`).
+
+How each op becomes ONNX is one entry of :data:`LOWERINGS`, keyed by op name, which also names
+the op's random initialiser (:mod:`archc.emit.onnx_weights`).  Writing streams one tensor at a
+time and switches to external data above 2 GB (:mod:`archc.emit.onnx_serialize`).
+
+Public API: :func:`to_onnx` (in memory), :func:`write` (to a file), :func:`default_opset`, and
+``add_options`` / ``emit`` for ``archc emit --target onnx``.  docs/onnx.md is the user's guide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archc import __version__, ir
+from archc.emit.onnx_serialize import PROTOBUF_LIMIT, ModelWriter, add_initializers
+from archc.emit.onnx_weights import (
+    GivenWeights,
+    Initialiser,
+    RandomWeights,
+    WeightSource,
+    ZeroWeights,
+    batchnorm_init,
+    fan_in_uniform,
+)
+from archc.errors import EmitError, MissingDependencyError, UsageError
+from archc.fileio import write_atomic
+from archc.ops import REGISTRY, Shape
+from archc.ops.conv import resolved_padding
+
+if TYPE_CHECKING:
+    import onnx
+
+    from archc.analysis import Network
+
+#: the oldest opset archc emits (Softmax over one axis, Clip bounds as inputs, Unsqueeze axes input)
+MIN_OPSET = 13
+WEIGHT_MODES = ("random", "zeros", "none")
+#: the symbolic batch dimension of every graph input, output and value_info
+BATCH = "N"
+
+
+# ---------------------------------------------------------------------------------- lowering
+class _Site:
+    """One layer being lowered: its attributes, shapes and value names, and node builders."""
+
+    def __init__(self, builder: _Builder, node: str) -> None:
+        net = builder.network
+        self._builder = builder
+        self.layer = net.layer(node)
+        self.attrs = self.layer.attrs
+        self.in_shapes: list[Shape] = [net.shape(src) for src in self.layer.inputs]
+        self.out_shape: Shape = net.shape(node)
+        self.inputs = [builder.values[src] for src in self.layer.inputs]
+        self.output = builder.values[node]
+        self.weights = builder.layer_weights.get(node, [])
+
+    @property
+    def x(self) -> str:
+        return self.inputs[0]
+
+    def node(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> None:
+        """The layer's own node: named by the scope path, writing the layer's output."""
+        self._builder.add_node(op_type, inputs, self.output, self.layer.name, self._doc(), attrs)
+
+    def step(
+        self, name: str, op_type: str, inputs: Sequence[str], shape: Shape, **attrs: Any
+    ) -> str:
+        """A helper node ``<path>/<name>`` whose output has per-sample ``shape``; returns it."""
+        value = f"{self.layer.name}/{name}"
+        self._builder.add_node(op_type, inputs, value, value, "", attrs)
+        self._builder.add_value_info(value, shape)
+        return value
+
+    def constant(self, name: str, **value: Any) -> str:
+        """A ``Constant`` helper (``value_float=6.0``, ``value_ints=[1]``); returns its output."""
+        from onnx import TensorProto
+
+        out = f"{self.layer.name}/{name}"
+        self._builder.add_node("Constant", [], out, out, "", value)
+        if "value_float" in value:
+            self._builder.add_value_info(out, (), batched=False)
+        else:
+            ints = value["value_ints"]
+            self._builder.add_value_info(out, (len(ints),), batched=False, elem=TensorProto.INT64)
+        return out
+
+    def unsupported(self, message: str, *hints: str) -> EmitError:
+        return EmitError(f"cannot emit ONNX: {message}", self.layer.span, hints=hints)
+
+    def declare_input(self) -> None:
+        self._builder.add_graph_input(self.output, self.out_shape)
+
+    def _doc(self) -> str:
+        span = self.layer.span
+        return f"{REGISTRY[self.layer.op].summary(self.attrs)} ({Path(span.file).name}:{span.line})"
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """How one op becomes ONNX: ``lower`` adds its nodes; ``init`` gives random initial weights
+    (for ops that own tensors; PyTorch's defaults)."""
+
+    lower: Callable[[_Site], None]
+    init: Initialiser | None = None
+
+
+def _input(s: _Site) -> None:
+    s.declare_input()
+
+
+def _conv(s: _Site) -> None:
+    a = s.attrs
+    (top, bottom), (left, right) = resolved_padding(a)  # "same" worked out, possibly asymmetric
+    s.node(
+        "Conv",
+        [s.x, *s.weights],
+        kernel_shape=a["kernel"],
+        strides=a["stride"],
+        pads=[top, left, bottom, right],
+        dilations=a["dilation"],
+        group=a["groups"],
+    )
+
+
+def _window(a: Mapping[str, Any]) -> dict[str, Any]:
+    ph, pw = a["pad"]
+    return {
+        "kernel_shape": a["kernel"],
+        "strides": a["stride"],
+        "pads": [ph, pw, ph, pw],
+        "ceil_mode": int(a["ceil"]),
+    }
+
+
+def _maxpool(s: _Site) -> None:
+    s.node("MaxPool", [s.x], **_window(s.attrs))
+
+
+def _avgpool(s: _Site) -> None:
+    s.node(
+        "AveragePool",
+        [s.x],
+        count_include_pad=int(s.attrs["count_include_pad"]),
+        **_window(s.attrs),
+    )
+
+
+def _global_avgpool(s: _Site) -> None:
+    s.node("GlobalAveragePool", [s.x])
+
+
+def _adaptive_avgpool(s: _Site) -> None:
+    _, h, w = s.in_shapes[0]
+    oh, ow = s.attrs["size"]
+    if (oh, ow) == (1, 1):
+        s.node("GlobalAveragePool", [s.x])
+        return
+    if h % oh or w % ow:
+        raise s.unsupported(
+            f"adaptive_avgpool from {h}×{w} to {oh}×{ow} is unsupported: ONNX has no adaptive "
+            "pooling, and its bins form a plain AveragePool only when the input size is a "
+            "multiple of the output size",
+            "use an input size that is a multiple of the output size (archc emit --input ...), "
+            "or avgpool / global_avgpool",
+        )
+    s.node("AveragePool", [s.x], kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
+
+
+def _linear(s: _Site) -> None:
+    s.node("Gemm", [s.x, *s.weights], transB=1)
+
+
+def _flatten(s: _Site) -> None:
+    s.node("Flatten", [s.x], axis=1)
+
+
+def _relu6(s: _Site) -> None:
+    s.node("Clip", [s.x, s.constant("min", value_float=0.0), s.constant("max", value_float=6.0)])
+
+
+def _softmax(s: _Site) -> None:
+    s.node("Softmax", [s.x], axis=1)
+
+
+def _batchnorm(s: _Site) -> None:
+    # weight, bias, running_mean, running_var are ONNX's scale, B, input_mean, input_var.
+    # ONNX's momentum weighs the running value, PyTorch's the batch value.
+    a = s.attrs
+    s.node("BatchNormalization", [s.x, *s.weights], epsilon=a["eps"], momentum=1.0 - a["momentum"])
+
+
+def _lrn(s: _Site) -> None:
+    a = s.attrs
+    size = a["size"]
+    if size % 2:
+        # ONNX sums channels c - (size-1)/2 .. c + (size-1)/2 and divides alpha by size: exactly
+        # PyTorch's LocalResponseNorm for an odd window.
+        s.node("LRN", [s.x], size=size, alpha=a["alpha"], beta=a["beta"], bias=a["k"])
+        return
+    # An even window is off-centre, and ONNX and PyTorch put the extra channel on opposite
+    # sides; spell out PyTorch's: average x² over channels c - size/2 .. c + size/2 - 1.
+    shape = s.out_shape
+    lifted = (1, *shape)
+    square = s.step("square", "Mul", [s.x, s.x], shape)
+    axis = s.constant("axis", value_ints=[1])
+    stacked = s.step("unsqueeze", "Unsqueeze", [square, axis], lifted)
+    rest = [0] * (len(shape) - 1)
+    mean = s.step(
+        "mean",
+        "AveragePool",
+        [stacked],
+        lifted,
+        kernel_shape=[size, *[1] * len(rest)],
+        pads=[size // 2, *rest, (size - 1) // 2, *rest],
+        count_include_pad=1,
+    )
+    mean = s.step("squeeze", "Squeeze", [mean, axis], shape)
+    scaled = s.step("scale", "Mul", [mean, s.constant("alpha", value_float=a["alpha"])], shape)
+    shifted = s.step("shift", "Add", [scaled, s.constant("k", value_float=a["k"])], shape)
+    divisor = s.step("power", "Pow", [shifted, s.constant("beta", value_float=a["beta"])], shape)
+    s.node("Div", [s.x, divisor])
+
+
+def _simple(op_type: str) -> Callable[[_Site], None]:
+    def lower(s: _Site) -> None:
+        s.node(op_type, s.inputs)
+
+    lower.__name__ = f"_{op_type.lower()}"
+    return lower
+
+
+def _concat(s: _Site) -> None:
+    s.node("Concat", s.inputs, axis=1)
+
+
+def _add(s: _Site) -> None:
+    s.node("Add" if len(s.inputs) == 2 else "Sum", s.inputs)
+
+
+#: op name -> its ONNX lowering; every op of the registry, the internal ``input`` included.
+LOWERINGS: dict[str, Lowering] = {
+    "input": Lowering(_input),
+    "conv": Lowering(_conv, fan_in_uniform),
+    "maxpool": Lowering(_maxpool),
+    "avgpool": Lowering(_avgpool),
+    "global_avgpool": Lowering(_global_avgpool),
+    "adaptive_avgpool": Lowering(_adaptive_avgpool),
+    "linear": Lowering(_linear, fan_in_uniform),
+    "flatten": Lowering(_flatten),
+    "relu": Lowering(_simple("Relu")),
+    "relu6": Lowering(_relu6),
+    "sigmoid": Lowering(_simple("Sigmoid")),
+    "tanh": Lowering(_simple("Tanh")),
+    "softmax": Lowering(_softmax),
+    "batchnorm": Lowering(_batchnorm, batchnorm_init),
+    "lrn": Lowering(_lrn),
+    "dropout": Lowering(_simple("Identity")),  # inference: dropout is the identity
+    "identity": Lowering(_simple("Identity")),
+    "concat": Lowering(_concat),
+    "add": Lowering(_add),
+}
+
+INITIALISERS: dict[str, Initialiser | None] = {op: rule.init for op, rule in LOWERINGS.items()}
+
+
+# ---------------------------------------------------------------------------------- the graph
+def _value_names(network: Network) -> dict[str, str]:
+    """Node id -> the name of its output value: the spec's name for inputs and outputs (the
+    first output naming a node), the scope path otherwise."""
+    graph = network.graph.graph
+    names: dict[str, str] = {}
+    for name, node in graph[ir.G_INPUTS].items():
+        names[node] = name
+    for name, node in graph[ir.G_OUTPUTS].items():
+        names.setdefault(node, name)
+    taken = set(names.values())
+    for node in network.order:
+        if node not in names:
+            value = node
+            while value in taken:  # a layer path that is also another tensor's spec name
+                value += "_"
+            names[node] = value
+            taken.add(value)
+    return names
+
+
+class _Builder:
+    """Collects nodes, graph inputs and outputs and value_info while the layers are lowered."""
+
+    def __init__(self, network: Network, weights_as_inputs: bool) -> None:
+        from onnx import TensorProto
+
+        self.network = network
+        self.values = _value_names(network)
+        self.nodes: list[onnx.NodeProto] = []
+        self.value_info: list[onnx.ValueInfoProto] = []
+        self.data_inputs: dict[str, onnx.ValueInfoProto] = {}
+        self.weight_inputs: list[onnx.ValueInfoProto] = []
+        self.layer_weights: dict[str, list[str]] = {}
+        self._float = TensorProto.FLOAT
+        for name, layer, spec in network.weights():
+            self.layer_weights.setdefault(layer, []).append(name)
+            if weights_as_inputs:
+                self.weight_inputs.append(self._info(name, spec.shape, batched=False))
+
+    def _info(
+        self, name: str, shape: Shape, batched: bool = True, elem: int | None = None
+    ) -> onnx.ValueInfoProto:
+        from onnx import helper
+
+        dims: list[int | str] = [BATCH, *shape] if batched else list(shape)
+        return helper.make_tensor_value_info(name, self._float if elem is None else elem, dims)
+
+    def add_node(
+        self,
+        op_type: str,
+        inputs: Sequence[str],
+        output: str,
+        name: str,
+        doc: str,
+        attrs: Mapping[str, Any],
+    ) -> None:
+        from onnx import helper
+
+        attrs = {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()}
+        node = helper.make_node(op_type, list(inputs), [output], name=name, **attrs)
+        if doc:
+            node.doc_string = doc
+        self.nodes.append(node)
+
+    def add_value_info(
+        self, name: str, shape: Shape, batched: bool = True, elem: int | None = None
+    ) -> None:
+        self.value_info.append(self._info(name, shape, batched, elem))
+
+    def add_graph_input(self, name: str, shape: Shape) -> None:
+        self.data_inputs[name] = self._info(name, shape)
+
+    def build(self, opset: int, weights: str) -> onnx.ModelProto:
+        from onnx import helper
+
+        net = self.network
+        outputs_by_node = net.graph.graph[ir.G_OUTPUTS]
+        graph_names = set(net.graph.graph[ir.G_INPUTS]) | set(outputs_by_node)
+        for node in net.order:
+            op = net.layer(node).op
+            LOWERINGS[op].lower(_Site(self, node))
+            value = self.values[node]
+            if value not in graph_names:
+                self.add_value_info(value, net.shape(node))
+        outputs = []
+        for name, node in outputs_by_node.items():
+            if self.values[node] != name:  # a second name for a tensor, or an input passed out
+                self.add_node("Identity", [self.values[node]], name, f"output/{name}", "", {})
+            outputs.append(self._info(name, net.shape(node)))
+        inputs = [self.data_inputs[name] for name in net.graph.graph[ir.G_INPUTS]]
+        spec_file = Path(net.file).name
+        graph = helper.make_graph(
+            self.nodes,
+            net.name,
+            inputs + self.weight_inputs,
+            outputs,
+            doc_string=f"{net.name}, compiled by archc from {spec_file}",
+            value_info=self.value_info,
+        )
+        opsets = [helper.make_opsetid("", opset)]
+        model = helper.make_model(
+            graph,
+            opset_imports=opsets,
+            ir_version=helper.find_min_ir_version_for(opsets),
+            producer_name="archc",
+            producer_version=__version__,
+        )
+        helper.set_model_props(model, {"archc.spec": spec_file, "archc.weights": weights})
+        return model
+
+
+# ---------------------------------------------------------------------------------- options
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise MissingDependencyError(
+            "ONNX emission needs the 'onnx' package", hints=["pip install 'archc[onnx]'"]
+        ) from None
+    return onnx
+
+
+@functools.lru_cache(maxsize=1)
+def default_opset() -> int:
+    """The newest opset the installed onnxruntime runs (onnx's newest if it is not installed)."""
+    onnx = _import_onnx()
+    from onnx import TensorProto, helper
+
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        import onnxruntime
+    except ImportError:
+        return newest
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4
+    probe = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    for opset in range(newest, MIN_OPSET - 1, -1):
+        ids = [helper.make_opsetid("", opset)]
+        model = helper.make_model(
+            probe, opset_imports=ids, ir_version=helper.find_min_ir_version_for(ids)
+        )
+        try:
+            onnxruntime.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception:
+            continue
+        return opset
+    return MIN_OPSET
+
+
+def _resolve_opset(opset: int | None) -> int:
+    onnx = _import_onnx()
+    if opset is None:
+        return default_opset()
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise UsageError(
+            f"opset {opset} is not supported: archc emits opsets {MIN_OPSET} to {newest} "
+            f"(the newest that onnx {onnx.__version__} knows)"
+        )
+    return opset
+
+
+def _prepare(
+    network: Network, weights: str | Mapping[str, Any], seed: int | None, opset: int | None
+) -> tuple[onnx.ModelProto, WeightSource | None]:
+    resolved = _resolve_opset(opset)
+    source: WeightSource | None
+    if isinstance(weights, str):
+        if weights not in WEIGHT_MODES:
+            raise UsageError(
+                f"weights must be one of {', '.join(WEIGHT_MODES)} or a mapping, not {weights!r}"
+            )
+        source = {
+            "random": lambda: RandomWeights(network, 0 if seed is None else seed, INITIALISERS),
+            "zeros": ZeroWeights,
+            "none": lambda: None,
+        }[weights]()
+    else:
+        source = GivenWeights(network, weights)
+    description = "none (graph inputs)" if source is None else source.description
+    model = _Builder(network, weights_as_inputs=source is None).build(resolved, description)
+    return model, source
+
+
+# ---------------------------------------------------------------------------------- API
+def to_onnx(
+    network: Network,
+    *,
+    weights: str | Mapping[str, Any] = "random",
+    seed: int | None = None,
+    opset: int | None = None,
+) -> onnx.ModelProto:
+    """The network as an ONNX ``ModelProto``, weights inline.
+
+    ``weights``: ``"random"`` (PyTorch-like init, seeded by ``seed``, default 0), ``"zeros"``,
+    ``"none"`` (weights become graph inputs), or a mapping canonical name -> array (for example
+    ``archc.emit.pytorch.state_dict_to_weights(network, module.state_dict())``).
+    ``opset`` defaults to :func:`default_opset`.  For models over 2 GB use :func:`write`.
+    """
+    model, source = _prepare(network, weights, seed, opset)
+    if source is not None:
+        add_initializers(model, network.weights(), source)
+    return model
+
+
+def write(
+    network: Network,
+    path: str | Path,
+    *,
+    weights: str | Mapping[str, Any] = "random",
+    seed: int | None = None,
+    opset: int | None = None,
+    external_threshold: int = PROTOBUF_LIMIT,
+) -> list[Path]:
+    """Write the model to ``path`` atomically, streaming one weight tensor at a time.
+
+    A model larger than ``external_threshold`` bytes (default: protobuf's 2 GB limit) is written
+    as ``path`` plus ``path.data`` (ONNX external data).  Returns the files written.  An
+    unwritable path or a full disk raises :class:`EmitError` and leaves no partial file.
+    """
+    model, source = _prepare(network, weights, seed, opset)
+    writer = ModelWriter(model, network.weights() if source is not None else [], source)
+    target = Path(path)
+    if writer.size <= external_threshold:
+        write_atomic(target, writer.write)
+        return [target]
+    data = target.with_name(target.name + ".data")
+    write_atomic(data, writer.write_data)
+    try:
+        write_atomic(target, writer.external_model(data.name).SerializeToString())
+    except EmitError:
+        data.unlink(missing_ok=True)
+        raise
+    return [target, data]
+
+
+# ---------------------------------------------------------------------------------- CLI
+def add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("onnx target")
+    group.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ONNX opset to emit (default: the newest the installed onnxruntime runs)",
+    )
+    group.add_argument(
+        "--weights",
+        choices=WEIGHT_MODES,
+        default="random",
+        help="initializers: seeded PyTorch-like random values (default), zeros, or none "
+        "(weights become graph inputs: a small structure-only file)",
+    )
+
+
+def emit(network: Network, args: argparse.Namespace) -> int:
+    options = {
+        "weights": getattr(args, "weights", "random"),
+        "seed": getattr(args, "seed", None),
+        "opset": getattr(args, "opset", None),
+    }
+    output = getattr(args, "output", None)
+    if output is None or output == "-":
+        return _emit_stdout(network, options)
+    paths = write(network, output, **options)
+    size = sum(p.stat().st_size for p in paths)
+    note = f" (weights in {paths[1]})" if len(paths) > 1 else ""
+    sys.stderr.write(f"archc: wrote {paths[0]}, {size / 2**20:.1f} MiB{note}\n")
+    return 0
+
+
+def _emit_stdout(network: Network, options: dict[str, Any]) -> int:
+    out = sys.stdout.buffer
+    if sys.stdout.isatty():
+        raise UsageError("an ONNX model is binary: give -o FILE or redirect standard output")
+    model, source = _prepare(network, **options)
+    writer = ModelWriter(model, network.weights() if source is not None else [], source)
+    if writer.size > PROTOBUF_LIMIT:
+        raise UsageError("the model is over 2 GB and needs external data: give -o FILE")
+    sys.stdout.flush()
+    writer.write(out)
+    out.flush()
+    return 0

@@ -1,0 +1,97 @@
+"""``archc diff``: what changed between two architectures, or between a spec and its past."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from archc.analysis import load
+from archc.cli.common import add_batch_dtype, parse_input_override, positive_int, write_stdout
+from archc.diff import FORMATS, Side, diff_networks, load_at_revision, render
+from archc.errors import UsageError
+from archc.source import display_name
+
+HELP = "compare two specs (or a spec with its version at a git revision)"
+DESCRIPTION = """Compare two architectures: the totals (params, buffers, MACs, FLOPs, weight,
+activation and peak memory, layers) with absolute and relative change, then every layer that was
+added, removed or changed (op, shape, params, MACs), matched by scope path. Unchanged layers are
+hidden unless --all is given.
+
+With --rev REV the first spec is read as it was in git revision REV (its includes too) and
+compared with the working tree: archc diff specs/resnet50.arch --rev origin/main"""
+EPILOG = """examples:
+  archc diff specs/vgg16.arch specs/vgg19.arch
+  archc diff specs/resnet50.arch specs/resnet101.arch --depth 2
+  archc diff specs/googlenet.arch --rev HEAD~1 --format markdown > diff.md
+  archc diff specs/resnet50.arch --rev origin/main --format json
+
+exit codes: 0 compared (1 with --exit-code when they differ), 2 bad spec or usage
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", metavar="OLD", help="the .arch file to compare from")
+    parser.add_argument(
+        "new",
+        metavar="NEW",
+        nargs="?",
+        help="the .arch file to compare to (with --rev: defaults to OLD in the working tree)",
+    )
+    parser.add_argument(
+        "--rev",
+        metavar="REV",
+        help="read OLD (and its includes) from this git revision (a commit, branch or tag)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument(
+        "--all", dest="show_all", action="store_true", help="list unchanged layers too"
+    )
+    parser.add_argument(
+        "--depth",
+        type=positive_int,
+        default=None,
+        help="compare scopes collapsed to N path segments instead of single layers",
+    )
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit with 1 when the networks differ (as git diff --exit-code)",
+    )
+    parser.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        type=parse_input_override,
+        default=[],
+        metavar="NAME=CxHxW",
+        help="override an input's shape on both sides (repeatable)",
+    )
+    add_batch_dtype(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = dict(args.inputs)
+    if len(overrides) != len(args.inputs):
+        raise UsageError("--input names the same input twice")
+    if args.rev is not None:
+        old_label, old_net = load_at_revision(args.old, args.rev, overrides)
+        new_path = args.new or args.old
+    else:
+        if args.new is None:
+            raise UsageError(
+                "archc diff needs two specs (OLD NEW), or one spec and --rev REV",
+                hints=["e.g. archc diff specs/vgg16.arch specs/vgg19.arch"],
+            )
+        old_net = load(args.old, inputs=overrides)
+        old_label = display_name(Path(args.old))
+        new_path = args.new
+    new_net = load(new_path, inputs=overrides)
+    d = diff_networks(
+        Side(old_label, old_net),
+        Side(display_name(Path(new_path)), new_net),
+        args.batch,
+        args.dtype,
+        args.depth,
+    )
+    write_stdout(render(d, args.format, args.show_all))
+    return 1 if args.exit_code and not d.identical else 0

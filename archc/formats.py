@@ -106,8 +106,25 @@ def render_markdown(net: Network, rows: list[Row], t: Totals) -> str:
     for r in rows:
         out.append("| " + " | ".join(esc(c) for c in _table_cells(r, nbytes, t.batch)) + " |")
     out.append("")
+    signatures = block_signatures(rows)
+    if signatures:
+        out.append("Block arguments: " + ", ".join(f"`{s}`" for s in signatures) + ".")
+        out.append("")
     out.extend(f"- {esc(line)}" for line in _totals_lines(net, t))
     return "\n".join(out) + "\n"
+
+
+def block_signatures(rows: list[Row]) -> list[str]:
+    """``inception(n1x1, n3x3red, ...)`` once per block collapsed into a row, in row order.
+
+    At ``--depth`` a block instance's op column lists only its argument values; this names them,
+    so a row like ``inception(64, 96, 128, 16, 32, 32)`` reads against a paper's table columns.
+    """
+    seen: dict[str, str] = {}
+    for r in rows:
+        if r.args and r.op not in seen:
+            seen[r.op] = f"{r.op}({', '.join(name for name, _ in r.args)})"
+    return list(seen.values())
 
 
 def render_csv(net: Network, rows: list[Row], t: Totals) -> str:

@@ -1,0 +1,87 @@
+"""The Markdown report: totals, the per-block table and the diagram, for a pull request comment.
+
+GitHub does not render SVG inlined in a comment, so the diagram is linked: the CLI writes it
+next to the Markdown file (or where ``--svg`` says) and the Markdown points at it.
+"""
+
+from __future__ import annotations
+
+from archc.analysis import Network
+from archc.formats import op_label
+from archc.ops import dims
+from archc.report.model import (
+    ReportData,
+    ReportOptions,
+    build,
+    facts,
+    highlights,
+    memory_text,
+    percent,
+)
+from archc.units import grouped
+
+#: the depth of the per-block table when none is given
+DEFAULT_DEPTH = 1
+
+
+def _esc(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _table(data: ReportData) -> list[str]:
+    head = ["block", "op", "output", "params", "% params", "MACs", "% MACs", "memory"]
+    out = [
+        "| " + " | ".join(head) + " |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in data.rows:
+        cells = [
+            f"`{row.name}`",
+            op_label(row),
+            dims(row.shape),
+            grouped(row.params),
+            percent(data.share("params", row)),
+            grouped(row.macs),
+            percent(data.share("macs", row)),
+            memory_text(data, row),
+        ]
+        out.append("| " + " | ".join(_esc(c) for c in cells) + " |")
+    return out
+
+
+def render_markdown(
+    net: Network,
+    options: ReportOptions | None = None,
+    diagram: str | None = None,
+    diagram_hint: str | None = None,
+) -> str:
+    """The report as Markdown; ``diagram`` is the link to the SVG, ``diagram_hint`` the text
+    shown instead when there is none (how to make one)."""
+    options = options or ReportOptions(depth=DEFAULT_DEPTH)
+    data = build(net, options)
+    t = data.totals
+    out = [
+        f"### {net.name}",
+        "",
+        f"`{net.file}` · {t.layers} layers · batch {t.batch} · {t.dtype}",
+        "",
+        "| total | value | detail |",
+        "| --- | ---: | --- |",
+    ]
+    for fact in facts(data):
+        out.append(f"| {_esc(fact.label)} | {_esc(fact.value)} | {_esc(fact.detail)} |")
+    out.append("")
+    out.extend(f"- {_esc(line)}" for line in highlights(data))
+    out.append("")
+    depth = options.depth
+    title = "Per layer" if depth is None else f"Per block (depth {depth})"
+    out.extend([f"#### {title}", ""])
+    out.extend(_table(data))
+    out.append("")
+    if diagram is not None:
+        out.append(f"![{net.name} diagram]({diagram})")
+        out.append("")
+    elif diagram_hint:
+        out.append(f"_Diagram: {diagram_hint}_")
+        out.append("")
+    return "\n".join(out)

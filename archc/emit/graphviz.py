@@ -100,12 +100,14 @@ class ClusterStyle:
     style: str
     color: str
     fill: str
+    #: whether nodes inside are named relative to it ("b1.conv" in "inception_3a")
+    relative_names: bool
 
 
 #: scope kinds drawn as clusters while they stay open; other kinds (chains) are not clusters
 CLUSTER_STYLE: dict[str, ClusterStyle] = {
-    "block": ClusterStyle("rounded,filled", "#8e7cc3", "#f7f4fb"),
-    "repeat": ClusterStyle("rounded,dashed", "#6d9eeb", "#ffffff"),
+    "block": ClusterStyle("rounded,filled", "#8e7cc3", "#f7f4fb", relative_names=True),
+    "repeat": ClusterStyle("rounded,dashed", "#6d9eeb", "#ffffff", relative_names=False),
 }
 
 
@@ -210,7 +212,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 class _Cluster:
     path: str
     kind: str
-    parent: str | None
     members: list[str] = field(default_factory=list)  # node keys and child clusters, in order
 
 
@@ -315,9 +316,9 @@ def _graph_label(title: str, legend_title: str, entries: list[tuple[str, str]]) 
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">{table}</TABLE>>'
 
 
-def _display_name(path: str, cluster: str | None) -> str:
-    """A name as drawn: relative to the cluster it sits in (the cluster's label says the rest)."""
-    return path[len(cluster) + 1 :] if cluster else path
+def _display_name(path: str, base: str | None) -> str:
+    """A name as drawn: relative to the block cluster it sits in (whose label says the rest)."""
+    return path[len(base) + 1 :] if base else path
 
 
 def _share(value: int, total: int) -> str:
@@ -391,20 +392,22 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
 
     # clusters: the open scopes of a clustered kind, nested, members in evaluation order
     clusters: dict[str, _Cluster] = {}
-    parent_of: dict[str, str | None] = {}
+    base_of: dict[str, str | None] = {}  # displayed node -> the cluster its name is relative to
     top: list[str] = []
     for key in row_of:
-        members, parent = top, None
+        members, base = top, None
         for prefix in _prefixes(key):
             kind = _scope_kind(net, prefix)
             if kind not in CLUSTER_STYLE:
                 continue
             if prefix not in clusters:
-                clusters[prefix] = _Cluster(prefix, kind, parent)
+                clusters[prefix] = _Cluster(prefix, kind)
                 members.append(prefix)
-            members, parent = clusters[prefix].members, prefix
+            members = clusters[prefix].members
+            if CLUSTER_STYLE[kind].relative_names:
+                base = prefix
         members.append(key)
-        parent_of[key] = parent
+        base_of[key] = base
 
     shading = _Shading(net, rows, options.color_by)
     metric_totals = {key: sum(m.value(r) for r in rows) for key, m in METRICS.items()}
@@ -442,7 +445,7 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
         row = row_of[key]
         style = _style_of(net, row)
         fill, font = shading.fill(row)
-        name = _display_name(key, parent_of[key])
+        name = _display_name(key, base_of[key])
         graph.node(
             key,
             label=_node_label(row, name, options, totals, metric_totals, outputs.get(key)),

@@ -1,0 +1,481 @@
+"""Graphviz diagrams: the dot source checked structurally, rendering, options and the CLI.
+
+The dot source is parsed by a small reader below (one statement per line, as the graphviz
+package writes it) into nodes, edges and clusters.  Golden dot files for two small specs live in
+``tests/golden/diagrams``; after an intended change, regenerate them with
+``ARCHC_REGEN_GOLDEN=1 pytest tests/test_diagrams.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from archc.cli import main
+from archc.emit import graphviz as gv
+from archc.emit.graphviz import DiagramOptions, dot_source, render
+from archc.ops import REGISTRY
+from tests.conftest import ROOT, SPEC_IDS, SPECS_DIR, load_spec
+
+GOLDEN = Path(__file__).parent / "golden" / "diagrams"
+REGEN = bool(os.environ.get("ARCHC_REGEN_GOLDEN"))
+HAVE_DOT = shutil.which("dot") is not None
+needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed")
+
+
+# --------------------------------------------------------------------------- a dot reader
+@dataclass
+class Node:
+    id: str
+    label: list[str]  # the label's lines, tags stripped
+    attrs: str
+    clusters: tuple[str, ...]  # enclosing clusters, outermost first
+
+
+@dataclass
+class Dot:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)  # (src, dst, label)
+    clusters: dict[str, str] = field(default_factory=dict)  # cluster id -> its label
+    rankdir: str = ""
+    title: str = ""
+
+    def in_cluster(self, cluster: str) -> list[Node]:
+        return [n for n in self.nodes.values() if cluster in n.clusters]
+
+    def into(self, node: str) -> list[str]:
+        return [s for s, d, _ in self.edges if d == node]
+
+
+_ID = r'"(?:[^"\\]|\\.)*"|[A-Za-z_]\w*'
+_NODE = re.compile(rf"^\t+(?P<id>{_ID}) \[label=<(?P<label>.*?)> (?P<attrs>fillcolor=.*)\]$")
+_EDGE = re.compile(
+    rf'^\t+(?P<src>{_ID}) -> (?P<dst>{_ID})(?: \[label=(?:"(?P<label>[^"]*)"|(?P<bare>\w+))\])?$'
+)
+_SUB = re.compile(rf"^\t+subgraph (?P<id>{_ID}) \{{$")
+_LABEL = re.compile(rf"\blabel=(?P<label>{_ID})")
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1].replace('\\"', '"') if text.startswith('"') else text
+
+
+def _lines(label: str) -> list[str]:
+    return [html.unescape(re.sub(r"<[^>]+>", "", part)) for part in label.split("<BR/>")]
+
+
+def read_dot(source: str) -> Dot:
+    dot = Dot()
+    stack: list[str] = []
+    lines = source.splitlines()
+    assert lines[0].startswith("digraph ") and lines[-1] == "}", "not one digraph"
+    for line in lines[1:-1]:
+        if m := _SUB.match(line):
+            stack.append(_unquote(m["id"]))
+        elif line.strip() == "}":
+            stack.pop()
+        elif m := _EDGE.match(line):
+            dot.edges.append(
+                (_unquote(m["src"]), _unquote(m["dst"]), m["label"] or m["bare"] or "")
+            )
+        elif m := _NODE.match(line):
+            node_id = _unquote(m["id"])
+            assert node_id not in dot.nodes, f"node {node_id} declared twice"
+            dot.nodes[node_id] = Node(node_id, _lines(m["label"]), m["attrs"], tuple(stack))
+        elif line.lstrip().startswith("graph [") and stack:
+            label = _LABEL.search(line)
+            dot.clusters[stack[-1]] = _unquote(label["label"]) if label else ""
+        elif line.lstrip().startswith("graph [") and not stack:
+            dot.rankdir = re.search(r"rankdir=(\w+)", line)[1]  # type: ignore[index]
+            dot.title = html.unescape(re.search(r"<B>(.*?)</B>", line)[1])  # type: ignore[index]
+        elif line.lstrip().startswith(("node [", "edge [")):
+            continue
+        else:
+            raise AssertionError(f"unexpected dot line: {line!r}")
+    assert not stack, "unbalanced subgraphs"
+    return dot
+
+
+def diagram(name: str, **options: object) -> Dot:
+    return read_dot(dot_source(load_spec(name), DiagramOptions(**options)))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the op table
+def test_every_op_has_a_node_style() -> None:
+    assert set(REGISTRY) <= set(gv.NODE_STYLE), set(REGISTRY) - set(gv.NODE_STYLE)
+    assert set(gv.NODE_STYLE) <= set(REGISTRY), "style for an op that does not exist"
+
+
+def test_every_clustered_scope_kind_is_a_known_kind() -> None:
+    kinds = {"block", "chain", "repeat", "iteration"}
+    assert set(gv.CLUSTER_STYLE) <= kinds
+    assert set(gv.SCOPE_STYLE) <= kinds
+
+
+# --------------------------------------------------------------------------- structure
+def test_googlenet_depth_1_has_nine_inception_nodes() -> None:
+    dot = diagram("googlenet", depth=1)
+    net = load_spec("googlenet")
+    assert list(dot.nodes) == [r.name for r in net.rows(1)]
+    inceptions = [n for n in dot.nodes.values() if n.label[1].startswith("inception(")]
+    assert [n.id for n in inceptions] == [
+        "inception_3a",
+        "inception_3b",
+        "inception_4a",
+        "inception_4b",
+        "inception_4c",
+        "inception_4d",
+        "inception_4e",
+        "inception_5a",
+        "inception_5b",
+    ]
+    assert inceptions[0].label == [
+        "inception_3a",
+        "inception(64, 96, 128, 16, 32, 32)",
+        "14 layers",
+        "256×28×28",
+    ]
+    assert dot.clusters == {}
+    # a chain of nodes: each collapsed block has exactly one edge in and one out
+    assert dot.into("inception_3a") == ["pool2"]
+    assert ("inception_3a", "inception_3b", "256×28×28") in dot.edges
+    assert len(dot.edges) == len(dot.nodes) - 1
+
+
+def test_googlenet_full_depth_has_nine_clusters_of_four_branches() -> None:
+    dot = diagram("googlenet")
+    net = load_spec("googlenet")
+    assert len(dot.nodes) == len(net.order)  # every layer, the input included
+    assert len(dot.clusters) == 9
+    assert dot.clusters["cluster_inception_3a"] == "inception_3a: inception"
+    for cluster in dot.clusters:
+        instance = cluster.removeprefix("cluster_")
+        members = dot.in_cluster(cluster)
+        assert len(members) == 14, instance
+        concat = f"{instance}.out"
+        assert dot.nodes[concat].label[:2] == ["out", "concat"]
+        assert dot.into(concat) == [
+            f"{instance}.b{i}.{op}" for i, op in enumerate(["relu", "relu_2", "relu_2", "relu"], 1)
+        ]
+        # four branches leave the block's input
+        entry = [
+            d
+            for s, d, _ in dot.edges
+            if d.startswith(instance + ".") and not s.startswith(instance + ".")
+        ]
+        assert sorted(entry) == [
+            f"{instance}.b1.conv",
+            f"{instance}.b2.conv",
+            f"{instance}.b3.conv",
+            f"{instance}.b4.maxpool",
+        ]
+    # nodes inside a block are named relative to it; the tooltip carries the full path
+    node = dot.nodes["inception_3a.b2.conv_2"]
+    assert node.label == ["b2.conv_2", "conv 3×3, 128", "128×28×28"]
+    assert 'tooltip="inception_3a.b2.conv_2\\n' in node.attrs
+
+
+def test_resnet50_clusters_repeats_and_blocks() -> None:
+    dot = diagram("resnet50")
+    net = load_spec("resnet50")
+    assert len(dot.nodes) == len(net.order)
+    blocks = [c for c in dot.clusters if dot.clusters[c].endswith(": bottleneck")]
+    repeats = [c for c in dot.clusters if c not in blocks]
+    assert len(blocks) == 3 + 4 + 6 + 3
+    assert repeats == ["cluster_layer1", "cluster_layer2", "cluster_layer3", "cluster_layer4"]
+    assert dot.clusters["cluster_layer2.0"] == "layer2.0: bottleneck"
+    first = dot.nodes["layer1.0.y.conv1"]
+    assert first.clusters == ("cluster_layer1", "cluster_layer1.0")
+    assert first.label == ["y.conv1", "conv 1×1, 64", "64×56×56"]
+    # residual merge: two inputs, the main path and the projection shortcut
+    assert dot.into("layer1.0.out.add") == ["layer1.0.y.bn3", "layer1.0.shortcut.bn"]
+    assert dot.nodes["logits.fc"].label[-1] == "output logits"
+
+
+def test_resnet50_depth_2_collapses_each_bottleneck() -> None:
+    dot = diagram("resnet50", depth=2)
+    blocks = [n for n in dot.nodes.values() if n.label[1].startswith("bottleneck(")]
+    assert len(blocks) == 16
+    assert dot.nodes["layer1.0"].label == [
+        "layer1.0",
+        "bottleneck(64, 1, true)",
+        "12 layers",
+        "256×56×56",
+    ]
+    assert dot.nodes["layer1.0"].clusters == ("cluster_layer1",)
+    assert set(dot.clusters) == {f"cluster_layer{i}" for i in range(1, 5)}
+    # collapsed blocks are chained; the stem's output feeds layer1.0 once, not twice
+    assert dot.into("layer1.0") == ["stem.maxpool"]
+    assert dot.into("layer1.1") == ["layer1.0"]
+
+
+def test_resnet50_depth_1_collapses_the_stages() -> None:
+    dot = diagram("resnet50", depth=1)
+    assert list(dot.nodes) == [
+        "image",
+        "stem",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "pool",
+        "logits",
+    ]
+    assert dot.nodes["layer3"].label[1:3] == ["6 iterations", "62 layers"]
+    assert dot.clusters == {}
+
+
+def test_vgg16_labels_and_edge_shapes() -> None:
+    dot = diagram("vgg16")
+    assert len(dot.nodes) == 40 and dot.clusters == {}
+    assert dot.nodes["conv1_1.conv"].label == ["conv1_1.conv", "conv 3×3, 64", "64×224×224"]
+    assert dot.nodes["conv1_1.relu"].label == ["conv1_1.relu", "64×224×224"]  # no "relu" twice
+    assert dot.nodes["pool1"].label == ["pool1", "maxpool 2×2/2", "64×112×112"]
+    assert dot.nodes["fc6.linear"].label == ["fc6.linear", "linear 4096", "4096"]
+    assert ("image", "conv1_1.conv", "3×224×224") in dot.edges
+    assert ("pool5", "fc6.flatten", "512×7×7") in dot.edges
+    assert dot.title == "vgg16: 138.36M params, 15.47G MACs, 39 layers"
+    assert dot.rankdir == "TB"
+
+
+def test_show_adds_numbers_with_their_share() -> None:
+    dot = diagram("vgg16", show=("params", "macs", "memory"))
+    assert dot.nodes["fc6.linear"].label[3:] == [
+        "params 102.76M · 74.3%",
+        "MACs 102.76M · 0.7%",
+        "memory 16.00 KiB · 0.0%",
+    ]
+    assert dot.nodes["conv1_1.relu"].label[2:] == ["params 0", "MACs 0", "memory 0 B"]
+
+
+@pytest.mark.parametrize("metric", ["params", "macs", "memory"])
+def test_color_by_shades_by_share_with_a_legend(metric: str) -> None:
+    net = load_spec("vgg16")
+    source = dot_source(net, DiagramOptions(color_by=metric))
+    dot = read_dot(source)
+    values = {r.name: gv.METRICS[metric].value(r) for r in net.rows()}
+    top = max(values, key=values.__getitem__)
+    assert f'fillcolor="{gv.RAMP[-1]}"' in dot.nodes[top].attrs
+    assert 'fontcolor="#ffffff"' in dot.nodes[top].attrs
+    for name, value in values.items():
+        if value == 0:
+            assert f'fillcolor="{gv.ZERO_FILL}"' in dot.nodes[name].attrs, name
+    assert f"share of {gv.METRICS[metric].title}:" in source
+    assert all(colour in source for colour in gv.RAMP)
+    # the shaded metric is shown on every node, even without --show
+    assert dot.nodes[top].label[-1].startswith(gv.METRICS[metric].title + " ")
+
+
+def test_color_by_op_legend_lists_the_groups_in_use() -> None:
+    source = dot_source(load_spec("lenet5"))
+    legend = re.findall(r'<TD ALIGN="LEFT">([^<]+)</TD>', source)
+    assert legend == [
+        "input",
+        "convolution",
+        "activation",
+        "pooling",
+        "reshape / dropout",
+        "linear",
+    ]
+
+
+def test_rankdir() -> None:
+    assert diagram("lenet5", rankdir="LR").rankdir == "LR"
+
+
+def test_multiple_outputs_are_marked() -> None:
+    net = load_spec("googlenet_aux")
+    dot = read_dot(dot_source(net))
+    marked = [n.label[-1] for n in dot.nodes.values() if n.label[-1].startswith("output ")]
+    assert sorted(marked) == sorted(f"output {name}" for name in net.outputs)
+
+
+@pytest.mark.parametrize("spec", SPEC_IDS)
+def test_dot_source_structure_for_every_spec(spec: str) -> None:
+    net = load_spec(spec)
+    for depth in (None, 1):
+        dot = read_dot(dot_source(net, DiagramOptions(depth=depth)))
+        rows = net.rows(depth)
+        assert list(dot.nodes) == [r.name for r in rows]
+        nodes = set(dot.nodes)
+        assert all(s in nodes and d in nodes for s, d, _ in dot.edges)
+        assert len(set(dot.edges)) == len(dot.edges)
+        if depth is None:  # one edge per tensor use
+            assert len(dot.edges) == sum(len(set(net.layer(n).inputs)) for n in net.order)
+            blocks = [p for p, s in net.scopes.items() if s.kind == "block"]
+            block_clusters = [c for c, label in dot.clusters.items() if ": " in label]
+            assert len(block_clusters) == len(blocks)
+
+
+# --------------------------------------------------------------------------- determinism
+DETERMINISM_SPECS = ("googlenet", "resnet50", "inception_v3")
+
+
+def test_dot_source_is_deterministic_across_processes() -> None:
+    code = (
+        "import archc, sys; from archc.emit.graphviz import dot_source, DiagramOptions\n"
+        f"for spec in {DETERMINISM_SPECS!r}:\n"
+        f"    net = archc.load({str(SPECS_DIR)!r} + '/' + spec + '.arch')\n"
+        "    sys.stdout.write(dot_source(net))\n"
+        "    sys.stdout.write(dot_source(net, DiagramOptions(depth=2, color_by='macs',"
+        " show=('params',))))\n"
+    )
+    outputs = set()
+    for seed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, env=env, check=True, cwd=ROOT
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    for spec in DETERMINISM_SPECS:
+        net = load_spec(spec)
+        assert dot_source(net) == dot_source(net)
+        assert dot_source(net).encode("utf-8") in next(iter(outputs))
+
+
+@pytest.mark.parametrize("spec", ["lenet5", "googlenet"])
+def test_golden_dot(spec: str) -> None:
+    options = DiagramOptions(depth=1 if spec == "googlenet" else None, show=("params", "macs"))
+    source = dot_source(load_spec(spec), options)
+    path = GOLDEN / f"{spec}.dot"
+    if REGEN:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    assert source == path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- rendering
+def _check_svg(data: bytes, net_rows: int) -> None:
+    root = ET.fromstring(data)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    nodes = root.findall(".//{http://www.w3.org/2000/svg}g[@class='node']")
+    assert len(nodes) == net_rows
+
+
+@needs_dot
+@pytest.mark.parametrize("spec", SPEC_IDS)
+def test_svg_renders_for_every_spec(spec: str) -> None:
+    net = load_spec(spec)
+    _check_svg(render(net, "svg"), len(net.rows()))
+
+
+#: png and pdf for every spec: a few seconds in all, dot is fast on these sizes
+@needs_dot
+@pytest.mark.parametrize(
+    "fmt, magic", [("png", b"\x89PNG\r\n\x1a\n"), ("pdf", b"%PDF-")], ids=["png", "pdf"]
+)
+@pytest.mark.parametrize("spec", SPEC_IDS)
+def test_png_and_pdf_render_for_every_spec(spec: str, fmt: str, magic: bytes) -> None:
+    data = render(load_spec(spec), fmt, DiagramOptions(depth=2))
+    assert data.startswith(magic)
+    assert len(data) > 1000
+
+
+@needs_dot
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_full_depth_large_network_renders(fmt: str) -> None:
+    data = render(load_spec("inception_v3_aux"), fmt, DiagramOptions(color_by="macs"))
+    assert len(data) > 10_000
+
+
+# --------------------------------------------------------------------------- CLI
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_dot_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(SPECS_DIR / "lenet5.arch")
+    code, out, err = run_cli(["emit", spec, "--target", "dot", "--depth", "1"], capsys)
+    assert code == 0, err
+    assert out == dot_source(load_spec("lenet5"), DiagramOptions(depth=1))
+
+
+@needs_dot
+@pytest.mark.parametrize("fmt", ["dot", "svg", "png", "pdf"])
+def test_cli_writes_file(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / f"net.{fmt}"
+    argv = ["emit", str(SPECS_DIR / "googlenet.arch"), "--target", fmt, "-o", str(out_file)]
+    argv += ["--depth", "1", "--rankdir", "LR", "--color-by", "params", "--show", "macs"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert out == "" and err == ""
+    data = out_file.read_bytes()
+    expected = render(
+        load_spec("googlenet"),
+        fmt,
+        DiagramOptions(depth=1, rankdir="LR", color_by="params", show=("macs",)),
+    )
+    if fmt in ("dot", "svg"):
+        assert data == expected
+    else:
+        assert data[:4] == expected[:4]
+
+
+@needs_dot
+def test_cli_binary_to_redirected_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    code = main(["emit", str(SPECS_DIR / "lenet5.arch"), "--target", "png"])
+    out, _ = capsysbinary.readouterr()
+    assert code == 0
+    assert out.startswith(b"\x89PNG")
+
+
+def test_cli_missing_dot_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot here
+    out_file = tmp_path / "x.svg"
+    code, out, err = run_cli(
+        ["emit", str(SPECS_DIR / "lenet5.arch"), "--target", "svg", "-o", str(out_file)], capsys
+    )
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert err.startswith("missing dependency: svg output needs Graphviz's 'dot' program")
+    assert "apt-get install graphviz" in err
+    assert not out_file.exists()
+    # the dot source itself needs no binary
+    code, out, err = run_cli(["emit", str(SPECS_DIR / "lenet5.arch"), "--target", "dot"], capsys)
+    assert code == 0 and out.startswith("digraph lenet5 {")
+
+
+def test_missing_graphviz_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archc.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'archc\[graphviz\]'"):
+        dot_source(load_spec("lenet5"))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--show", "flops"], "--show takes a comma-separated list of params, macs, memory"),
+        (["--rankdir", "BT"], "invalid choice"),
+        (["--color-by", "size"], "invalid choice"),
+        (["--depth", "0"], "expected a number >= 1"),
+    ],
+)
+def test_cli_bad_options(extra: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["emit", str(SPECS_DIR / "lenet5.arch"), "--target", "dot", *extra])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_graphviz_is_imported_lazily() -> None:
+    code = (
+        "import sys, archc.cli, archc.emit.graphviz; archc.cli.build_parser();"
+        "assert 'graphviz' not in sys.modules, 'graphviz imported at start-up'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -160,19 +160,21 @@ def parse_limit(metric: Metric, text: str) -> int | float:
     if metric.unit == BYTES and suffixed and not is_bytes:
         raise QuantityError(
             f"{metric.name.replace('_', '-')} is in bytes, but {text!r} is a count: "
-            f"write {text}B (SI) or {_binary(text)} (binary)"
+            f"write {_as_bytes(text)}"
         )
     if metric.unit == COUNT and is_bytes:
         raise QuantityError(
             f"{metric.name.replace('_', '-')} is a count, but {text!r} is a size in bytes: "
-            f"write it without 'B', e.g. {text.rstrip('B').rstrip('i') or '7'}"
+            f"write it without 'B': {text.removesuffix('B')}"
         )
     return value
 
 
-def _binary(text: str) -> str:
-    """``"200M"`` -> ``"200MiB"``; ``"4Mi"`` -> ``"4MiB"``."""
-    return text + "B" if text.endswith("i") else text + "iB"
+def _as_bytes(text: str) -> str:
+    """How to write a count-suffixed quantity as bytes: ``200M`` -> ``200MB (SI) or 200MiB``."""
+    if text.endswith("i"):
+        return f"{text}B"
+    return f"{text}B (SI) or {text}iB (binary)"
 
 
 # --------------------------------------------------------------------------- results
@@ -572,24 +574,21 @@ class AssertionChecker:
             if not isinstance(sub, n.Compare):
                 continue
             left, right = _unit(sub.left, consts), _unit(sub.right, consts)
-            if SHAPE in (left, right) and n.Number in (type(sub.left), type(sub.right)):
-                number = sub.right if isinstance(sub.right, n.Number) else sub.left
+            numbers = [e for e in (sub.left, sub.right) if isinstance(e, n.Number)]
+            if SHAPE in (left, right) and numbers:
                 raise BudgetError(
                     "comparing a shape with a number",
                     sub.span,
-                    [f"a shape is a tuple: write ({_show_plain(number.value)},) or CxHxW"],
+                    [f"a shape is a tuple: write ({_show_plain(numbers[0].value)},) or CxHxW"],
                 )
             if left and right and left != right:
                 hint = ""
                 literal = sub.right if isinstance(sub.right, n.Quantity) else sub.left
                 if isinstance(literal, n.Quantity):
                     if literal.is_bytes:
-                        hint = f"write the count without 'B', e.g. {literal.text.rstrip('B')}"
+                        hint = f"write the count without 'B': {literal.text.removesuffix('B')}"
                     else:
-                        hint = (
-                            f"write a size in bytes: {literal.text}B (SI) "
-                            f"or {_binary(literal.text)} (binary)"
-                        )
+                        hint = f"write a size in bytes: {_as_bytes(literal.text)}"
                 raise BudgetError(
                     f"comparing {_UNIT_WORDS[left]} with {_UNIT_WORDS[right]}",
                     sub.span,

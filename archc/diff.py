@@ -10,6 +10,7 @@ compiles a spec as it was in a git revision, its includes read from that revisio
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,7 +195,8 @@ class GitReader:
             ) from None
 
     def name(self, path: Path) -> str:
-        return f"{self.rev}:{self.relative(path)}"
+        rev = self.rev[:12] if re.fullmatch(r"[0-9a-f]{40}", self.rev) else self.rev
+        return f"{rev}:{self.relative(path)}"
 
     def read(self, path: Path, span: Span | None) -> str:
         rel = self.relative(path)
@@ -281,16 +283,14 @@ def render_text(d: NetworkDiff, show_all: bool = False) -> str:
         f"batch {d.batch}, {d.dtype}",
         "",
     ]
-    cells = [
-        ["", a.name if a.name != b.name else "old", b.name if a.name != b.name else "new", "change"]
-    ]
+    names = (a.name, b.name) if a.name != b.name else ("old", "new")
+    cells = [["", *names, "change"]]
     for t in d.totals:
         cells.append([t.metric, _amount(t.old, t.unit), _amount(t.new, t.unit), _change(t)])
     widths = [max(len(c[i]) for c in cells) for i in range(4)]
     for c in cells:
-        out.append(
-            f"{c[0].ljust(widths[0])}  {c[1].rjust(widths[1])}  {c[2].rjust(widths[2])}  {c[3]}".rstrip()
-        )
+        first = c[0].ljust(widths[0])
+        out.append(f"{first}  {c[1].rjust(widths[1])}  {c[2].rjust(widths[2])}  {c[3]}".rstrip())
     out.extend(["", _summary(d)])
     rows = _visible(d, show_all)
     if rows:

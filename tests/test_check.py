@@ -682,3 +682,37 @@ def test_no_annotations_outside_github(
 def _shown(path: str) -> str:
     p = Path(path)
     return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else path
+
+
+# --------------------------------------------------------------------------- pre-commit
+
+
+def test_pre_commit_hook_runs_on_changed_spec_files(tmp_path: Path) -> None:
+    """The hook's entry, given spec and library files as pre-commit passes them, exits 0."""
+    import subprocess
+    import sys
+
+    hooks = (SPECS_DIR.parent / ".pre-commit-hooks.yaml").read_text()
+    fields = dict(
+        re.findall(r"^\s*-?\s*(id|entry|language|files):\s*(.+?)\s*$", hooks, re.MULTILINE)
+    )
+    assert fields["id"] == "archc-check"
+    assert fields["language"] == "python"
+    files = [SPECS_DIR / "googlenet.arch", SPECS_DIR / "lib" / "resnet.arch"]
+    assert all(re.search(fields["files"], str(f)) for f in files)
+    assert fields["entry"] == "archc check"
+    proc = subprocess.run(
+        [sys.executable, "-m", "archc", "check", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 skipped" in proc.stdout
+    over = subprocess.run(
+        [sys.executable, "-m", "archc", "check", "--max-params", "5M", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert over.returncode == 1

@@ -551,8 +551,9 @@ def emit(network: Network, args: argparse.Namespace) -> int:
         return _emit_stdout(network, options)
     paths = write(network, output, **options)
     size = sum(p.stat().st_size for p in paths)
+    shown = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
     note = f" (weights in {paths[1]})" if len(paths) > 1 else ""
-    sys.stderr.write(f"archc: wrote {paths[0]}, {size / 2**20:.1f} MiB{note}\n")
+    sys.stderr.write(f"archc: wrote {paths[0]}, {shown}{note}\n")
     return 0
 
 

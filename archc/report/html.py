@@ -169,7 +169,7 @@ def render_html(net: Network, options: ReportOptions | None = None) -> str:
     scope = "per layer" if depth is None else f"per block, depth {depth}"
     page = Template(_asset("page.html"))
     return page.substitute(
-        csp=escape(CSP),
+        csp=escape(CSP, quote=False),
         name=escape(net.name),
         file=escape(net.file),
         version=escape(__version__),

@@ -1,0 +1,291 @@
+"""``archc report``: the self-contained HTML page and the Markdown summary (no browser here;
+tests/test_report_browser.py drives Chromium)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from archc.cli import main
+from archc.emit.graphviz import DiagramOptions
+from archc.report import ReportOptions, build, render_html, render_markdown
+from archc.report.model import percent
+from tests.conftest import SPEC_IDS, SPECS_DIR, load_spec
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
+
+VOID = {"meta", "link", "input", "br", "img", "hr", "wbr", "source", "col", "area", "base"}
+#: XML namespace names in the inline SVG; identifiers, never fetched
+NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+class Page(HTMLParser):
+    """Collects what the tests look at and checks that elements nest properly."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.rows: list[str] = []  # data-key of each table row
+        self.node_titles: list[str] = []
+        self._in_title = False
+        self._in_svg = 0
+        self._node_group = False  # the previous start tag was <g class="node">
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "svg":
+            self._in_svg += 1
+        if tag == "tr" and "data-key" in a:
+            self.rows.append(a["data-key"] or "")
+        if tag == "title" and self._in_svg:
+            self._in_title = self._node_group
+        if tag not in VOID:
+            self.stack.append(tag)
+        self._node_group = tag == "g" and a.get("class") == "node"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1:]}>"
+        self.stack.pop()
+        if tag == "svg":
+            self._in_svg -= 1
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.node_titles.append(data)
+
+
+def parse(page: str) -> Page:
+    parser = Page()
+    parser.feed(page)
+    parser.close()
+    assert parser.stack == [], f"unclosed: {parser.stack}"
+    return parser
+
+
+def assert_self_contained(page: str) -> None:
+    """Nothing in the page can make the browser fetch: no external src/href, no CSS url()."""
+    assert re.search(
+        r"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'", page
+    )
+    for url in re.findall(r"""(?:https?:)?//[^\s"'<>)]+""", page):
+        assert url in NAMESPACES or url.rstrip("/") in NAMESPACES, f"external reference {url}"
+    assert not re.search(r"\bsrc\s*=", page, re.I)
+    hrefs = re.findall(r"""\bhref\s*=\s*["']([^"']*)["']""", page)
+    assert all(h.startswith("#") or h == "data:," for h in hrefs), hrefs
+    assert "@import" not in page
+    assert not re.search(r"url\(", page)
+    assert "<link" not in page.replace('<link rel="icon" href="data:,">', "")
+
+
+@pytest.fixture(scope="module")
+def vgg16_page() -> str:
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is missing")
+    return render_html(load_spec("vgg16"))
+
+
+# --------------------------------------------------------------------------- model
+def test_shares_add_up_and_highlights_name_the_heaviest_rows() -> None:
+    data = build(load_spec("vgg16"))
+    for key in ("params", "macs", "memory"):
+        assert sum(data.share(key, r) for r in data.rows) == pytest.approx(1.0)
+    from archc.report.model import highlights
+
+    lines = highlights(data)
+    assert lines[0] == "fc6.linear holds 74.3% of the params (102.76M of 138.36M)"
+    assert lines[1].startswith("conv1_2.conv holds 12.0% of the MACs")
+    assert lines[2].startswith("conv1_1.conv holds 21.1% of the activation memory")
+
+
+def test_percent() -> None:
+    assert percent(0) == "–"
+    assert percent(0.0001) == "<0.1%"
+    assert percent(0.743) == "74.3%"
+
+
+# --------------------------------------------------------------------------- HTML
+@needs_dot
+def test_html_is_self_contained(vgg16_page: str) -> None:
+    assert vgg16_page.startswith("<!DOCTYPE html>")
+    assert_self_contained(vgg16_page)
+    assert "@media print" in vgg16_page
+    assert '<meta name="viewport"' in vgg16_page
+
+
+@needs_dot
+def test_html_structure(vgg16_page: str) -> None:
+    page = parse(vgg16_page)
+    net = load_spec("vgg16")
+    rows = [r.name for r in net.rows()]
+    assert page.rows == rows  # the sortable table: one row per layer, in order
+    assert sorted(page.node_titles) == sorted(rows)  # the diagram: one node per row
+    assert sum(1 for tag, _ in page.tags if tag == "svg") == 1
+    assert sum(1 for tag, _ in page.tags if tag == "script") == 1
+    assert [a.get("data-type") for tag, a in page.tags if tag == "th" and "data-type" in a] == [
+        "num", "text", "text", "num", "num", "num", "num", "num", "num", "num", "num",
+    ]  # fmt: skip
+    # totals and where the weight and compute sit
+    for text in ("138.36M", "138,357,544", "15.47G", "527.79 MiB", "24.50 MiB peak live"):
+        assert text in vgg16_page
+    assert "fc6.linear holds 74.3% of the params" in vgg16_page
+    fc6 = re.search(r'<td class="name" title="fc6.linear">.*?</tr>', vgg16_page)
+    assert fc6 is not None
+    assert 'class="fill params" style="width:100.00%"' in fc6.group(0)
+    assert ">74.3%<" in fc6.group(0)
+
+
+@needs_dot
+def test_html_is_deterministic(vgg16_page: str) -> None:
+    assert render_html(load_spec("vgg16")) == vgg16_page
+
+
+@needs_dot
+def test_html_at_depth_is_per_block() -> None:
+    net = load_spec("googlenet")
+    options = ReportOptions(depth=1, diagram=DiagramOptions(depth=1))
+    page_text = render_html(net, options)
+    page = parse(page_text)
+    assert page.rows == [r.name for r in net.rows(1)]
+    assert sorted(page.node_titles) == sorted(page.rows)
+    assert "per block, depth 1" in page_text
+    assert page_text.count('<td class="name" title="inception_') == 9
+
+
+@needs_dot
+@pytest.mark.parametrize("spec", SPEC_IDS)
+def test_html_for_every_spec(spec: str) -> None:
+    net = load_spec(spec)
+    page_text = render_html(net)
+    assert_self_contained(page_text)
+    page = parse(page_text)
+    assert page.rows == [r.name for r in net.rows()]
+    assert len(page.node_titles) == len(page.rows)
+
+
+def test_markdown_at_full_depth() -> None:
+    page = render_markdown(load_spec("lenet5"), ReportOptions(depth=None))
+    assert "| `c1.conv` | conv 5×5, 6 |" in page
+
+
+# --------------------------------------------------------------------------- Markdown
+def test_markdown_totals_blocks_and_link() -> None:
+    net = load_spec("googlenet")
+    text = render_markdown(net, ReportOptions(depth=1), diagram="googlenet.svg")
+    lines = text.splitlines()
+    assert lines[0] == "### googlenet"
+    assert "| params | 7.00M | 6,998,552 |" in lines
+    assert "| MACs | 1.58G | 1,582,671,872; FLOPs 3.19G |" in lines
+    assert "#### Per block (depth 1)" in lines
+    table = [ln for ln in lines if ln.startswith("| `")]
+    assert len(table) == len(net.rows(1))
+    assert (
+        "| `inception_4e` | inception(256, 160, 320, 32, 128, 128) | 832×14×14 | 868,352 | "
+        "12.4% | 169,996,288 | 10.7% | 1.78 MiB |"
+    ) in lines
+    assert "| `drop` | dropout 0.4 | 1024×1×1 | 0 | – | 0 | – | in-place |" in lines
+    assert lines[-1] == "![googlenet diagram](googlenet.svg)"
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_markdown_to_stdout_says_how_to_draw(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(SPECS_DIR / "resnet50.arch")
+    code, out, err = run_cli(["report", spec, "--format", "markdown"], capsys)
+    assert code == 0, err
+    assert "#### Per block (depth 1)" in out
+    assert "| `layer3` | 6 iterations |" in out
+    assert out.rstrip().endswith(
+        f"_Diagram: `archc emit {spec} --target svg --depth 1 -o resnet50.svg`_"
+    )
+
+
+@needs_dot
+def test_cli_markdown_writes_the_svg_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_md = tmp_path / "review" / "googlenet.md"
+    out_md.parent.mkdir()
+    code, out, err = run_cli(
+        ["report", str(SPECS_DIR / "googlenet.arch"), "--format", "markdown", "-o", str(out_md)],
+        capsys,
+    )
+    assert code == 0, err
+    assert out == ""
+    text = out_md.read_text(encoding="utf-8")
+    assert text.rstrip().endswith("![googlenet diagram](googlenet.svg)")
+    svg = (tmp_path / "review" / "googlenet.svg").read_text(encoding="utf-8")
+    assert "<svg" in svg and svg.count('class="node"') == len(load_spec("googlenet").rows(1))
+
+
+@needs_dot
+def test_cli_markdown_svg_option_links_relative_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "img").mkdir()
+    argv = ["report", str(SPECS_DIR / "vgg16.arch"), "--format", "markdown", "--depth", "2"]
+    code, _, err = run_cli([*argv, "-o", "docs/vgg.md", "--svg", "img/vgg.svg"], capsys)
+    assert code == 0, err
+    assert "![vgg16 diagram](../img/vgg.svg)" in (tmp_path / "docs/vgg.md").read_text("utf-8")
+    assert (tmp_path / "img/vgg.svg").exists()
+    # --svg without -o: link relative to the current directory
+    code, out, err = run_cli([*argv, "--svg", "img/v2.svg"], capsys)
+    assert code == 0, err
+    assert "![vgg16 diagram](img/v2.svg)" in out
+
+
+@needs_dot
+def test_cli_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_html = tmp_path / "r.html"
+    argv = ["report", str(SPECS_DIR / "resnet18.arch"), "-o", str(out_html)]
+    argv += ["--depth", "2", "--color-by", "macs", "--batch", "8", "--dtype", "float16"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert out == ""
+    text = out_html.read_text(encoding="utf-8")
+    assert_self_contained(text)
+    assert "batch 8 · float16" in text
+    assert "share of MACs" in text  # the diagram's legend
+
+
+def test_cli_svg_needs_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["report", str(SPECS_DIR / "lenet5.arch"), "--svg", "x.svg"], capsys)
+    assert code == 2
+    assert "--svg goes with --format markdown" in err
+
+
+def test_cli_html_without_dot_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    out_html = tmp_path / "r.html"
+    code, _, err = run_cli(["report", str(SPECS_DIR / "lenet5.arch"), "-o", str(out_html)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "needs Graphviz's 'dot' program" in err
+    assert not out_html.exists()
+
+
+def test_assets_are_package_data() -> None:
+    from importlib import resources
+
+    assets = resources.files("archc.report").joinpath("assets")
+    names = sorted(p.name for p in assets.iterdir())
+    assert names == ["page.html", "report.css", "report.js"]

@@ -34,7 +34,7 @@ from archc.ir import (
     Assertion,
     Layer,
     Scope,
-    add_layer,
+    add_layers,
     new_graph,
 )
 from archc.loader import Program
@@ -88,6 +88,7 @@ class Elaborator:
         net = program.network
         self.g: nx.DiGraph = new_graph(net.name, program.files[0], net.span)
         self.g.graph[G_BLOCKS] = dict(program.blocks)
+        self.layers: list[Layer] = []  # added to the graph in one go at the end
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> nx.DiGraph:
@@ -102,6 +103,7 @@ class Elaborator:
             in_block=False,
         )
         self._body(self.program.network.body, frame)
+        add_layers(self.g, self.layers)
         net = self.program.network
         if not self.g.graph[G_INPUTS]:
             raise SpecNameError(
@@ -186,10 +188,7 @@ class Elaborator:
             )
         self._check_tensor_name(stmt.name, stmt.span)
         name = self._claim(frame, stmt.name, stmt.span)
-        add_layer(
-            self.g,
-            Layer(name, "input", {"shape": tuple(shape)}, (), (), stmt.span, stmt),
-        )
+        self.layers.append(Layer(name, "input", {"shape": tuple(shape)}, (), (), stmt.span, stmt))
         self.g.graph[G_INPUTS][stmt.name] = name
         tensor = _Tensor(name, stmt.name)
         frame.tensors[stmt.name] = tensor
@@ -380,8 +379,7 @@ class Elaborator:
                 hints.insert(0, did_you_mean(exc.attr, [s.name for s in op.attrs]))
             raise SpecArgumentError(str(exc), span, hints) from None
         name = self._claim(owner, local or op.name, link.span, auto=not local)
-        add_layer(
-            self.g,
+        self.layers.append(
             Layer(
                 name,
                 op.name,
@@ -390,7 +388,7 @@ class Elaborator:
                 tuple(t.label for t in inputs),
                 link.span,
                 link,
-            ),
+            )
         )
         return _Tensor(name, link.alias or local or name)
 

@@ -133,6 +133,13 @@ def add_layer(g: nx.DiGraph, layer: Layer) -> None:
     g.graph[G_ORDER].append(layer.name)
 
 
+def add_layers(g: nx.DiGraph, new: list[Layer]) -> None:
+    """Append many layers at once (networkx's bulk calls are much cheaper than one by one)."""
+    g.add_nodes_from((layer.name, {LAYER: layer}) for layer in new)
+    g.add_edges_from((src, layer.name) for layer in new for src in layer.inputs)
+    g.graph[G_ORDER].extend(layer.name for layer in new)
+
+
 def layers(g: nx.DiGraph) -> list[Layer]:
     """All layers in evaluation order."""
     return [g.nodes[n][LAYER] for n in g.graph[G_ORDER]]

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -26,6 +26,7 @@ from lark.exceptions import (
 
 from archc import nodes as n
 from archc.errors import ArchError, SpecSyntaxError
+from archc.lexer import ArchLexer
 from archc.source import Span, register_source
 from archc.units import QuantityError, parse_quantity
 
@@ -52,88 +53,66 @@ _BRACKETS_OPEN = {"LPAR", "LBRACE"}
 _BRACKETS_CLOSE = {"RPAR", "RBRACE"}
 
 
-class _Postlex:
-    """Drops the newlines that do not end a statement.
-
-    A newline is insignificant inside parentheses, after ``->``, ``,``, ``=`` or ``(``, and before a
-    line that starts with ``->`` or ``else``.  Runs of newlines collapse into one.
-    """
-
-    always_accept = ("_NL",)
-
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        parens = 0
-        last: str | None = None
-        pending: Token | None = None
-        tok: Token | None = None
-        for tok in stream:
-            kind = tok.type
-            if kind == "_NL":
-                if parens > 0 or last in (None, "_NL", "LBRACE", "_ARROW", "COMMA", "EQUAL"):
-                    continue
-                if pending is None:
-                    pending = tok
-                continue
-            if pending is not None:
-                if kind not in ("_ARROW", "ELSE"):
-                    yield pending
-                    last = "_NL"
-                pending = None
-            if kind == "RBRACE" and last not in ("_NL", "LBRACE"):
-                # "{ x = 1 }": the statement before a closing brace ends there.
-                yield Token.new_borrow_pos("_NL", "", tok)
-            if kind == "LPAR":
-                parens += 1
-            elif kind == "RPAR":
-                parens = max(0, parens - 1)
-            yield tok
-            last = kind
-        if pending is not None:
-            yield pending
-        elif tok is not None and last not in (None, "_NL"):
-            yield Token.new_borrow_pos("_NL", "", tok)
-
-
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
-    grammar = resources.files("archc").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="basic",  # the post-lexer looks one token ahead, so no contextual lexer
-        postlex=_Postlex(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-        cache=True,
-    )
-
-
 _NUMBER = re.compile(
     r"^(?P<num>\d+\.\d*|\.\d+|\d+)(?P<exp>[eE][+-]?\d+)?(?P<dims>(?:[x×]\d+)*)(?P<suffix>[A-Za-z]*)$"
 )
 
 
 class _ToAST(Transformer):
-    """Lark tree -> :mod:`archc.nodes`.  Every node gets its span from lark's ``meta``."""
+    """Lark rules -> :mod:`archc.nodes`, run inside the parser as each rule is reduced.
 
-    def __init__(self, file: str) -> None:
+    A node's span runs from its first token to the last token the parser consumed for it; rules
+    that begin with a keyword (``input``, ``const``, ...) start at that keyword.
+    """
+
+    def __init__(self, positions: _Postlex) -> None:
         super().__init__()
-        self.file = file
+        self.positions = positions
+        self.file = "<spec>"
 
     # ---------------------------------------------------------------- helpers
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
-            return Span(self.file, 1, 1)
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+    @staticmethod
+    def _first(children: Any) -> tuple[int, int] | None:
+        for child in children:
+            if isinstance(child, Token):
+                return child.line, child.column
+            span = getattr(child, "span", None)
+            if span is not None:
+                return span.line, span.column
+            if isinstance(child, tuple):
+                found = _ToAST._first(child)
+                if found:
+                    return found
+        return None
+
+    def _span(self, children: Any, keyword: bool = False) -> Span:
+        end = self.positions.last_token()
+        first = self._first(children)
+        if first is None:
+            line, column = end.line, end.column
+        elif keyword:
+            tok = self.positions.token_before(*first)
+            line, column = tok.line, tok.column
+        else:
+            line, column = first
+        return Span(self.file, line, column, end.end_line, end.end_column)
 
     def _tok_span(self, tok: Token) -> Span:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     # ---------------------------------------------------------------- top level
-    @v_args(meta=True)
-    def start(self, meta: Any, items: list[Any]) -> n.Module:
+    def _append(self, c: list[Any]) -> list[Any]:
+        if len(c) == 1:
+            return [c[0]]
+        c[0].append(c[1])
+        return c[0]
+
+    tops = _append
+    stmts = _append
+
+    def start(self, c: list[Any]) -> n.Module:
         module = n.Module(self.file)
-        for item in items:
+        for item in c[0] or ():
             if isinstance(item, n.Include):
                 module.includes.append(item)
             elif isinstance(item, n.ConstDef):
@@ -144,76 +123,62 @@ class _ToAST(Transformer):
                 module.networks.append(item)
         return module
 
-    @v_args(meta=True)
-    def include(self, meta: Any, c: list[Any]) -> n.Include:
-        return n.Include(c[0][1:-1], self._span(meta))
+    def include(self, c: list[Any]) -> n.Include:
+        return n.Include(c[0][1:-1], self._span(c, keyword=True))
 
-    @v_args(meta=True)
-    def const_def(self, meta: Any, c: list[Any]) -> n.ConstDef:
-        return n.ConstDef(self._span(meta), str(c[0]), c[1])
+    def const_def(self, c: list[Any]) -> n.ConstDef:
+        return n.ConstDef(self._span(c, keyword=True), str(c[0]), c[1])
 
-    @v_args(meta=True)
-    def block_def(self, meta: Any, c: list[Any]) -> n.BlockDef:
+    def block_def(self, c: list[Any]) -> n.BlockDef:
         name, *params, body = c
         params = [p for p in params if p is not None]
-        return n.BlockDef(str(name), tuple(params), body, self._span(meta), self.file)
+        return n.BlockDef(str(name), tuple(params), body, self._span(c, keyword=True), self.file)
 
-    @v_args(meta=True)
-    def param(self, meta: Any, c: list[Any]) -> n.Param:
-        return n.Param(str(c[0]), c[1], self._span(meta))
+    def param(self, c: list[Any]) -> n.Param:
+        return n.Param(str(c[0]), c[1], self._span(c))
 
-    @v_args(meta=True)
-    def network_def(self, meta: Any, c: list[Any]) -> n.NetworkDef:
-        return n.NetworkDef(str(c[0]), c[1], self._span(meta))
+    def network_def(self, c: list[Any]) -> n.NetworkDef:
+        return n.NetworkDef(str(c[0]), c[1], self._span(c, keyword=True))
 
     def body(self, c: list[Any]) -> tuple[n.Stmt, ...]:
-        return tuple(c)
+        return tuple(c[0] or ())
 
     # ---------------------------------------------------------------- statements
-    @v_args(meta=True)
-    def input_decl(self, meta: Any, c: list[Any]) -> n.InputDecl:
-        return n.InputDecl(self._span(meta), str(c[0]), c[1])
+    def input_decl(self, c: list[Any]) -> n.InputDecl:
+        return n.InputDecl(self._span(c, keyword=True), str(c[0]), c[1])
 
-    @v_args(meta=True)
-    def output_stmt(self, meta: Any, c: list[Any]) -> n.Output:
-        return n.Output(self._span(meta), str(c[0]), c[1])
+    def output_stmt(self, c: list[Any]) -> n.Output:
+        return n.Output(self._span(c, keyword=True), str(c[0]), c[1])
 
-    @v_args(meta=True)
-    def assign(self, meta: Any, c: list[Any]) -> n.Assign:
-        return n.Assign(self._span(meta), str(c[0]), c[1])
+    def assign(self, c: list[Any]) -> n.Assign:
+        return n.Assign(self._span(c), str(c[0]), c[1])
 
-    @v_args(meta=True)
-    def chain_stmt(self, meta: Any, c: list[Any]) -> n.ChainStmt:
-        return n.ChainStmt(self._span(meta), c[0])
+    def chain_stmt(self, c: list[Any]) -> n.ChainStmt:
+        return n.ChainStmt(self._span(c), c[0])
 
-    @v_args(meta=True)
-    def repeat_stmt(self, meta: Any, c: list[Any]) -> n.Repeat:
+    def repeat_stmt(self, c: list[Any]) -> n.Repeat:
         name, count, index, body = c
-        return n.Repeat(self._span(meta), str(name), count, str(index) if index else None, body)
+        return n.Repeat(self._span(c), str(name), count, str(index) if index else None, body)
 
-    @v_args(meta=True)
-    def if_stmt(self, meta: Any, c: list[Any]) -> n.If:
+    def if_stmt(self, c: list[Any]) -> n.If:
         test, then, orelse = c
         if isinstance(orelse, n.If):
             orelse = (orelse,)
-        return n.If(self._span(meta), test, then, orelse or ())
+        return n.If(self._span(c, keyword=True), test, then, orelse or ())
 
-    @v_args(meta=True)
-    def assert_stmt(self, meta: Any, c: list[Any]) -> n.Assert:
-        return n.Assert(self._span(meta), c[0], c[1][1:-1] if c[1] else None)
+    def assert_stmt(self, c: list[Any]) -> n.Assert:
+        return n.Assert(self._span(c, keyword=True), c[0], c[1][1:-1] if c[1] else None)
 
-    @v_args(meta=True)
-    def chain(self, meta: Any, c: list[Any]) -> n.Chain:
-        return n.Chain(tuple(c), self._span(meta))
+    def chain(self, c: list[Any]) -> n.Chain:
+        return n.Chain(tuple(c), self._span(c))
 
-    @v_args(meta=True)
-    def link(self, meta: Any, c: list[Any]) -> n.Link:
+    def link(self, c: list[Any]) -> n.Link:
         name, args, alias = c
         return n.Link(
             str(name),
             args,
             str(alias) if alias else None,
-            self._span(meta),
+            self._span(c),
             self._tok_span(name),
         )
 
@@ -228,13 +193,11 @@ class _ToAST(Transformer):
                 args.append(n.Arg(a, None, a.span))
         return tuple(args)
 
-    @v_args(meta=True)
-    def named_arg(self, meta: Any, c: list[Any]) -> n.Arg:
-        return n.Arg(c[1], str(c[0]), self._span(meta))
+    def named_arg(self, c: list[Any]) -> n.Arg:
+        return n.Arg(c[1], str(c[0]), self._span(c))
 
     # ---------------------------------------------------------------- expressions
-    @v_args(meta=True)
-    def number(self, meta: Any, c: list[Any]) -> n.Expr:
+    def number(self, c: list[Any]) -> n.Expr:
         tok: Token = c[0]
         span = self._tok_span(tok)
         m = _NUMBER.match(str(tok))
@@ -262,70 +225,231 @@ class _ToAST(Transformer):
             return n.Number(span, int(text))
         return n.Number(span, float(text))
 
-    @v_args(meta=True)
-    def string(self, meta: Any, c: list[Any]) -> n.String:
-        return n.String(self._span(meta), str(c[0])[1:-1])
+    def string(self, c: list[Any]) -> n.String:
+        return n.String(self._span(c), str(c[0])[1:-1])
 
-    @v_args(meta=True)
-    def true(self, meta: Any, c: list[Any]) -> n.Bool:
-        return n.Bool(self._span(meta), True)
+    def true(self, c: list[Any]) -> n.Bool:
+        return n.Bool(self._tok_span(c[0]), True)
 
-    @v_args(meta=True)
-    def false(self, meta: Any, c: list[Any]) -> n.Bool:
-        return n.Bool(self._span(meta), False)
+    def false(self, c: list[Any]) -> n.Bool:
+        return n.Bool(self._tok_span(c[0]), False)
 
-    @v_args(meta=True)
-    def name(self, meta: Any, c: list[Any]) -> n.Name:
-        return n.Name(self._span(meta), str(c[0]))
+    def name(self, c: list[Any]) -> n.Name:
+        return n.Name(self._span(c), str(c[0]))
 
-    @v_args(meta=True)
-    def tuple(self, meta: Any, c: list[Any]) -> n.Tuple:
-        return n.Tuple(self._span(meta), tuple(x for x in c if x is not None))
+    def tuple(self, c: list[Any]) -> n.Tuple:
+        return n.Tuple(self._span(c, keyword=True), tuple(x for x in c if x is not None))
 
-    def _binop(op: str):  # type: ignore[misc]
-        @v_args(meta=True)
-        def build(self: _ToAST, meta: Any, c: list[Any]) -> n.BinOp:
-            return n.BinOp(self._span(meta), op, c[0], c[1])
+    def flat(self, c: list[Any]) -> n.Expr:
+        """Operands and operators in a row (``a + b * c``): arrange them by precedence."""
+        return _Climber(self.file, c).parse()
 
-        return build
+    def neg(self, c: list[Any]) -> n.UnaryOp:
+        return n.UnaryOp(self._span(c), "-", c[1])
 
-    add = _binop("+")
-    sub = _binop("-")
-    mul = _binop("*")
-    floordiv = _binop("//")
-    truediv = _binop("/")
-    mod = _binop("%")
-    and_op = _binop("and")
-    or_op = _binop("or")
+    def cond(self, c: list[Any]) -> n.Cond:
+        return n.Cond(self._span(c), c[1], c[0], c[2])
 
-    @v_args(meta=True)
-    def compare(self, meta: Any, c: list[Any]) -> n.Compare:
-        return n.Compare(self._span(meta), str(c[1]), c[0], c[2])
+    def attr(self, c: list[Any]) -> n.Attr:
+        return n.Attr(self._span(c), c[0], str(c[1]))
 
-    @v_args(meta=True)
-    def neg(self, meta: Any, c: list[Any]) -> n.UnaryOp:
-        return n.UnaryOp(self._span(meta), "-", c[0])
+    def fcall(self, c: list[Any]) -> n.Call:
+        return n.Call(self._span(c), str(c[0]), c[1])
 
-    @v_args(meta=True)
-    def not_op(self, meta: Any, c: list[Any]) -> n.UnaryOp:
-        return n.UnaryOp(self._span(meta), "not", c[0])
 
-    @v_args(meta=True)
-    def cond(self, meta: Any, c: list[Any]) -> n.Cond:
-        return n.Cond(self._span(meta), c[1], c[0], c[2])
+class _Postlex:
+    """Drops the newlines that do not end a statement, and remembers token positions.
 
-    @v_args(meta=True)
-    def attr(self, meta: Any, c: list[Any]) -> n.Attr:
-        return n.Attr(self._span(meta), c[0], str(c[1]))
+    A newline is insignificant inside parentheses, after ``->``, ``,``, ``=`` or ``(``, and before a
+    line that starts with ``->`` or ``else``.  Runs of newlines collapse into one; the statement
+    before a closing ``}`` and at the end of the file gets a newline of its own.
 
-    @v_args(meta=True)
-    def fcall(self, meta: Any, c: list[Any]) -> n.Call:
-        return n.Call(self._span(meta), str(c[0]), c[1])
+    The tokens handed to the parser are recorded, so the AST builder (which runs inside the LALR
+    parser, without a parse tree) can tell where the rule it is building starts and ends.
+    """
+
+    always_accept = ("_NL",)
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+        self.index: dict[tuple[int, int], int] = {}
+        self.done = False
+
+    def reset(self) -> None:
+        self.tokens = []
+        self.index = {}
+        self.done = False
+
+    def _emit(self, tok: Token) -> Token:
+        self.index.setdefault((tok.line, tok.column), len(self.tokens))
+        self.tokens.append(tok)
+        return tok
+
+    def last_token(self) -> Token:
+        """The last token of the rule being reduced (the one before the parser's lookahead)."""
+        if self.done or len(self.tokens) < 2:
+            return self.tokens[-1]
+        return self.tokens[-2]
+
+    def token_before(self, line: int, column: int) -> Token:
+        i = self.index.get((line, column), 1)
+        return self.tokens[max(0, i - 1)]
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        parens = 0
+        last: str | None = None
+        pending: Token | None = None
+        tok: Token | None = None
+        emit = self._emit
+        for tok in stream:
+            kind = tok.type
+            if kind == "_NL":
+                if parens > 0 or last in (None, "_NL", "LBRACE", "_ARROW", "COMMA", "EQUAL"):
+                    continue
+                if pending is None:
+                    pending = tok
+                continue
+            if pending is not None:
+                if kind not in ("_ARROW", "ELSE"):
+                    yield emit(pending)
+                    last = "_NL"
+                pending = None
+            if kind == "RBRACE" and last not in ("_NL", "LBRACE"):
+                # "{ x = 1 }": the statement before a closing brace ends there.
+                yield emit(Token.new_borrow_pos("_NL", "", tok))
+            if kind == "LPAR":
+                parens += 1
+            elif kind == "RPAR":
+                parens = max(0, parens - 1)
+            yield emit(tok)
+            last = kind
+        if pending is not None:
+            yield emit(pending)
+        elif tok is not None and last not in (None, "_NL"):
+            yield emit(Token.new_borrow_pos("_NL", "", tok))
+        self.done = True
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _Postlex, _ToAST]:
+    """The parser, built once.  It runs the AST builder inline (no parse tree): this halves
+    parse time on large specs.  Parsing is therefore not re-entrant; archc parses one file at a
+    time."""
+    grammar = resources.files("archc").joinpath("grammar.lark").read_text(encoding="utf-8")
+    postlex = _Postlex()
+    builder = _ToAST(postlex)
+    lark = Lark(
+        grammar,
+        parser="lalr",
+        lexer=ArchLexer,  # one-regex scanner; the post-lexer looks ahead, so not contextual
+        postlex=postlex,
+        transformer=builder,
+        maybe_placeholders=True,
+    )
+    return lark, postlex, builder
 
 
 # Terminals that only continue an expression; listed together as "an operator".
-_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "COMP_OP", "AND", "OR", "IF", "DOT",
-              "__ANON_0", "__ANON_1", "DOUBLESLASH"}
+_OPERATORS = {
+    "PLUS",
+    "MINUS",
+    "STAR",
+    "SLASH",
+    "PERCENT",
+    "COMP_OP",
+    "AND",
+    "OR",
+    "IF",
+    "DOT",
+    "DSLASH",
+}
+
+
+# Binary operator precedence, as in Python.  ``not`` (a prefix) sits between "and" and the
+# comparisons: its operand takes everything that binds tighter than _NOT_PREC.
+_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "//": 6,
+    "%": 6,
+}
+_NOT_PREC = 3
+
+
+class _Climber:
+    """Precedence climbing over one flat run of operands, operators and ``not`` prefixes."""
+
+    def __init__(self, file: str, items: list[Any]) -> None:
+        self.file = file
+        self.items = items
+        self.pos = 0
+
+    def parse(self) -> n.Expr:
+        expr = self._expr(0)
+        assert self.pos == len(self.items)
+        return expr
+
+    def _join(self, left: n.Expr, right: n.Expr) -> Span:
+        a, b = left.span, right.span
+        return Span(self.file, a.line, a.column, b.end_line, b.end_column)
+
+    def _expr(self, min_prec: int, after_not: bool = False) -> n.Expr:
+        item = self.items[self.pos]
+        self.pos += 1
+        left: n.Expr
+        if isinstance(item, Token) and item.type == "NOT":
+            if min_prec > _NOT_PREC and not after_not:
+                raise SpecSyntaxError(
+                    "'not' needs parentheses here",
+                    Span(self.file, item.line, item.column, item.end_line, item.end_column),
+                )
+            operand = self._expr(_NOT_PREC + 1, after_not=True)
+            start = Span(self.file, item.line, item.column)
+            left = n.UnaryOp(
+                Span(
+                    self.file,
+                    start.line,
+                    start.column,
+                    operand.span.end_line,
+                    operand.span.end_column,
+                ),
+                "not",
+                operand,
+            )
+        else:
+            left = item
+        compared = False
+        while self.pos < len(self.items):
+            op = str(self.items[self.pos])
+            prec = _PRECEDENCE[op]
+            if prec < min_prec:
+                break
+            tok = self.items[self.pos]
+            if prec == _PRECEDENCE["=="]:
+                if compared:
+                    raise SpecSyntaxError(
+                        "chained comparisons are not supported; join them with 'and'",
+                        Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column),
+                    )
+                compared = True
+            self.pos += 1
+            right = self._expr(prec + 1)
+            span = self._join(left, right)
+            if prec == _PRECEDENCE["=="]:
+                left = n.Compare(span, op, left, right)
+            else:
+                left = n.BinOp(span, op, left, right)
+        return left
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -339,7 +463,9 @@ def _describe_expected(expected: set[str]) -> str:
         return ""
     if len(words) > 8:
         words = [*words[:8], "..."]
-    return "expected " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
+    return "expected " + (
+        ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+    )
 
 
 def _keyword(terminal: str) -> str:
@@ -361,16 +487,19 @@ def parse(text: str, file: str) -> n.Module:
         raise SpecSyntaxError(
             "empty spec", Span(file, 1, 1), ["a spec defines a network: network NAME { ... }"]
         )
+    lark, positions, builder = _parser()
+    positions.reset()
+    builder.file = file
     try:
-        tree = _parser().parse(text)
+        module = lark.parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file) from None
-    try:
-        return _ToAST(file).transform(tree)
-    except VisitError as exc:
+    except VisitError as exc:  # an ArchError raised while building the AST
         if isinstance(exc.orig_exc, ArchError):
             raise exc.orig_exc from None
         raise
+    assert isinstance(module, n.Module)
+    return module
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError:
@@ -385,7 +514,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError
         return SpecSyntaxError(
             f"unexpected character {ch!r}",
             span,
-            ["names are letters, digits and '_'; layers are joined with '->'; '#' starts a comment"],
+            [
+                "names are letters, digits and '_'; layers are joined with '->'; '#' starts a comment"
+            ],
         )
     if isinstance(exc, UnexpectedEOF):
         return SpecSyntaxError(

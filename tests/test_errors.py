@@ -89,6 +89,7 @@ def test_garbage_never_tracebacks(data: bytes, capsys, tmp_path, monkeypatch) ->
     (tmp_path / "garbage.arch").write_bytes(data)
     code, out, err = run_cli(["analyze", "garbage.arch"], capsys)
     assert code == 2
+    assert out == ""
     assert "Traceback" not in err and err.startswith("file error: garbage.arch is ")
 
 

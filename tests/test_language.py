@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archc
 from archc.errors import ArchError, SpecNameError, SpecSyntaxError
@@ -350,3 +352,84 @@ def test_verify_holds_for_inline_programs() -> None:
     )
     verify(net.graph)
     assert net.layer("y").inputs == ("a", "a")
+
+
+# ------------------------------------------------------------------ expressions against Python
+
+_leaves = st.one_of(st.integers(-50, 50), st.sampled_from(["True", "False"]))
+
+
+@st.composite
+def _expressions(draw, depth: int = 0) -> str:
+    if depth > 3 or draw(st.booleans()):
+        leaf = draw(_leaves)
+        return f"({leaf})" if isinstance(leaf, int) and leaf < 0 else str(leaf)
+    kind = draw(st.sampled_from(["bin", "bin", "bin", "not", "neg", "cond", "paren"]))
+    if kind == "bin":
+        op = draw(st.sampled_from(["+", "-", "*", "//", "%", "==", "!=", "<", ">=", "and", "or"]))
+        return f"{draw(_expressions(depth + 1))} {op} {draw(_expressions(depth + 1))}"
+    if kind == "not":
+        return f"not {draw(_expressions(depth + 1))}"
+    if kind == "neg":
+        return f"-({draw(_expressions(depth + 1))})"
+    if kind == "cond":
+        a, b, c = (draw(_expressions(depth + 1)) for _ in range(3))
+        return f"({a} if {b} else {c})"
+    return f"({draw(_expressions(depth + 1))})"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_expressions())
+def test_expressions_evaluate_as_python_does(source: str) -> None:
+    """The language claims Python's precedence and semantics: check against eval()."""
+    arch = source.replace("True", "true").replace("False", "false")
+    text = f"const v = {arch}\nnetwork n {{\n input x: 1x4x4\n assert true\n output y = relu\n}}\n"
+    try:
+        expected = eval(source, {"__builtins__": {}})
+    except SyntaxError:  # e.g. "0 + not 0": archc rejects it too
+        with pytest.raises(
+            archc.errors.SpecSyntaxError, match="'not' needs parentheses|chained comparisons"
+        ):
+            archc.load("expr.arch", text=text)
+        return
+    except ZeroDivisionError:
+        expected = ZeroDivisionError
+    try:
+        net = archc.load("expr.arch", text=text)
+    except archc.errors.SpecValueError as exc:
+        # archc refuses what Python raises on, and arithmetic on booleans, which Python allows
+        # (booleans come from literals or comparisons; archc keeps them out of arithmetic)
+        assert expected is ZeroDivisionError or "boolean" in str(exc), str(exc)
+        return
+    except archc.errors.SpecSyntaxError as exc:
+        # Python chains "a < b < c"; archc asks for an explicit "and"
+        assert "chained comparisons" in str(exc)
+        return
+    assert expected is not ZeroDivisionError
+    assert net.graph.graph["asserts"][0].env["v"] == expected
+
+
+def test_fast_lexer_agrees_with_larks_own(spec_name: str) -> None:
+    """archc.lexer.ArchLexer must produce exactly the tokens lark's basic lexer would."""
+    from importlib import resources
+    from types import SimpleNamespace
+
+    from lark import Lark
+
+    from archc.lexer import ArchLexer
+    from tests.conftest import SPECS_DIR
+
+    grammar = resources.files("archc").joinpath("grammar.lark").read_text()
+    reference = Lark(grammar, parser="lalr", lexer="basic")
+    fast = ArchLexer(reference.lexer_conf)
+    text = (SPECS_DIR / f"{spec_name}.arch").read_text()
+    text += "\n# all operators: + - * / // % == != < <= > >= -> . : , = { } ( ) not and or\n"
+    text += "x = -1.5e-3 + 2x3x3 * 7MiB // (a.b) % 3 != 4 <= 5 >= 6 < 7 > 8 == 9\n"
+    ours = [
+        (t.type, str(t), t.line, t.column, t.end_line, t.end_column)
+        for t in fast.lex(SimpleNamespace(text=text), None)
+    ]
+    theirs = [
+        (t.type, str(t), t.line, t.column, t.end_line, t.end_column) for t in reference.lex(text)
+    ]
+    assert ours == theirs

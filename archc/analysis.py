@@ -192,9 +192,13 @@ class Network:
             op = scope.block or "block"
             detail = ", ".join(f"{k}={show_value(v)}" for k, v in scope.args)
         elif scope is not None and scope.kind == "repeat":
-            count = len({m.split(".")[len(key.split("."))] for m in members})
+            depth = len(key.split("."))
+            iterations = sorted({m.split(".")[depth] for m in members}, key=int)
+            blocks = {getattr(self.scopes.get(f"{key}.{i}"), "block", None) for i in iterations}
             op = "repeat"
-            detail = f"{count} iterations"
+            detail = f"{len(iterations)} iterations"
+            if len(blocks) == 1 and None not in blocks:
+                detail = f"{len(iterations)}× {blocks.pop()}"
         else:
             ops = [self.layer(m).op for m in members]
             op = next((o for o in ops if "weights" in REGISTRY[o].traits), ops[0])

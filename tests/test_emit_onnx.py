@@ -206,6 +206,21 @@ def test_every_op_lowers_runs_and_matches_pytorch(op: str, index: int) -> None:
     assert_close(got["y"], want, f"{op} case {index}")
 
 
+@pytest.mark.parametrize("size", [3, 4])
+def test_lrn_on_features_follows_pytorchs_formula(size: int) -> None:
+    # PyTorch's LocalResponseNorm refuses a flat input; the formula is still well defined
+    text = f"network f {{\n    input x: 4x11x10\n    output y = flatten -> lrn({size}, alpha=0.2, k=1.5)\n}}\n"
+    net = archc.load("f.arch", text=text)
+    model = onnx_emit.to_onnx(net, weights="none")
+    assert "LRN" not in {n.op_type for n in model.graph.node}
+    feeds = random_inputs(net, 2)
+    x = feeds["x"].reshape(2, -1)
+    padded = np.pad(x * x, ((0, 0), (size // 2, (size - 1) // 2)))
+    mean = np.stack([padded[:, i : i + size].mean(axis=1) for i in range(x.shape[1])], axis=1)
+    want = x / (1.5 + 0.2 * mean) ** 0.75
+    assert_close(run(session(model), feeds)["y"], want, f"lrn({size}) on features")
+
+
 def test_adaptive_pool_that_is_not_a_plain_pool_is_a_located_error() -> None:
     text = "network bad {\n    input x: 4x10x10\n    output y = adaptive_avgpool(3)\n}\n"
     net = archc.load("bad.arch", text=text)

@@ -206,14 +206,15 @@ def _batchnorm(s: _Site) -> None:
 def _lrn(s: _Site) -> None:
     a = s.attrs
     size = a["size"]
-    if size % 2:
+    shape = s.out_shape
+    if size % 2 and len(shape) == 3:
         # ONNX sums channels c - (size-1)/2 .. c + (size-1)/2 and divides alpha by size: exactly
         # PyTorch's LocalResponseNorm for an odd window.
         s.node("LRN", [s.x], size=size, alpha=a["alpha"], beta=a["beta"], bias=a["k"])
         return
     # An even window is off-centre, and ONNX and PyTorch put the extra channel on opposite
-    # sides; spell out PyTorch's: average x² over channels c - size/2 .. c + size/2 - 1.
-    shape = s.out_shape
+    # sides (and ONNX Runtime's LRN takes only N×C×H×W): spell out PyTorch's formula, the
+    # average of x² over channels c - size//2 .. c + (size-1)//2.
     lifted = (1, *shape)
     square = s.step("square", "Mul", [s.x, s.x], shape)
     axis = s.constant("axis", value_ints=[1])

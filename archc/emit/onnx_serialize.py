@@ -83,13 +83,16 @@ class _Piece:
 class ModelWriter:
     """Writes ``model`` (a ModelProto without initializers) plus the weights ``source`` makes.
 
-    ``entries`` are the network's weight tensors in initializer order.  :attr:`size` is the
+    ``entries`` are the network's weight tensors in initializer order (none without a source).  :attr:`size` is the
     byte size of the single-file model; :meth:`write` streams it; :meth:`write_external` and
     :meth:`write_data` produce the external-data pair instead.
     """
 
     def __init__(
-        self, model: onnx.ModelProto, entries: Sequence[WeightEntry], source: WeightSource
+        self,
+        model: onnx.ModelProto,
+        entries: Sequence[WeightEntry],
+        source: WeightSource | None,
     ) -> None:
         import onnx
 
@@ -185,6 +188,7 @@ class ModelWriter:
             offset += piece.nbytes
 
     def _array(self, piece: _Piece) -> np.ndarray:
+        assert self.source is not None, "entries without a weight source"
         values = self.source.array(piece.entry)
         if values.nbytes != piece.nbytes:  # pragma: no cover - sources check shapes
             raise ValueError(f"{piece.entry[0]}: {values.nbytes} bytes, expected {piece.nbytes}")

@@ -12,6 +12,7 @@ import pytest
 
 from archc.cli import main
 from archc.emit.graphviz import DiagramOptions
+from archc.formats import op_label
 from archc.report import ReportOptions, build, render_html, render_markdown
 from archc.report.model import percent
 from tests.conftest import SPEC_IDS, SPECS_DIR, load_spec
@@ -210,7 +211,8 @@ def test_cli_markdown_to_stdout_says_how_to_draw(capsys: pytest.CaptureFixture[s
     code, out, err = run_cli(["report", spec, "--format", "markdown"], capsys)
     assert code == 0, err
     assert "#### Per block (depth 1)" in out
-    assert "| `layer3` | 6 iterations |" in out
+    layer3 = next(r for r in load_spec("resnet50").rows(1) if r.name == "layer3")
+    assert f"| `layer3` | {op_label(layer3)} | 1024×14×14 |" in out
     assert out.rstrip().endswith(
         f"_Diagram: `archc emit {spec} --target svg --depth 1 -o resnet50.svg`_"
     )

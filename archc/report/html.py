@@ -105,7 +105,7 @@ def _chart(data: ReportData) -> str:
 
 # column: (title, type, first sort direction, css class)
 _COLUMNS = (
-    ("#", "num", "ascending", "num"),
+    ("#", "num", "ascending", "num aux"),
     ("layer", "text", "ascending", "name"),
     ("op", "text", "ascending", "op"),
     ("output", "num", "descending", "num"),
@@ -115,7 +115,7 @@ _COLUMNS = (
     ("% MACs", "num", "descending", "num"),
     ("memory", "num", "descending", "num"),
     ("RF/jump", "num", "descending", "num"),
-    ("line", "num", "ascending", "num"),
+    ("line", "num", "ascending", "num aux"),
 )
 
 

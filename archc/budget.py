@@ -597,24 +597,41 @@ class AssertionChecker:
 
 
 def _deciding(expr: n.Expr, env: Mapping[str, Value], resolver: BudgetResolver) -> n.Expr:
-    """The comparison that decided ``expr``: for ``a and b`` that failed, the part that failed."""
-    if isinstance(expr, n.BinOp) and expr.op in ("and", "or"):
-        # "and" is decided by its first false part, "or" by its first true part
-        for part in (expr.left, expr.right):
-            if bool(evaluate(part, env, resolver)) == (expr.op == "or"):
-                return _deciding(part, env, resolver)
-        return _deciding(expr.right, env, resolver)
-    return expr
+    """The part of ``expr`` worth reporting: for ``a and b`` the first part that fails or, when
+    all hold, the one closest to its limit; for ``a or b`` the first part that holds."""
+    if not (isinstance(expr, n.BinOp) and expr.op in ("and", "or")):
+        return expr
+    parts = [_deciding(p, env, resolver) for p in (expr.left, expr.right)]
+    values = [bool(evaluate(p, env, resolver)) for p in parts]
+    wanted = expr.op == "or"  # "or" is decided by a true part, "and" by a false one
+    if wanted in values:
+        return parts[values.index(wanted)]
+    if expr.op == "or":
+        return parts[-1]
+    return min(parts, key=lambda p: _headroom(p, env, resolver))
+
+
+def _headroom(expr: n.Expr, env: Mapping[str, Value], resolver: BudgetResolver) -> float:
+    """How far a holding comparison is from its limit, relative to it (inf when unknown)."""
+    if not (isinstance(expr, n.Compare) and expr.op in ("<", "<=", ">", ">=")):
+        return float("inf")
+    left, right = evaluate(expr.left, env, resolver), evaluate(expr.right, env, resolver)
+    if not (_is_number(left) and _is_number(right)) or left == right == 0:
+        return float("inf")
+    gap = abs(right - left)
+    return gap / max(abs(left), abs(right))
 
 
 def _source_text(span: Span) -> str | None:
-    """The text a one-line span covers, as written."""
-    if span.end_line != span.line or not span.end_column:
+    """The text a span covers, as written (a span over several lines joined into one)."""
+    if span.end_line is None or span.end_column is None:
         return None
-    line = source_line(span.file, span.line)
-    if line is None:
+    lines = [source_line(span.file, i) for i in range(span.line, span.end_line + 1)]
+    if any(line is None for line in lines):
         return None
-    return line[span.column - 1 : span.end_column - 1] or None
+    text = "\n".join(line for line in lines if line is not None)
+    end = len(text) - len(lines[-1] or "") + span.end_column - 1
+    return " ".join(text[span.column - 1 : end].split()) or None
 
 
 def _show_plain(value: Value) -> str:

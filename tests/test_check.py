@@ -435,6 +435,37 @@ def test_a_limit_on_the_left_is_read_the_right_way_round(tmp_path: Path) -> None
     assert check.margin == 1448
 
 
+def test_compound_asserts_report_the_deciding_part(tmp_path: Path) -> None:
+    spec = with_asserts(
+        tmp_path,
+        "googlenet",
+        """
+        assert params < 100M and macs < 1G
+        assert params < 7M and macs < 100G
+        assert params < 1M or macs < 2G
+        assert (params < 100M and
+                layers < 1000)
+        """,
+    )
+    checks = check_assertions(archc.load(spec))
+    # a failing "and": the part that failed
+    assert (checks[0].passed, checks[0].actual, checks[0].limit) == (
+        False,
+        GOOGLENET_MACS,
+        1_000_000_000,
+    )
+    # a holding "and": the part closest to its limit (params: 0.02 % headroom)
+    assert (checks[1].passed, checks[1].actual, checks[1].limit) == (
+        True,
+        GOOGLENET_PARAMS,
+        7 * 10**6,
+    )
+    # a holding "or": the part that holds
+    assert (checks[2].passed, checks[2].actual) == (True, GOOGLENET_MACS)
+    # an assert over several lines is named by its text on one line
+    assert checks[3].name == "params < 100M and layers < 1000"
+
+
 def test_assert_kwargs_override_batch_and_dtype(tmp_path: Path) -> None:
     spec = with_asserts(
         tmp_path,

@@ -21,7 +21,6 @@ from archc import __version__
 from archc.analysis import load
 from archc.budget import (
     BYTES,
-    COUNT,
     LIMITABLE,
     Check,
     Limit,
@@ -98,7 +97,7 @@ def _limit_type(metric: Metric) -> Callable[[str], Limit]:
     return limit
 
 
-_EXAMPLES = {COUNT: "7M", BYTES: "200MB"}
+_EXAMPLES = {"params": "7M", "buffers": "100K", "macs": "1.6G", "flops": "3.2G", "layers": "200"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             dest=f"max_{metric.name}",
             type=_limit_type(metric),
             metavar="LIMIT",
-            help=f"{metric.doc} (e.g. {_EXAMPLES[metric.unit]})",
+            help=f"{metric.doc} (e.g. {_EXAMPLES.get(metric.name, '200MB')})",
         )
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
     parser.add_argument(

@@ -488,3 +488,34 @@ def test_graphviz_is_imported_lazily() -> None:
         "assert 'graphviz' not in sys.modules, 'graphviz imported at start-up'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# --------------------------------------------------------------------------- the gallery
+def _gallery_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gallery", ROOT / "scripts" / "gallery.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gallery_lists_every_spec() -> None:
+    """docs/gallery.md and docs/gallery/*.svg are in step with specs/ (run scripts/gallery.py)."""
+    gallery = _gallery_module()
+    paths = gallery.spec_paths()
+    assert [p.stem for p in paths] == SPEC_IDS
+    page = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    for stem in SPEC_IDS:
+        assert f"![{stem}](gallery/{stem}.svg)" in page, f"{stem} missing: run scripts/gallery.py"
+    assert gallery.check(paths) == [], "docs/gallery is stale: run python scripts/gallery.py"
+
+
+def test_gallery_depth_keeps_diagrams_readable() -> None:
+    gallery = _gallery_module()
+    assert gallery.pick_depth(load_spec("vgg16")) is None
+    for spec in ("googlenet", "resnet152", "inception_v3"):
+        net = load_spec(spec)
+        depth = gallery.pick_depth(net)
+        assert depth is not None and len(net.rows(depth)) <= gallery.MAX_NODES

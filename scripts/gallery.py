@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Regenerate docs/gallery.md and docs/gallery/*.svg: a diagram of every network in specs/.
+
+    python scripts/gallery.py            # rewrite the page and every SVG
+    python scripts/gallery.py --check    # exit 1 if the page or an SVG is missing or stale
+
+The page's text depends only on the specs (so tests/test_diagrams.py can compare it exactly
+without running Graphviz); the SVGs depend on the Graphviz version too, so ``--check`` only
+requires that each one exists.  Networks too large to read at full depth are drawn with
+``--depth`` (the page says so and gives the command for every layer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import archc  # noqa: E402
+from archc.analysis import Network  # noqa: E402
+from archc.emit.graphviz import DiagramOptions, render  # noqa: E402
+from archc.fileio import write_atomic  # noqa: E402
+from archc.units import human_count  # noqa: E402
+
+SPECS = ROOT / "specs"
+PAGE = ROOT / "docs" / "gallery.md"
+SVG_DIR = ROOT / "docs" / "gallery"
+#: the most nodes a gallery diagram shows; a larger network is drawn collapsed with --depth
+MAX_NODES = 90
+
+
+def spec_paths(specs: Path = SPECS) -> list[Path]:
+    """The network specs the gallery covers: specs/*.arch (not specs/lib or specs/examples)."""
+    return sorted(specs.glob("*.arch"))
+
+
+def pick_depth(net: Network, limit: int = MAX_NODES) -> int | None:
+    """Full depth when it fits in ``limit`` nodes, else the deepest ``--depth`` that does."""
+    if len(net.rows()) <= limit:
+        return None
+    deepest = max(len(node.split(".")) for node in net.order)
+    fitting = [d for d in range(1, deepest) if len(net.rows(d)) <= limit]
+    return max(fitting, default=1)
+
+
+def description(path: Path) -> str:
+    """The first paragraph of the spec's header comment."""
+    lines: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("#").strip()
+        if not text:
+            if lines:
+                break
+            continue
+        lines.append(text)
+    return " ".join(lines)
+
+
+def _command(path: Path, depth: int | None) -> str:
+    rel = path.relative_to(ROOT).as_posix()
+    depth_flag = f" --depth {depth}" if depth is not None else ""
+    return f"archc emit {rel} --target svg{depth_flag} -o {path.stem}.svg"
+
+
+def page(paths: list[Path]) -> str:
+    """The Markdown of docs/gallery.md (no Graphviz needed)."""
+    nets = [(p, archc.load(p)) for p in paths]
+    out = [
+        "# Gallery",
+        "",
+        "Every network in `specs/`, drawn by `archc emit --target svg` (colours by op; the",
+        "legend is in each picture). This page and the pictures in `docs/gallery/` are generated",
+        "by `scripts/gallery.py`: run `python scripts/gallery.py` after adding or changing a spec",
+        "(CI runs `tests/test_diagrams.py`, which fails when this page is out of step with",
+        "`specs/`). Networks that need more than "
+        f"{MAX_NODES} nodes at full depth are drawn with `--depth`, so that blocks",
+        "and repeats show as single nodes; the command under each picture draws it, and the same",
+        "command without `--depth` draws every layer. See [diagrams.md](diagrams.md) for the",
+        "options.",
+        "",
+        "| spec | network | params | MACs | layers | drawn at |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for path, net in nets:
+        t = net.totals()
+        depth = pick_depth(net)
+        drawn = "full depth" if depth is None else f"depth {depth}"
+        out.append(
+            f"| [{path.stem}](#{path.stem}) | {net.name} | {human_count(t.params)} | "
+            f"{human_count(t.macs)} | {t.layers} | {drawn} |"
+        )
+    for path, net in nets:
+        t = net.totals()
+        depth = pick_depth(net)
+        out += [
+            "",
+            f"## {path.stem}",
+            "",
+        ]
+        text = description(path)
+        if text:
+            out += [f"> {text}", ""]
+        out += [
+            f"[`specs/{path.name}`](../specs/{path.name}) · network `{net.name}` · "
+            f"{human_count(t.params)} params · {human_count(t.macs)} MACs · {t.layers} layers",
+            "",
+            f"`{_command(path, depth)}`",
+            "",
+            f"![{path.stem}](gallery/{path.stem}.svg)",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def write(paths: list[Path]) -> None:
+    SVG_DIR.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{p.stem}.svg" for p in paths}
+    for stale in sorted(SVG_DIR.glob("*.svg")):
+        if stale.name not in wanted:
+            stale.unlink()
+            print(f"removed {stale.relative_to(ROOT)}")
+    for path in paths:
+        net = archc.load(path)
+        svg = render(net, "svg", DiagramOptions(depth=pick_depth(net)))
+        write_atomic(SVG_DIR / f"{path.stem}.svg", svg)
+        print(f"wrote docs/gallery/{path.stem}.svg")
+    write_atomic(PAGE, page(paths))
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+
+
+def check(paths: list[Path]) -> list[str]:
+    """What is out of step: an empty list when the page and the pictures match the specs."""
+    problems = []
+    if not PAGE.exists():
+        return [f"{PAGE.relative_to(ROOT)} is missing"]
+    if PAGE.read_text(encoding="utf-8") != page(paths):
+        problems.append(f"{PAGE.relative_to(ROOT)} is out of date")
+    for path in paths:
+        if not (SVG_DIR / f"{path.stem}.svg").exists():
+            problems.append(f"docs/gallery/{path.stem}.svg is missing")
+    extra = {p.name for p in SVG_DIR.glob("*.svg")} - {f"{p.stem}.svg" for p in paths}
+    problems += [f"docs/gallery/{name} has no spec" for name in sorted(extra)]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
+    args = parser.parse_args(argv)
+    paths = spec_paths()
+    if args.check:
+        problems = check(paths)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print("run: python scripts/gallery.py", file=sys.stderr)
+        return 1 if problems else 0
+    write(paths)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -345,6 +345,7 @@ def _parser() -> tuple[Lark, _Postlex, _ToAST]:
         postlex=postlex,
         transformer=builder,
         maybe_placeholders=True,
+        cache=True,  # the LALR tables, pickled in the temp directory keyed by grammar and options
     )
     return lark, postlex, builder
 

@@ -36,7 +36,7 @@ BYTE_SUFFIXES: dict[str, int] = {
 
 DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)([A-Za-z]*)$")
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)([A-Za-z]*)$", re.ASCII)
 
 
 class QuantityError(ValueError):
@@ -49,7 +49,7 @@ def parse_quantity(text: str) -> tuple[int | float, bool]:
     The value is an int whenever the scaled number is whole.  Anything else (negative numbers,
     unknown or lower-case suffixes, spaces, exponents) raises :class:`QuantityError`.
     """
-    m = _QUANTITY.match(text.strip()) if text == text.strip() else None
+    m = _QUANTITY.match(text) if text == text.strip() else None
     if not m:
         raise QuantityError(
             f"malformed quantity {text!r}: expected a number with an optional suffix "

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,13 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wall(cmd: list[str], runs: int) -> float:
-    times = []
+def wall(cmd: list[str], runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system) of a whole process."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def generated_spec(lines: int) -> str:
@@ -44,7 +49,8 @@ def generated_spec(lines: int) -> str:
     return "\n".join(body) + "\n"
 
 
-def own_work(lines: int, runs: int) -> float:
+def own_work(lines: int, runs: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of archc.load() (read, parse, IR, passes, verify)."""
     import archc
 
     text = generated_spec(lines)
@@ -52,23 +58,38 @@ def own_work(lines: int, runs: int) -> float:
         path = Path(tmp) / f"gen{lines}.arch"
         path.write_text(text)
         archc.load(path)  # warm: grammar cache, imports
-        times = []
+        walls, cpus = [], []
         for _ in range(runs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             net = archc.load(path)
-            times.append(time.perf_counter() - start)
+            walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)
         assert len(net.order) == lines + 2
-    return statistics.median(times)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def heavy_imports() -> list[str]:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "archc", "analyze", "specs/resnet50.arch",
-         "--format", "json"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "archc",
+            "analyze",
+            "specs/resnet50.arch",
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     names = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
-    return sorted({n for n in names if n.split(".")[0] in ("torch", "onnx", "onnxruntime", "graphviz")})
+    return sorted(
+        {n for n in names if n.split(".")[0] in ("torch", "onnx", "onnxruntime", "graphviz")}
+    )
 
 
 def main() -> None:
@@ -77,22 +98,33 @@ def main() -> None:
     args = parser.parse_args()
     runs = 3 if args.quick else 9
     archc_cmd = [sys.executable, "-m", "archc"]
-    print("| measurement | median |")
-    print("| --- | ---: |")
-    print(f"| `python -c pass` | {wall([sys.executable, '-c', 'pass'], runs) * 1000:.0f} ms |")
-    print(f"| `python -c 'import networkx'` | "
-          f"{wall([sys.executable, '-c', 'import networkx'], runs) * 1000:.0f} ms |")
-    print(f"| `archc analyze specs/resnet50.arch --format json` (whole process) | "
-          f"{wall([*archc_cmd, 'analyze', 'specs/resnet50.arch', '--format', 'json'], runs) * 1000:.0f} ms |")
-    print(f"| `archc analyze specs/inception_v3.arch` (whole process) | "
-          f"{wall([*archc_cmd, 'analyze', 'specs/inception_v3.arch'], runs) * 1000:.0f} ms |"
-          if (ROOT / "specs/inception_v3.arch").exists() else "")
+    print("| whole process | wall (median) | CPU (median) |")
+    print("| --- | ---: | ---: |")
+    commands = {
+        "`python -c pass`": [sys.executable, "-c", "pass"],
+        "`python -c 'import networkx'`": [sys.executable, "-c", "import networkx"],
+        "`archc analyze specs/resnet50.arch --format json`": [
+            *archc_cmd,
+            "analyze",
+            "specs/resnet50.arch",
+            "--format",
+            "json",
+        ],
+        "`archc analyze specs/inception_v3.arch`": [
+            *archc_cmd,
+            "analyze",
+            "specs/inception_v3.arch",
+        ],
+    }
+    for label, cmd in commands.items():
+        w, c = wall(cmd, runs)
+        print(f"| {label} | {w * 1000:.0f} ms | {c * 1000:.0f} ms |")
     print()
-    print("| generated spec (lines) | parse + IR + passes | per 1,000 lines |")
-    print("| ---: | ---: | ---: |")
+    print("| generated spec (lines) | parse + IR + passes, wall | CPU | CPU per 1,000 lines |")
+    print("| ---: | ---: | ---: | ---: |")
     for lines in (2_500, 5_000, 10_000, 20_000):
-        t = own_work(lines, max(1, runs // 3))
-        print(f"| {lines:,} | {t:.2f} s | {t / lines * 1000 * 1000:.1f} ms |")
+        w, c = own_work(lines, max(3, runs // 3))
+        print(f"| {lines:,} | {w:.2f} s | {c:.2f} s | {c / lines * 1000 * 1000:.0f} ms |")
     print()
     print(f"heavy modules imported by analyze: {heavy_imports() or 'none'}")
 

@@ -28,8 +28,8 @@ from archc.budget import (
     check_network,
     parse_limit,
 )
-from archc.cli.common import add_batch_dtype, parse_input_override, write_stdout
-from archc.errors import ArchError, UsageError
+from archc.cli.common import add_batch_dtype, add_input_override, input_overrides, write_stdout
+from archc.errors import ArchError
 from archc.fileio import write_atomic
 from archc.ir import G_SPAN
 from archc.loader import read_text
@@ -119,15 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the --format report to FILE (the text report still goes to stdout)",
     )
-    parser.add_argument(
-        "--input",
-        dest="inputs",
-        action="append",
-        type=parse_input_override,
-        default=[],
-        metavar="NAME=CxHxW",
-        help="override an input's shape in every spec (repeatable)",
-    )
+    add_input_override(parser, help="override an input's shape in every spec (repeatable)")
     add_batch_dtype(parser)
 
 
@@ -448,9 +440,7 @@ def github_annotations(results: list[SpecResult]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = dict(args.inputs)
-    if len(overrides) != len(args.inputs):
-        raise UsageError("--input names the same input twice")
+    overrides = input_overrides(args)
     limits: list[Limit] = [
         getattr(args, f"max_{m.name}")
         for m in LIMITABLE

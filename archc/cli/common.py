@@ -33,8 +33,10 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", help="the .arch file")
+def add_input_override(
+    parser: argparse.ArgumentParser,
+    help: str = "override an input's shape (repeatable), e.g. image=3x299x299",
+) -> None:
     parser.add_argument(
         "--input",
         dest="inputs",
@@ -42,8 +44,21 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_input_override,
         default=[],
         metavar="NAME=CxHxW",
-        help="override an input's shape (repeatable), e.g. image=3x299x299",
+        help=help,
     )
+
+
+def input_overrides(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    """The ``--input`` values as a mapping; naming an input twice is a usage error."""
+    overrides = dict(args.inputs)
+    if len(overrides) != len(args.inputs):
+        raise UsageError("--input names the same input twice")
+    return overrides
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="the .arch file")
+    add_input_override(parser)
 
 
 def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
@@ -57,10 +72,7 @@ def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Network:
-    overrides = dict(args.inputs)
-    if len(overrides) != len(args.inputs):
-        raise UsageError("--input names the same input twice")
-    return load(args.spec, inputs=overrides)
+    return load(args.spec, inputs=input_overrides(args))
 
 
 def write_stdout(text: str) -> None:

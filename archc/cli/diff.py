@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from archc.analysis import load
-from archc.cli.common import add_batch_dtype, parse_input_override, positive_int, write_stdout
+from archc.cli.common import (
+    add_batch_dtype,
+    add_input_override,
+    input_overrides,
+    positive_int,
+    write_stdout,
+)
 from archc.diff import FORMATS, Side, diff_networks, load_at_revision, render
 from archc.errors import UsageError
 from archc.source import display_name
@@ -57,22 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit with 1 when the networks differ (as git diff --exit-code)",
     )
-    parser.add_argument(
-        "--input",
-        dest="inputs",
-        action="append",
-        type=parse_input_override,
-        default=[],
-        metavar="NAME=CxHxW",
-        help="override an input's shape on both sides (repeatable)",
-    )
+    add_input_override(parser, help="override an input's shape on both sides (repeatable)")
     add_batch_dtype(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = dict(args.inputs)
-    if len(overrides) != len(args.inputs):
-        raise UsageError("--input names the same input twice")
+    overrides = input_overrides(args)
     if args.rev is not None:
         old_label, old_net = load_at_revision(args.old, args.rev, overrides)
         new_path = args.new or args.old

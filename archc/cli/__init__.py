@@ -37,6 +37,10 @@ EPILOG = """examples:
   archc analyze specs/resnet50.arch --format json --batch 8 --dtype float16
   archc emit specs/resnet18.arch --target pytorch -o resnet18.py
   archc emit specs/vgg16.arch --target onnx -o vgg16.onnx
+  archc emit specs/googlenet.arch --target svg --depth 1 -o googlenet.svg
+  archc report specs/vgg16.arch -o vgg16.html
+  archc check specs/*.arch --max-params 150M
+  archc diff specs/vgg16.arch specs/vgg19.arch
   archc ops
 
 exit codes: 0 ok, 1 a check failed, 2 bad spec or usage, 3 internal error

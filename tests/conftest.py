@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ SPEC_IDS = [p.stem for p in SPEC_PATHS]
 EXAMPLE_PATHS = sorted((SPECS_DIR / "examples").glob("*.arch"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec(name: str) -> Network:
     """The compiled network for ``specs/<name>.arch`` (cached: treat it as read-only)."""
     return archc.load(SPECS_DIR / f"{name}.arch")

@@ -388,7 +388,7 @@ def test_expressions_evaluate_as_python_does(source: str) -> None:
         expected = eval(source, {"__builtins__": {}})
     except SyntaxError:  # e.g. "0 + not 0": archc rejects it too
         with pytest.raises(
-            archc.errors.SpecSyntaxError, match="'not' needs parentheses|chained comparisons"
+            archc.errors.SpecSyntaxError, match=r"'not' needs parentheses|chained comparisons"
         ):
             archc.load("expr.arch", text=text)
         return

@@ -1,0 +1,325 @@
+"""Python expressions that emitted code computes: spec expressions, partially evaluated.
+
+A block class must work for every argument it can be given, so an expression over the block's
+parameters (``width * 4``, ``2 if i == 0 else 1``) is written into the class as Python.  Where
+every name in an expression is known (network level, file constants), it is folded to a literal
+instead.  :func:`from_ast` turns a spec expression into a :data:`PyExpr` under an environment
+mapping spec names to expressions; :func:`substitute` replaces variables (a block's parameters
+by a call's arguments); :func:`render` writes Python with the fewest parentheses that keep the
+meaning.  The spec language's operators are Python's, so folding uses Python's own operators.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archc import nodes as n
+from archc.emit.codegen import py_literal
+from archc.errors import EmitError
+
+
+@dataclass(frozen=True)
+class Lit:
+    """A known value: bool, int, float, str or a tuple of those."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Var:
+    """A Python variable of the generated code (a parameter, a loop index, a local).
+
+    ``definition`` is what a local stands for, so the variable can be expanded when an
+    expression leaves the function that defines it (a block's output size, seen by its caller).
+    """
+
+    name: str
+    definition: PyExpr | None = None
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Python code for a value only the generated code knows (``self.stage.out_channels``)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """``left op right``: arithmetic, comparison, ``and``, ``or``."""
+
+    op: str
+    left: PyExpr
+    right: PyExpr
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "not"
+    operand: PyExpr
+
+
+@dataclass(frozen=True)
+class IfElse:
+    test: PyExpr
+    then: PyExpr
+    orelse: PyExpr
+
+
+@dataclass(frozen=True)
+class TupleOf:
+    items: tuple[PyExpr, ...]
+
+
+@dataclass(frozen=True)
+class Recur:
+    """What a loop-carried variable holds after its loop: ``start``, then ``step`` ``count``
+    times, where ``step`` reads the running value as ``carried`` and the loop index as
+    ``index``.  Only ever the definition of a :class:`Var`; known when its parts are."""
+
+    start: PyExpr
+    step: PyExpr
+    count: PyExpr
+    carried: str
+    index: str
+
+
+PyExpr = Lit | Var | Raw | BinOp | Unary | IfElse | TupleOf | Recur
+
+
+class Unresolved(Exception):
+    """Raised by a strict :func:`substitute`: the expression needs a value the caller lacks."""
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "is": operator.is_,
+}
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "is"})
+# Python's precedence, lowest first (https://docs.python.org/3/reference/expressions.html)
+_PREC = {"if": 1, "or": 2, "and": 3, "not": 4, "cmp": 5, "+": 10, "*": 11, "neg": 12, "atom": 20}
+_BINARY_PREC = {"+": 10, "-": 10, "*": 11, "/": 11, "//": 11, "%": 11, "and": 3, "or": 2}
+
+
+def lit(value: Any) -> Lit:
+    return Lit(value)
+
+
+def is_lit(e: PyExpr) -> bool:
+    return isinstance(e, Lit)
+
+
+# --------------------------------------------------------------------------- building, folding
+def binop(op: str, left: PyExpr, right: PyExpr) -> PyExpr:
+    """``left op right``, folded when both sides are known (``and``/``or`` when the left is)."""
+    if op in ("and", "or") and isinstance(left, Lit):
+        return right if bool(left.value) == (op == "and") else left
+    if isinstance(left, Lit) and isinstance(right, Lit):
+        try:
+            return Lit(_OPS[op](left.value, right.value))
+        except (ArithmeticError, TypeError):
+            pass  # left for the generated code (only reachable in a branch no instance takes)
+    return BinOp(op, left, right)
+
+
+def unary(op: str, operand: PyExpr) -> PyExpr:
+    if isinstance(operand, Lit):
+        if op == "not":
+            return Lit(not operand.value)
+        if isinstance(operand.value, int | float) and not isinstance(operand.value, bool):
+            return Lit(-operand.value)
+    return Unary(op, operand)
+
+
+def ifelse(test: PyExpr, then: PyExpr, orelse: PyExpr) -> PyExpr:
+    if isinstance(test, Lit):
+        return then if test.value else orelse
+    if then == orelse:
+        return then
+    return IfElse(test, then, orelse)
+
+
+def tuple_of(items: tuple[PyExpr, ...]) -> PyExpr:
+    if all(isinstance(i, Lit) for i in items):
+        return Lit(tuple(i.value for i in items))  # type: ignore[union-attr]
+    return TupleOf(items)
+
+
+def product(factors: list[PyExpr]) -> PyExpr:
+    """``a * b * ...`` without the factors that are the literal 1."""
+    kept = [f for f in factors if f != Lit(1)]
+    if not kept:
+        return Lit(1)
+    result = kept[0]
+    for f in kept[1:]:
+        result = binop("*", result, f)
+    return result
+
+
+def total(terms: list[PyExpr]) -> PyExpr:
+    """``a + b + ...``, folding the known terms together."""
+    known = sum(t.value for t in terms if isinstance(t, Lit))
+    unknown = [t for t in terms if not isinstance(t, Lit)]
+    result: PyExpr | None = None
+    for t in unknown:
+        result = t if result is None else binop("+", result, t)
+    if result is None:
+        return Lit(known)
+    return binop("+", result, Lit(known)) if known else result
+
+
+def from_ast(expr: n.Expr, env: Mapping[str, PyExpr]) -> PyExpr:
+    """The spec expression ``expr`` with its names taken from ``env``, folded where known."""
+    match expr:
+        case n.Number(value=v) | n.Quantity(value=v) | n.String(value=v) | n.Bool(value=v):
+            return Lit(v)
+        case n.Dims(values=values):
+            return Lit(tuple(values))
+        case n.Name(name=name):
+            if name not in env:
+                raise EmitError(f"unknown name '{name}'", expr.span)
+            return env[name]
+        case n.Tuple(items=items):
+            return tuple_of(tuple(from_ast(i, env) for i in items))
+        case n.BinOp(op=op) | n.Compare(op=op):
+            return binop(op, from_ast(expr.left, env), from_ast(expr.right, env))
+        case n.UnaryOp(op=op):
+            return unary(op, from_ast(expr.operand, env))
+        case n.Cond():
+            return ifelse(
+                from_ast(expr.test, env), from_ast(expr.then, env), from_ast(expr.orelse, env)
+            )
+    raise EmitError(f"a {type(expr).__name__} expression cannot be emitted", expr.span)
+
+
+def substitute(e: PyExpr, mapping: Mapping[str, PyExpr], strict: bool = False) -> PyExpr:
+    """``e`` with variables replaced from ``mapping``; locals not in it expand to their definition.
+
+    ``strict``: ``e`` is leaving the function it was written for (a block's output size, seen
+    by the caller), so anything the caller cannot write raises :class:`Unresolved`: a variable
+    with neither a mapping nor a definition, a :class:`Raw` value, a loop result whose start or
+    count is unknown.
+    """
+    match e:
+        case Var(name=name, definition=definition):
+            if name in mapping:
+                return mapping[name]
+            if definition is None:
+                if strict:
+                    raise Unresolved(name)
+                return e
+            return substitute(definition, mapping, strict)
+        case Raw():
+            if strict:
+                raise Unresolved(e.code)
+            return e
+        case BinOp(op=op, left=left, right=right):
+            return binop(op, substitute(left, mapping, strict), substitute(right, mapping, strict))
+        case Unary(op=op, operand=operand):
+            return unary(op, substitute(operand, mapping, strict))
+        case IfElse(test=test, then=then, orelse=orelse):
+            return ifelse(
+                substitute(test, mapping, strict),
+                substitute(then, mapping, strict),
+                substitute(orelse, mapping, strict),
+            )
+        case TupleOf(items=items):
+            return tuple_of(tuple(substitute(i, mapping, strict) for i in items))
+        case Recur():
+            start = substitute(e.start, mapping, strict)
+            count = substitute(e.count, mapping, strict)
+            if isinstance(start, Lit) and isinstance(count, Lit):
+                value: PyExpr = start
+                for k in range(count.value):
+                    inner = {**mapping, e.carried: value, e.index: Lit(k)}
+                    value = substitute(e.step, inner, strict)
+                    if not isinstance(value, Lit):
+                        break
+                else:
+                    return value
+            if strict:
+                raise Unresolved(e.carried)
+            return e
+    return e
+
+
+def free_vars(e: PyExpr, expand: bool = False) -> set[str]:
+    """Names of the variables ``e`` reads (through local definitions when ``expand``)."""
+    match e:
+        case Var(name=name, definition=definition):
+            if expand and definition is not None:
+                return free_vars(definition, expand)
+            return {name}
+        case BinOp(left=left, right=right):
+            return free_vars(left, expand) | free_vars(right, expand)
+        case Unary(operand=operand):
+            return free_vars(operand, expand)
+        case IfElse(test=test, then=then, orelse=orelse):
+            return free_vars(test, expand) | free_vars(then, expand) | free_vars(orelse, expand)
+        case TupleOf(items=items):
+            return set().union(*(free_vars(i, expand) for i in items))
+        case Recur():
+            inner = free_vars(e.step, expand) - {e.carried, e.index}
+            return free_vars(e.start, expand) | free_vars(e.count, expand) | inner
+    return set()
+
+
+# --------------------------------------------------------------------------- rendering
+def _prec(e: PyExpr) -> int:
+    match e:
+        case Lit(value=v):
+            negative = isinstance(v, int | float) and not isinstance(v, bool) and v < 0
+            return _PREC["neg"] if negative else _PREC["atom"]
+        case BinOp(op=op):
+            return _PREC["cmp"] if op in _COMPARISONS else _BINARY_PREC[op]
+        case Unary(op=op):
+            return _PREC["not"] if op == "not" else _PREC["neg"]
+        case IfElse():
+            return _PREC["if"]
+    return _PREC["atom"]
+
+
+def wrap(e: PyExpr, at_least: int) -> str:
+    """``e`` rendered, in parentheses if it binds less tightly than ``at_least``."""
+    text = render(e)
+    return f"({text})" if _prec(e) < at_least else text
+
+
+def render(e: PyExpr) -> str:
+    """Python source for ``e``, parenthesised only where precedence needs it."""
+    match e:
+        case Lit(value=value):
+            return py_literal(value)
+        case Var(name=name):
+            return name
+        case Raw(code=code):
+            return code
+        case BinOp(op=op, left=left, right=right):
+            p = _prec(e)
+            if op in _COMPARISONS:  # never chain: a < b < c means something else in Python
+                return f"{wrap(left, p + 1)} {op} {wrap(right, p + 1)}"
+            return f"{wrap(left, p)} {op} {wrap(right, p + 1)}"
+        case Unary(op="not", operand=operand):
+            return f"not {wrap(operand, _PREC['not'])}"
+        case Unary(operand=operand):
+            return f"-{wrap(operand, _PREC['neg'])}"
+        case IfElse(test=test, then=then, orelse=orelse):
+            return f"{wrap(then, 2)} if {wrap(test, 2)} else {wrap(orelse, 1)}"
+        case TupleOf(items=items):
+            inner = ", ".join(wrap(i, 2) for i in items)
+            return f"({inner},)" if len(items) == 1 else f"({inner})"
+    raise EmitError(f"internal: cannot write {e!r} as Python")  # pragma: no cover

@@ -434,18 +434,25 @@ class _Ctx:
     item: _Child | None = None
 
     def add(self, raw: str, child: _Child) -> None:
+        """Record a child; the branches of an ``if`` may give one name different modules."""
         old = self.children.get(raw)
         if old is None:
             self.children[raw] = child
-        elif old.ctx is not None and child.ctx is not None and old.ctx is not child.ctx:
-            for key, value in child.ctx.children.items():
-                old.ctx.children.setdefault(key, value)
+            return
+        old.leaf = old.leaf or child.leaf
+        if child.ctx is not None and child.ctx is not old.ctx:
+            if old.ctx is None:
+                old.ctx = child.ctx
+            else:
+                for key, value in child.ctx.children.items():
+                    old.ctx.add(key, value)
 
 
 @dataclass
 class _Child:
     attr: str
-    ctx: _Ctx | None = None  # None: a layer
+    ctx: _Ctx | None = None
+    leaf: bool = False  # a layer (possibly also a container, on another branch)
 
 
 @dataclass
@@ -673,7 +680,7 @@ class _ClassGen:
             )
             attr = self.attr(raw)
             b = self.build(link, raw, frame, sources, f"self.{attr}")
-            self.ctx.add(raw, _Child(attr, b.ctx))
+            self.ctx.add(raw, _Child(attr, b.ctx, b.ctx is None))
             self.do_init(b.call, f"self.{attr}")
             var = self.tensor_var(assign) if assign is not None else self.unnamed_var()
             self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in b.inputs)), var)
@@ -720,7 +727,7 @@ class _ClassGen:
             child = names.name(raw)
             # a sibling is not reachable while the Chain(...) expression is evaluated
             b = self.build(link, raw, frame, sources, None)
-            ctx.add(raw, _Child(child, b.ctx))
+            ctx.add(raw, _Child(child, b.ctx, b.ctx is None))
             kwargs.append((child, b.call))
             heads = heads or b.inputs
             out = b.out
@@ -902,7 +909,8 @@ class _ClassGen:
                 size = px.Var(carried, px.Recur(source.size, step, count, carried, index))
                 self.init_reads.add(carried)
             out = Tensor("", size, x.rank, None)
-        self.ctx.add(stmt.name, _Child(attr, _Ctx(item=_Child("", iteration_ctx))))
+        item = _Child("", iteration_ctx, iteration_ctx is None)
+        self.ctx.add(stmt.name, _Child(attr, _Ctx(item=item)))
         var = self.tensor_var(stmt.name)
         self.do_fwd(Call(f"self.{attr}", (self.read(source),)), var)
         tensor = replace(out, var=var)
@@ -1105,7 +1113,8 @@ def _clean(stmts: list[Any], reads: set[str], stored: Mapping[str, str]) -> list
                 out.append(_Do(s.local, f"self.{stored[s.local]}"))
         elif isinstance(s, _If):
             then, orelse = _clean(s.then, reads, stored), _clean(s.orelse, reads, stored)
-            if not then and not orelse:
+            if then == orelse:  # the branches differ only in what forward cannot see
+                out += then
                 continue
             if not then:
                 then, orelse, test = orelse, [], px.unary("not", s.test)
@@ -1323,8 +1332,7 @@ class _Emitter:
             if cls.out is None:
                 raise EmitError(f"block '{block.name}' calls itself", span)
             return cls
-        params = ", ".join(p.name for p in block.params)
-        doc = f"Block ``{block.name}({params})``{_where(block.span)}."
+        doc = f"Block ``{block.name}``{_where(block.span)}."
         cls = _ClassGen(self, self.modules.name(("block", block.name)), doc)
         self.blocks[block.name] = cls
         cls.in_rank = rank
@@ -1466,7 +1474,7 @@ class _Emitter:
                 if ctx.item is not None:
                     if not comp.isdigit():
                         raise IRError(f"PyTorch emission: {node!r} is not an iteration")
-                    child = _Child(comp, ctx.item.ctx)
+                    child = _Child(comp, ctx.item.ctx, ctx.item.leaf)
                 else:
                     found = ctx.children.get(comp)
                     if found is None:
@@ -1474,7 +1482,7 @@ class _Emitter:
                     child = found
                 parts.append(child.attr)
                 ctx = child.ctx
-            if ctx is not None:
+            if not child.leaf:
                 raise IRError(f"PyTorch emission: layer {node!r} is a container")
             path = ".".join(parts)
             if path in seen:

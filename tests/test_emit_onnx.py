@@ -190,6 +190,7 @@ def test_op_cases_cover_every_op() -> None:
     assert set(OP_CASES) | {"input"} == set(REGISTRY)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 @pytest.mark.parametrize(
     ("op", "index"), [(op, i) for op, cases in OP_CASES.items() for i in range(len(cases))]
 )

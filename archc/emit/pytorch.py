@@ -59,10 +59,11 @@ from archc.emit.codegen import (
 from archc.errors import EmitError, IRError, MissingDependencyError
 from archc.evaluate import evaluate
 from archc.fileio import write_atomic
-from archc.ir import G_INPUTS
+from archc.ir import G_BLOCKS, G_INPUTS
+from archc.loader import read_text
 from archc.ops import ArgProblem, Op, ShapeProblem, lookup
 from archc.ops.attrs import bind, normalise
-from archc.source import Span, display_name
+from archc.source import Span
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -1201,11 +1202,7 @@ class _Emitter:
         self.net = network
         self.program = _program(network)
         self.program_blocks = self.program.blocks
-        self.globals: dict[str, px.PyExpr] = {}
-        values: dict[str, Any] = {}
-        for const in self.program.consts:
-            values[const.name] = evaluate(const.value, values)
-            self.globals[const.name] = px.lit(values[const.name])
+        self.globals = {k: px.lit(v) for k, v in self.program.consts.items()}
         self.by_span: dict[Span, list[str]] = {}
         for node in network.order:
             origin = network.layer(node).origin
@@ -1503,7 +1500,7 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
-def _repeats(program: Any) -> list[n.Repeat]:
+def _repeats(program: _Program) -> list[n.Repeat]:
     """Every repeat with a multi-statement body (each becomes a class), in source order."""
     found: list[n.Repeat] = []
 
@@ -1575,31 +1572,43 @@ def _names_in(stmts: Iterable[n.Stmt]) -> list[str]:
     return list(names)
 
 
-def _program(network: Network) -> Any:
-    """The spec's AST, parsed again from the text the network was compiled from.
+@dataclass
+class _Program:
+    """What the source mirrors: the network body, the blocks, the file constants' values."""
 
-    The IR keeps block bodies (``G_BLOCKS``) but not the network body or file constants, which
-    the source mirrors; the text comes from archc's source registry, so a spec given as text
-    (``archc.load(path, text=...)``) works too.
-    """
+    network: n.NetworkDef
+    blocks: dict[str, n.BlockDef]
+    consts: dict[str, Any]
+
+
+def _program(network: Network) -> _Program:
+    """The spec's AST.  The IR keeps the block bodies elaboration used (``G_BLOCKS``) but not
+    the network body or the file constants, so the files are parsed again from the text the
+    network was compiled from (archc's source registry; a spec given as text works too)."""
     from archc import source as source_registry
-    from archc.loader import load_program, read_text
+    from archc.syntax import parse
 
     registry: dict[str, str] = getattr(source_registry, "_SOURCES", {})
-
-    class RegistryReader:
-        def read(self, path: Path, span: Span | None) -> str:
-            text = registry.get(display_name(path))
-            return text if text is not None else read_text(path, span)
-
-        def name(self, path: Path) -> str:
-            return display_name(path)
-
-    text = registry.get(network.file)
-    program = load_program(network.file, text, RegistryReader())
-    if program.network.name != network.name:
+    modules = []
+    for name in network.files:
+        text = registry.get(name)
+        if text is None:
+            text = read_text(Path(name))
+        modules.append(parse(text, name))
+    nets = [net for module in modules for net in module.networks if net.name == network.name]
+    if not nets:
         raise EmitError(f"{network.file} no longer defines network '{network.name}'")
-    return program
+    # file constants may use each other across files: evaluate each once its names are known
+    pending = [c for module in modules for c in module.consts]
+    consts: dict[str, Any] = {}
+    while pending:
+        ready = [c for c in pending if all(name in consts for name in _names_in([c]))]
+        if not ready:
+            raise EmitError("the file constants refer to each other in a cycle", pending[0].span)
+        for c in ready:
+            consts[c.name] = evaluate(c.value, consts)
+        pending = [c for c in pending if c not in ready]
+    return _Program(nets[0], dict(network.graph.graph[G_BLOCKS]), consts)
 
 
 # =========================================================================== public API

@@ -470,7 +470,7 @@ def test_hostile_names_are_sanitised() -> None:
     assert paths["layers.modules.__import__.__init__"] == "layers.modules_._import__._init__"
     assert paths["return.type"] == "return_.type_"
     assert paths["class.train"] == "class_.train_"
-    assert paths["class_.super"] == "class__2.super"  # after 'class' took class_
+    assert paths["class_.super"] == "class_2.super"  # after 'class' took class_
     assert paths["__init__.0.y.l"] == "_init__.0.y.l"
     assert "class Chain_2(nn.Module)" in text  # the block named Chain, beside the helper
     assert "def forward(self, self_: torch.Tensor, nn_: torch.Tensor)" in text

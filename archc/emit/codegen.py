@@ -61,6 +61,7 @@ class Namespace:
     ``name(key, hint)`` returns the identifier for ``key``: the first call creates it from
     ``hint`` (default ``str(key)``) through ``sanitize``; a reserved result gets a trailing
     ``_`` (PEP 8's way to avoid a keyword); a result already taken gets ``_2``, ``_3`` ...
+    (just ``2`` after a trailing ``_``, so no name ever starts with two underscores).
     Later calls with the same key return the same identifier.
     """
 
@@ -86,8 +87,9 @@ class Namespace:
         if base in self._reserved or base in PY_KEYWORDS:
             base += "_"
         candidate, k = base, 2
+        sep = "" if base.endswith("_") else "_"  # never "__2": mangled inside a class
         while candidate in self._taken or candidate in self._reserved:
-            candidate = f"{base}_{k}"
+            candidate = f"{base}{sep}{k}"
             k += 1
         self._taken.add(candidate)
         self._names[key] = candidate

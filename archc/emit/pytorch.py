@@ -23,9 +23,9 @@ Names
     Module paths are the IR's layer paths: a block instance, a named chain (a :class:`Chain`, a
     named ``nn.Sequential``), a repeat (an ``nn.Sequential`` indexed 0, 1, ...) are submodules,
     so ``inception_3a.b2.conv`` is ``model.inception_3a.b2.conv``.  Every identifier comes from a
-    :class:`~archc.emit.codegen.Namespace`; a spec name that is a Python keyword, shadows
-    ``torch``/``nn``/a builtin, or is an ``nn.Module`` attribute (``forward``, ``train``) gets a
-    trailing ``_``.  :func:`layer_paths` maps every IR layer to its module path, and the emitter
+    :class:`~archc.emit.codegen.Namespace`: a spec name that is a Python keyword, an
+    ``nn.Module`` attribute (``forward``, ``train``) or, for a local variable, ``torch``, ``nn``,
+    ``self`` or a builtin gets a trailing ``_``; a leading double underscore becomes one.  :func:`layer_paths` maps every IR layer to its module path, and the emitter
     checks that map against the IR, so a naming disagreement is an error, never a wrong file.
 
 torch is imported only by :func:`to_torch` and :func:`reset_weights`; writing source needs none.
@@ -76,99 +76,27 @@ INSTALL_HINT = "pip install 'archc[torch]'"
 #: value with one of these names would hide a method (``self.train(x)``) or break the module, so
 #: spec names never become them.  tests/test_emit_pytorch.py checks the list against torch.
 MODULE_ATTRIBUTES = frozenset(
-    [
-        "T_destination",
-        "_apply",
-        "_backward_hooks",
-        "_backward_pre_hooks",
-        "_buffers",
-        "_call_impl",
-        "_compiled_call_impl",
-        "_forward_hooks",
-        "_forward_hooks_always_called",
-        "_forward_hooks_with_kwargs",
-        "_forward_pre_hooks",
-        "_forward_pre_hooks_with_kwargs",
-        "_get_backward_hooks",
-        "_get_backward_pre_hooks",
-        "_get_item_by_idx",
-        "_get_name",
-        "_is_full_backward_hook",
-        "_load_from_state_dict",
-        "_load_state_dict_post_hooks",
-        "_load_state_dict_pre_hooks",
-        "_maybe_warn_non_full_backward_hook",
-        "_modules",
-        "_named_members",
-        "_non_persistent_buffers_set",
-        "_parameters",
-        "_register_load_state_dict_pre_hook",
-        "_register_state_dict_hook",
-        "_replicate_for_data_parallel",
-        "_save_to_state_dict",
-        "_slow_forward",
-        "_state_dict_hooks",
-        "_state_dict_pre_hooks",
-        "_version",
-        "_wrapped_call_impl",
-        "add_module",
-        "append",
-        "apply",
-        "bfloat16",
-        "buffers",
-        "call_super_init",
-        "children",
-        "compile",
-        "cpu",
-        "cuda",
-        "double",
-        "dump_patches",
-        "eval",
-        "extend",
-        "extra_repr",
-        "float",
-        "forward",
-        "get_buffer",
-        "get_extra_state",
-        "get_parameter",
-        "get_submodule",
-        "half",
-        "insert",
-        "ipu",
-        "load_state_dict",
-        "modules",
-        "mtia",
-        "named_buffers",
-        "named_children",
-        "named_modules",
-        "named_parameters",
-        "parameters",
-        "pop",
-        "register_backward_hook",
-        "register_buffer",
-        "register_forward_hook",
-        "register_forward_pre_hook",
-        "register_full_backward_hook",
-        "register_full_backward_pre_hook",
-        "register_load_state_dict_post_hook",
-        "register_load_state_dict_pre_hook",
-        "register_module",
-        "register_parameter",
-        "register_state_dict_post_hook",
-        "register_state_dict_pre_hook",
-        "requires_grad_",
-        "set_extra_state",
-        "set_submodule",
-        "share_memory",
-        "state_dict",
-        "to",
-        "to_empty",
-        "train",
-        "training",
-        "type",
-        "xpu",
-        "zero_grad",
-    ]
+    """
+    T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl
+    _compiled_call_impl _forward_hooks _forward_hooks_always_called
+    _forward_hooks_with_kwargs _forward_pre_hooks _forward_pre_hooks_with_kwargs
+    _get_backward_hooks _get_backward_pre_hooks _get_item_by_idx _get_name
+    _is_full_backward_hook _load_from_state_dict _load_state_dict_post_hooks
+    _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members
+    _non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook
+    _register_state_dict_hook _replicate_for_data_parallel _save_to_state_dict _slow_forward
+    _state_dict_hooks _state_dict_pre_hooks _version _wrapped_call_impl add_module append
+    apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+    eval extend extra_repr float forward get_buffer get_extra_state get_parameter
+    get_submodule half insert ipu load_state_dict modules mtia named_buffers named_children
+    named_modules named_parameters parameters pop register_backward_hook register_buffer
+    register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+    set_extra_state set_submodule share_memory state_dict to to_empty train training type
+    xpu zero_grad
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 #: names the generated code uses itself, kept from every local
 _CODE_NAMES = frozenset({"self", "torch", "nn"})
@@ -1657,7 +1585,8 @@ def to_torch(network: Network, seed: int | None = None, *, device: str = "cpu") 
     """Build the network as an ``nn.Module`` (the emitted source, executed in process).
 
     Weights get PyTorch's default initialisation, reproducibly when ``seed`` is given (the
-    global RNG is left untouched then).  ``device="meta"`` builds the module without memory or
+    global RNG is left untouched then), drawn on the CPU and then moved to ``device``, so a seed
+    gives the same weights everywhere.  ``device="meta"`` builds the module without memory or
     initialisation: parameter shapes and counts, nothing to run.
     """
     torch = _import_torch()
@@ -1666,9 +1595,9 @@ def to_torch(network: Network, seed: int | None = None, *, device: str = "cpu") 
         module = cls()
     if device == "meta":
         return module
-    module = module.to_empty(device=device)
+    module = module.to_empty(device="cpu")
     reset_weights(module, seed)
-    return module
+    return module if device == "cpu" else module.to(device)
 
 
 def reset_weights(module: Any, seed: int | None = None) -> None:

@@ -141,6 +141,25 @@ LANGUAGE_SPECS: dict[str, str] = {
             output y = conv(5, 3, pad=1)
         }
     """,
+    # a block that is only its input, blocks inside a named chain, an unnamed block call
+    "misc": """
+        block passthrough() {
+            out = in
+        }
+        block pair(w) {
+            a = conv(w, 1)
+            b = in -> conv(w, 3, pad=1)
+            out = add(a, b)
+        }
+        network misc {
+            input x: 3x8x8
+            p = passthrough()
+            y = p -> pair(4) -> relu -> pair(4) as second
+            pair(6)
+            z = pair(6) -> passthrough()
+            output out = z
+        }
+    """,
     # two flat inputs, a flat network, an output that is another name for a tensor
     "flat": """
         network flat {
@@ -540,6 +559,14 @@ def test_inplace_relu_only_where_pytorch_allows_it() -> None:
     got, want = outputs(module(x.clone())), outputs(reference(x.clone()))
     assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
     sum(t.sum() for t in got).backward()  # autograd still has what it saved
+
+
+def test_input_overrides_change_the_sizes_written() -> None:
+    net = archc.load(ROOT / "specs" / "vgg11.arch", inputs={"image": (3, 64, 64)})
+    text = pytorch.module_source(net)
+    assert "nn.Linear(2048, 4096)" in text  # 512 × 2 × 2 features after five pools
+    module = pytorch.to_torch(net, device="meta")
+    assert sum(p.numel() for p in module.parameters()) == net.totals().params
 
 
 def test_training_backward_on_a_residual_network() -> None:

@@ -1021,11 +1021,8 @@ def _render(
 ) -> None:
     """Write statements: unread locals dropped, single-assignment if/else as a conditional
     expression, nested ifs without else joined with ``and`` (what ruff's SIM rules ask)."""
-    start = len(w.lines)
     for s in _clean(stmts, reads, stored or {}):
         _write(s, w, reads, forward_test, stored or {})
-    if len(w.lines) == start:
-        w.line("pass")
 
 
 def _clean(stmts: list[Any], reads: set[str], stored: Mapping[str, str]) -> list[Any]:

@@ -687,10 +687,27 @@ def test_cli_writes_stdout_and_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli_main(["emit", spec, "--target", "pytorch"]) == 0
     printed = capsys.readouterr().out
     out = tmp_path / "lenet5.py"
-    assert cli_main(["emit", spec, "--target", "pytorch", "-o", str(out), "--seed", "3"]) == 0
-    captured = capsys.readouterr()
-    assert out.read_text() == printed
-    assert captured.out == "" and "--seed does not change PyTorch source" in captured.err
+    assert cli_main(["emit", spec, "--target", "pytorch", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    assert out.read_text() == printed == pytorch.module_source(network("lenet5"))
+
+
+def test_seed_adds_a_build_function_equal_to_to_torch(tmp_path: Path) -> None:
+    spec = str(ROOT / "specs" / "resnet18.arch")
+    out = tmp_path / "resnet18_seeded.py"
+    assert cli_main(["emit", spec, "--target", "pytorch", "--seed", "5", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith(pytorch.module_source(network("resnet18")))
+    tree = ast.parse(text)
+    assert [type(n).__name__ for n in tree.body][-1] == "FunctionDef"
+    loader = importlib.util.spec_from_file_location("resnet18_seeded", out)
+    assert loader is not None and loader.loader is not None
+    emitted = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(emitted)
+    from_file = emitted.build().state_dict()
+    in_process = network("resnet18").to_torch(seed=5).state_dict()
+    assert list(from_file) == list(in_process)
+    assert all(torch.equal(from_file[k], in_process[k]) for k in from_file)
 
 
 def test_output_is_written_atomically(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

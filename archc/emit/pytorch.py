@@ -141,6 +141,25 @@ class Add(nn.Module):
 }
 
 
+#: appended to the source by ``--seed``: the network built as ``to_torch(seed=...)`` builds it
+BUILD_FUNCTION = """
+
+def build(seed: int | None = {seed}) -> {cls}:
+    \"\"\"The network with PyTorch's default initialisation, as archc's to_torch(seed) makes it.\"\"\"
+    with torch.device("meta"):
+        model = {cls}()
+    model = model.to_empty(device="cpu")
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for module in model.modules():
+            reset = getattr(module, "reset_parameters", None)
+            if reset is not None:
+                reset()
+    return model
+"""
+
+
 # =========================================================================== tensors, op table
 @dataclass(frozen=True)
 class Tensor:
@@ -1134,7 +1153,7 @@ class _Emitter:
             if isinstance(origin, n.Link):
                 self.by_span.setdefault(origin.span, []).append(node)
         self.helpers: set[str] = set()
-        self.modules = Namespace(_CODE_NAMES | PY_BUILTINS)
+        self.modules = Namespace(_CODE_NAMES | PY_BUILTINS | {"build"})
         for helper in HELPERS:
             self.modules.name(("helper", helper), helper)
         self.modules.name(("network",), _camel(network.name) or "Network")
@@ -1549,9 +1568,15 @@ def emission(network: Network) -> Emission:
     return found
 
 
-def module_source(network: Network) -> str:
-    """The PyTorch source for ``network``: what ``archc emit --target pytorch`` writes."""
-    return emission(network).source
+def module_source(network: Network, seed: int | None = None) -> str:
+    """The PyTorch source for ``network``: what ``archc emit --target pytorch`` writes.
+
+    With ``seed``, the file ends with ``build(seed=...)``, which initialises the weights as
+    :func:`to_torch` does with that seed (the same values)."""
+    result = emission(network)
+    if seed is None:
+        return result.source
+    return result.source + BUILD_FUNCTION.format(cls=result.class_name, seed=py_literal(int(seed)))
 
 
 def layer_paths(network: Network) -> dict[str, str | None]:
@@ -1642,12 +1667,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def emit(network: Network, args: argparse.Namespace) -> int:
-    source = module_source(network)
-    if getattr(args, "seed", None) is not None:
-        sys.stderr.write(
-            "archc: note: --seed does not change PyTorch source; weights are initialised when "
-            "the class is instantiated (seed torch, or use Network.to_torch(seed=...))\n"
-        )
+    """``archc emit --target pytorch``: the source to ``-o`` (atomically) or standard output."""
+    source = module_source(network, getattr(args, "seed", None))
     if getattr(args, "output", None):
         write_atomic(args.output, source)
     else:
@@ -1657,6 +1678,7 @@ def emit(network: Network, args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "BUILD_FUNCTION",
     "HELPERS",
     "MODULE_ATTRIBUTES",
     "TORCH_OPS",

@@ -541,6 +541,34 @@ def test_string_constants_are_written_as_literals() -> None:
     assert tuple(module(torch.zeros(1, 2, 4, 4)).shape) == (1, 3, 4, 4)
 
 
+@pytest.mark.parametrize("spec", list(LANGUAGE_SPECS))
+def test_language_specs_compute_what_the_onnx_emission_computes(spec: str) -> None:
+    """The symbolic paths (if, loops, body classes) checked by value against an independent
+    lowering of the IR: the ONNX emitter, run by ONNX Runtime on the module's weights."""
+    onnx_emit = pytest.importorskip("archc.emit.onnx")
+    ort = pytest.importorskip("onnxruntime")
+    net = network(spec)
+    module = net.to_torch(seed=1).eval()
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():  # move batch norm away from the identity
+        for key, tensor in module.state_dict().items():
+            if tensor.is_floating_point() and tensor.dim() == 1:
+                offset = 0.5 if key.endswith(("running_var", "weight")) else -0.5
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + offset)
+    weights = pytorch.state_dict_to_weights(net, module.state_dict())
+    model = onnx_emit.to_onnx(net, weights=weights)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
+    inputs = random_inputs(net, 2)
+    got = session.run(None, {k: x.numpy() for k, x in zip(net.inputs, inputs, strict=True)})
+    with torch.no_grad():
+        want = outputs(module(*inputs))
+    for name, a, b in zip(net.outputs, got, want, strict=True):
+        scale = float(b.abs().max()) or 1.0
+        assert float(abs(torch.from_numpy(a) - b).max()) <= 1e-4 * scale, name
+
+
 # ---------------------------------------------------------------------------------- in place
 def test_inplace_relu_only_where_pytorch_allows_it() -> None:
     net = network("hazards")

@@ -95,14 +95,6 @@ class Namespace:
         self._names[key] = candidate
         return candidate
 
-    def get(self, key: Hashable) -> str | None:
-        """The identifier already given to ``key``, or None."""
-        return self._names.get(key)
-
-    def keys(self) -> list[Hashable]:
-        """Keys in the order they were named."""
-        return list(self._names)
-
     def identifiers(self) -> list[str]:
         """The identifiers handed out, in order."""
         return list(self._names.values())

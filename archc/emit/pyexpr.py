@@ -119,10 +119,6 @@ def lit(value: Any) -> Lit:
     return Lit(value)
 
 
-def is_lit(e: PyExpr) -> bool:
-    return isinstance(e, Lit)
-
-
 # --------------------------------------------------------------------------- building, folding
 def binop(op: str, left: PyExpr, right: PyExpr) -> PyExpr:
     """``left op right``, folded when both sides are known (``and``/``or`` when the left is)."""

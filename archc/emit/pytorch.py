@@ -407,7 +407,6 @@ class _Child:
 class _Built:
     """One link made into a module: its constructor, output, and what it contains."""
 
-    raw: str
     call: Call
     inputs: list[Tensor]
     out: Tensor
@@ -627,7 +626,7 @@ class _ClassGen:
                 else self.link_name(link, link.alias or "", frame.prefix)
             )
             attr = self.attr(raw)
-            b = self.build(link, raw, frame, sources, f"self.{attr}")
+            b = self.build(link, frame, sources, f"self.{attr}")
             self.ctx.add(raw, _Child(attr, b.ctx, b.ctx is None))
             self.do_init(b.call, f"self.{attr}")
             var = self.tensor_var(assign) if assign is not None else self.unnamed_var()
@@ -674,7 +673,7 @@ class _ClassGen:
             raw = self.link_name(link, link.alias or "", prefix)
             child = names.name(raw)
             # a sibling is not reachable while the Chain(...) expression is evaluated
-            b = self.build(link, raw, frame, sources, None)
+            b = self.build(link, frame, sources, None)
             ctx.add(raw, _Child(child, b.ctx, b.ctx is None))
             kwargs.append((child, b.call))
             heads = heads or b.inputs
@@ -687,7 +686,6 @@ class _ClassGen:
     def build(
         self,
         link: n.Link,
-        raw: str,
         frame: _Frame,
         sources: list[Tensor] | None,
         ref: str | None,
@@ -695,14 +693,12 @@ class _ClassGen:
         """The module for one link.  ``ref`` is how ``__init__`` can reach it once built."""
         op = lookup(link.name)
         if op is not None and not op.internal:
-            return self.layer(link, op, raw, frame, sources)
+            return self.layer(link, op, frame, sources)
         block = self.em.program_blocks[link.name]
         assert sources is not None
-        return self.instance(link, block, raw, frame, sources[0], ref)
+        return self.instance(link, block, frame, sources[0], ref)
 
-    def layer(
-        self, link: n.Link, op: Op, raw: str, frame: _Frame, sources: list[Tensor] | None
-    ) -> _Built:
+    def layer(self, link: n.Link, op: Op, frame: _Frame, sources: list[Tensor] | None) -> _Built:
         args = list(link.args or ())
         if op.arity is None:
             inputs = []
@@ -723,13 +719,12 @@ class _ClassGen:
         if rule.helper:
             self.em.helpers.add(rule.helper)
         out = self.em.output(op, rule, attrs, concrete, inputs, ctx)
-        return _Built(raw, call, inputs, out, None)
+        return _Built(call, inputs, out, None)
 
     def instance(
         self,
         link: n.Link,
         block: n.BlockDef,
-        raw: str,
         frame: _Frame,
         source: Tensor,
         ref: str | None,
@@ -759,7 +754,7 @@ class _ClassGen:
             else:
                 raise EmitError(f"block '{block.name}' needs '{spec}'", link.span)
         call = Call(cls.name, tuple(args), tuple(kwargs))
-        return _Built(raw, call, [source], cls.seen_from(mapping, ref, link.span), cls.ctx)
+        return _Built(call, [source], cls.seen_from(mapping, ref, link.span), cls.ctx)
 
     def seen_from(self, mapping: Mapping[str, px.PyExpr], ref: str | None, span: Span) -> Tensor:
         """This class's output as a caller sees it, the caller passing ``mapping``."""
@@ -873,7 +868,7 @@ class _ClassGen:
         if len(stmt.body) == 1 and isinstance(stmt.body[0], n.ChainStmt):
             links = stmt.body[0].chain.links
             if len(links) == 1 and links[0].alias is None:
-                b = self.build(links[0], "", frame, [x], ref)
+                b = self.build(links[0], frame, [x], ref)
                 return b.call, b.out, b.ctx
             prefix = f"{stmt.name}.#."
             self.used.pop(prefix, None)  # every iteration names its layers afresh

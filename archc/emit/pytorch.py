@@ -1141,7 +1141,7 @@ class _Emitter:
         self.net = network
         self.program = _program(network)
         self.program_blocks = self.program.blocks
-        self.globals = {k: px.lit(v) for k, v in self.program.consts.items()}
+        self.globals: dict[str, px.PyExpr] = {k: px.lit(v) for k, v in self.program.consts.items()}
         self.by_span: dict[Span, list[str]] = {}
         for node in network.order:
             origin = network.layer(node).origin
@@ -1241,8 +1241,8 @@ class _Emitter:
                 shape = op.shape(concrete, shapes, [t.var for t in inputs])  # type: ignore[arg-type]
             except ShapeProblem as exc:
                 raise EmitError(str(exc), ctx.link.span) from None
-            spatial = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
-            return Tensor("", px.lit(shape[0]), len(shape), spatial)
+            known = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
+            return Tensor("", px.lit(shape[0]), len(shape), known)
         size = rule.size(attrs, inputs, ctx) if rule.size else inputs[0].size
         rank = rule.rank or inputs[0].rank
         spatial: tuple[px.PyExpr, px.PyExpr] | None = None

@@ -28,7 +28,9 @@ from archc.evaluate import evaluate, type_name
 from archc.ir import (
     G_ASSERTS,
     G_BLOCKS,
+    G_CONSTS,
     G_INPUTS,
+    G_NETWORK,
     G_OUTPUTS,
     G_SCOPES,
     Assertion,
@@ -95,6 +97,8 @@ class Elaborator:
         globals_: dict[str, Any] = {}
         for const in self.program.consts:
             globals_[const.name] = evaluate(const.value, globals_)
+        self.g.graph[G_NETWORK] = self.program.network
+        self.g.graph[G_CONSTS] = dict(globals_)
         frame = _Frame(
             values=ChainMap({}, globals_),
             tensors=ChainMap(),

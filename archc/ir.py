@@ -36,6 +36,8 @@ G_OUTPUTS = "outputs"  # output name -> node id, in declaration order
 G_SCOPES = "scopes"  # scope path -> Scope
 G_ASSERTS = "asserts"  # list of Assertion
 G_BLOCKS = "blocks"  # block name -> ast.BlockDef (for emitters that mirror blocks as classes)
+G_NETWORK = "network_ast"  # the ast.NetworkDef the graph was elaborated from
+G_CONSTS = "constants"  # file-level constant name -> value, as elaboration evaluated them
 G_SPAN = "span"
 
 
@@ -119,6 +121,8 @@ def new_graph(name: str, file: str, span: Span) -> nx.DiGraph:
             G_SCOPES: {},
             G_ASSERTS: [],
             G_BLOCKS: {},
+            G_NETWORK: None,
+            G_CONSTS: {},
             G_SPAN: span,
         }
     )

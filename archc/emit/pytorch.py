@@ -40,7 +40,6 @@ import weakref
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import archc
@@ -57,10 +56,8 @@ from archc.emit.codegen import (
     safe_comment,
 )
 from archc.errors import EmitError, IRError, MissingDependencyError
-from archc.evaluate import evaluate
 from archc.fileio import write_atomic
-from archc.ir import G_BLOCKS, G_INPUTS
-from archc.loader import read_text
+from archc.ir import G_BLOCKS, G_CONSTS, G_INPUTS, G_NETWORK
 from archc.ops import ArgProblem, Op, ShapeProblem, lookup
 from archc.ops.attrs import bind, normalise
 from archc.source import Span
@@ -1521,33 +1518,10 @@ class _Program:
 
 
 def _program(network: Network) -> _Program:
-    """The spec's AST.  The IR keeps the block bodies elaboration used (``G_BLOCKS``) but not
-    the network body or the file constants, so the files are parsed again from the text the
-    network was compiled from (archc's source registry; a spec given as text works too)."""
-    from archc import source as source_registry
-    from archc.syntax import parse
-
-    registry: dict[str, str] = getattr(source_registry, "_SOURCES", {})
-    modules = []
-    for name in network.files:
-        text = registry.get(name)
-        if text is None:
-            text = read_text(Path(name))
-        modules.append(parse(text, name))
-    nets = [net for module in modules for net in module.networks if net.name == network.name]
-    if not nets:
-        raise EmitError(f"{network.file} no longer defines network '{network.name}'")
-    # file constants may use each other across files: evaluate each once its names are known
-    pending = [c for module in modules for c in module.consts]
-    consts: dict[str, Any] = {}
-    while pending:
-        ready = [c for c in pending if all(name in consts for name in _names_in([c]))]
-        if not ready:
-            raise EmitError("the file constants refer to each other in a cycle", pending[0].span)
-        for c in ready:
-            consts[c.name] = evaluate(c.value, consts)
-        pending = [c for c in pending if c not in ready]
-    return _Program(nets[0], dict(network.graph.graph[G_BLOCKS]), consts)
+    """The spec's AST as elaboration saw it: the network body, the blocks and the file
+    constants' values, all kept in the IR (``G_NETWORK``, ``G_BLOCKS``, ``G_CONSTS``)."""
+    g = network.graph.graph
+    return _Program(g[G_NETWORK], dict(g[G_BLOCKS]), dict(g[G_CONSTS]))
 
 
 # =========================================================================== public API

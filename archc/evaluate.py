@@ -29,7 +29,8 @@ class Resolver(Protocol):
     ) -> Value: ...
 
 
-_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+#: the language's binary operators as Python functions (shared with archc.emit.pyexpr)
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
     "*": operator.mul,
@@ -37,7 +38,7 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "//": operator.floordiv,
     "%": operator.mod,
 }
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -97,7 +98,7 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
                 )
             if op in ("/", "//", "%") and right == 0:
                 raise SpecValueError("division by zero", expr.right.span)
-            return _ARITH[op](left, right)
+            return ARITHMETIC[op](left, right)
         case n.Compare(op=op):
             left = evaluate(expr.left, env, resolver)
             right = evaluate(expr.right, env, resolver)
@@ -106,7 +107,7 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
                     f"cannot compare {type_name(left)} and {type_name(right)} with '{op}'",
                     expr.span,
                 )
-            return _COMPARE[op](left, right)
+            return COMPARISONS[op](left, right)
         case n.UnaryOp(op="not"):
             return not evaluate(expr.operand, env, resolver)
         case n.UnaryOp(op="-"):

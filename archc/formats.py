@@ -23,7 +23,8 @@ SCHEMA_ID = "archc.analysis/1"
 FORMATS = ("table", "json", "csv", "markdown")
 
 
-def _rf(row: Row) -> str:
+def rf_label(row: Row) -> str:
+    """``"211/32"``: receptive field size / jump, ``h×w`` where the axes differ."""
     (sh, sw), (jh, jw) = row.rf.size, row.rf.jump
     size = str(sh) if sh == sw else f"{sh}×{sw}"
     jump = str(jh) if jh == jw else f"{jh}×{jw}"
@@ -52,7 +53,7 @@ def _table_cells(row: Row, nbytes: int, batch: int) -> list[str]:
         grouped(row.macs),
         human_count(row.out_elements * batch),
         _memory(row, nbytes, batch),
-        _rf(row),
+        rf_label(row),
     ]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from archc import nodes as n
 from archc.emit.codegen import py_literal
 from archc.errors import EmitError
+from archc.evaluate import ARITHMETIC, COMPARISONS
 
 
 @dataclass(frozen=True)
@@ -94,21 +95,7 @@ class Unresolved(Exception):
     """Raised by a strict :func:`substitute`: the expression needs a value the caller lacks."""
 
 
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "//": operator.floordiv,
-    "%": operator.mod,
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "is": operator.is_,
-}
+_OPS: dict[str, Callable[[Any, Any], Any]] = {**ARITHMETIC, **COMPARISONS, "is": operator.is_}
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "is"})
 # Python's precedence, lowest first (https://docs.python.org/3/reference/expressions.html)
 _PREC = {"if": 1, "or": 2, "and": 3, "not": 4, "cmp": 5, "+": 10, "*": 11, "neg": 12, "atom": 20}

@@ -14,9 +14,9 @@ from importlib import resources
 from string import Template
 
 from archc import __version__
-from archc.analysis import Network, Row
+from archc.analysis import Network
 from archc.emit.graphviz import render
-from archc.formats import op_label
+from archc.formats import op_label, rf_label
 from archc.ops import dims
 from archc.report.model import (
     ReportData,
@@ -119,13 +119,6 @@ _COLUMNS = (
 )
 
 
-def _rf(row: Row) -> str:
-    (sh, sw), (jh, jw) = row.rf.size, row.rf.jump
-    size = str(sh) if sh == sw else f"{sh}×{sw}"
-    jump = str(jh) if jh == jw else f"{jh}×{jw}"
-    return f"{size}/{jump}"
-
-
 def _table(data: ReportData) -> str:
     head = []
     for title, kind, first, css in _COLUMNS:
@@ -146,7 +139,7 @@ def _table(data: ReportData) -> str:
             (grouped(row.macs), row.macs),
             (percent(data.share("macs", row)), f"{data.share('macs', row):.6f}"),
             (escape(memory_text(data, row)), mem),
-            (escape(_rf(row)), row.rf.size[0] * row.rf.size[1]),
+            (escape(rf_label(row)), row.rf.size[0] * row.rf.size[1]),
             (str(row.line), row.line),
         ]
         tds = []

@@ -17,18 +17,25 @@ from collections.abc import Sequence
 from archc import __version__
 from archc.errors import ArchError
 
-# command name -> module with HELP, DESCRIPTION, add_arguments(parser) and run(args) -> int.
-COMMANDS: dict[str, str] = {
-    "analyze": "archc.cli.analyze",
-    "emit": "archc.cli.emit",
-    "ops": "archc.cli.ops",
-}
-# Commands whose modules exist only once their feature lands are listed here too; a missing
-# module simply leaves the command out.
-OPTIONAL_COMMANDS: dict[str, str] = {
-    "check": "archc.cli.check",
-    "diff": "archc.cli.diff",
-    "report": "archc.cli.report",
+# command name -> (module with add_arguments(parser), run(args) -> int and optional
+# DESCRIPTION/EPILOG; one-line help).  Only the command being run is imported, so
+# `archc analyze` does not pay for the emitters, the report or the budget checker.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": (
+        "archc.cli.analyze",
+        "analyse a spec: shapes, params, MACs, memory, receptive field",
+    ),
+    "emit": ("archc.cli.emit", "emit PyTorch source, an ONNX model or a Graphviz diagram"),
+    "report": (
+        "archc.cli.report",
+        "write a self-contained HTML (or Markdown) design-review report",
+    ),
+    "check": (
+        "archc.cli.check",
+        "check budgets (params, MACs, memory, ...) and the specs' asserts",
+    ),
+    "diff": ("archc.cli.diff", "compare two specs (or a spec with its version at a git revision)"),
+    "ops": ("archc.cli.ops", "list the ops the language knows, with their arguments"),
 }
 
 EPILOG = """examples:
@@ -56,7 +63,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``command``, only that sub-command's module is imported."""
     parser = _Parser(
         prog="archc",
         description="Compile and analyse convolutional network architectures written as .arch specs.",
@@ -65,17 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"archc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in {**COMMANDS, **OPTIONAL_COMMANDS}.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_COMMANDS and exc.name == module_name:
-                continue
-            raise
+    for name, (module_name, help_text) in COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)
         p = sub.add_parser(
             name,
-            help=module.HELP,
-            description=getattr(module, "DESCRIPTION", module.HELP),
+            help=help_text,
+            description=getattr(module, "DESCRIPTION", help_text),
             epilog=getattr(module, "EPILOG", None),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -85,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)

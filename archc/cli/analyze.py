@@ -13,7 +13,6 @@ from archc.cli.common import (
 )
 from archc.formats import FORMATS, render
 
-HELP = "analyse a spec: shapes, params, MACs, memory, receptive field"
 DESCRIPTION = """Analyse a spec without running it: for every layer its output shape, parameters,
 MACs, activation memory and receptive field, then the network's totals (including peak live
 activation memory). Counting conventions: docs/conventions.md."""

@@ -38,7 +38,6 @@ from archc.source import Span, display_name
 from archc.syntax import parse
 from archc.units import QuantityError, grouped, human_bytes, human_count
 
-HELP = "check budgets (params, MACs, memory, ...) and the specs' assert statements"
 DESCRIPTION = """Check each spec against budgets: the limits given on the command line
 (--max-params 7M --max-macs 1.6G --max-peak-memory 200MB ...) and the spec's own assert
 statements (docs/language.md, "Budget assertions"). Each check prints its actual value, its

@@ -17,7 +17,6 @@ from archc.diff import FORMATS, Side, diff_networks, load_at_revision, render
 from archc.errors import UsageError
 from archc.source import display_name
 
-HELP = "compare two specs (or a spec with its version at a git revision)"
 DESCRIPTION = """Compare two architectures: the totals (params, buffers, MACs, FLOPs, weight,
 activation and peak memory, layers) with absolute and relative change, then every layer that was
 added, removed or changed (op, shape, params, MACs), matched by scope path. Unchanged layers are

@@ -13,7 +13,6 @@ import importlib
 
 from archc.cli.common import add_spec_arguments, load_spec
 
-HELP = "emit PyTorch source, an ONNX model or a Graphviz diagram"
 EPILOG = """examples:
   archc emit specs/resnet18.arch --target pytorch -o resnet18.py
   archc emit specs/vgg16.arch --target onnx --weights random --seed 0 -o vgg16.onnx

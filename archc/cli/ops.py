@@ -8,8 +8,6 @@ from archc.cli.common import write_stdout
 from archc.ops import ALIASES, REGISTRY
 from archc.ops.attrs import signature
 
-HELP = "list the ops the language knows, with their arguments"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     pass

@@ -14,9 +14,6 @@ from archc.fileio import write_atomic
 from archc.report import ReportOptions, render_html, render_markdown
 from archc.report.markdown import DEFAULT_DEPTH
 
-HELP = (
-    "write a design-review report: diagram, per-layer table, totals, where weight and compute sit"
-)
 DESCRIPTION = """Write a design-review report of a spec.
 
 --format html (the default) gives one self-contained HTML file (inline SVG, CSS and JavaScript;

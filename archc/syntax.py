@@ -10,6 +10,7 @@ expected, in the language's own words.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
@@ -272,18 +273,11 @@ class _Postlex:
 
     def __init__(self) -> None:
         self.tokens: list[Token] = []
-        self.index: dict[tuple[int, int], int] = {}
         self.done = False
 
     def reset(self) -> None:
         self.tokens = []
-        self.index = {}
         self.done = False
-
-    def _emit(self, tok: Token) -> Token:
-        self.index.setdefault((tok.line, tok.column), len(self.tokens))
-        self.tokens.append(tok)
-        return tok
 
     def last_token(self) -> Token:
         """The last token of the rule being reduced (the one before the parser's lookahead)."""
@@ -292,7 +286,8 @@ class _Postlex:
         return self.tokens[-2]
 
     def token_before(self, line: int, column: int) -> Token:
-        i = self.index.get((line, column), 1)
+        """The token just before the one at (line, column): a rule's leading keyword."""
+        i = bisect_left(self.tokens, (line, column), key=lambda t: (t.line, t.column))
         return self.tokens[max(0, i - 1)]
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
@@ -300,7 +295,7 @@ class _Postlex:
         last: str | None = None
         pending: Token | None = None
         tok: Token | None = None
-        emit = self._emit
+        emit = self.tokens.append
         for tok in stream:
             kind = tok.type
             if kind == "_NL":
@@ -311,22 +306,29 @@ class _Postlex:
                 continue
             if pending is not None:
                 if kind not in ("_ARROW", "ELSE"):
-                    yield emit(pending)
+                    emit(pending)
+                    yield pending
                     last = "_NL"
                 pending = None
             if kind == "RBRACE" and last not in ("_NL", "LBRACE"):
                 # "{ x = 1 }": the statement before a closing brace ends there.
-                yield emit(Token.new_borrow_pos("_NL", "", tok))
+                nl = Token.new_borrow_pos("_NL", "", tok)
+                emit(nl)
+                yield nl
             if kind == "LPAR":
                 parens += 1
             elif kind == "RPAR":
                 parens = max(0, parens - 1)
-            yield emit(tok)
+            emit(tok)
+            yield tok
             last = kind
         if pending is not None:
-            yield emit(pending)
+            emit(pending)
+            yield pending
         elif tok is not None and last not in (None, "_NL"):
-            yield emit(Token.new_borrow_pos("_NL", "", tok))
+            nl = Token.new_borrow_pos("_NL", "", tok)
+            emit(nl)
+            yield nl
         self.done = True
 
 

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -23,20 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import whole_process
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wall(cmd: list[str], runs: int) -> tuple[float, float]:
-    """Median wall time and median CPU time (user + system) of a whole process."""
-    walls, cpus = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def generated_spec(lines: int) -> str:
@@ -117,7 +105,7 @@ def main() -> None:
         ],
     }
     for label, cmd in commands.items():
-        w, c = wall(cmd, runs)
+        w, c = whole_process(cmd, runs)
         print(f"| {label} | {w * 1000:.0f} ms | {c * 1000:.0f} ms |")
     print()
     print("| generated spec (lines) | parse + IR + passes, wall | CPU | CPU per 1,000 lines |")

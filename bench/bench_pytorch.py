@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import whole_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ("resnet152", "vgg16", "googlenet", "inception_v3")
@@ -56,19 +56,6 @@ print(json.dumps({"import": imported - start, "compile": loaded - imported,
                   "build": built - loaded, "init": done - built,
                   "params": sum(p.numel() for p in module.parameters())}))
 """
-
-
-def whole(cmd: list[str], runs: int) -> tuple[float, float]:
-    """Median wall time and median CPU time (user + system) of a whole process."""
-    walls, cpus = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def split(spec: str, runs: int) -> dict[str, float]:
@@ -114,7 +101,7 @@ def main() -> int:
         print("| command | wall | CPU |")
         print("| --- | ---: | ---: |")
         for label, cmd in rows:
-            wall_s, cpu_s = whole(cmd, runs)
+            wall_s, cpu_s = whole_process(cmd, runs)
             print(f"| {label} | {wall_s * 1000:.0f} ms | {cpu_s * 1000:.0f} ms |")
             if "resnet152.arch --target pytorch" in label:
                 ok = min(wall_s, cpu_s) < TARGET

@@ -182,14 +182,16 @@ def test_peak_live_memory_by_hand() -> None:
 
 
 def test_peak_bounds_on_every_spec(spec_name: str) -> None:
+    """While a layer runs, its inputs' buffers and its own output are all live."""
     net = load_spec(spec_name)
-    t = net.totals()
-    largest_step = max(
-        net.memory(n).new_elements + sum(net.memory(s).elements for s in net.layer(n).inputs)
-        for n in net.order
-    )
-    assert t.peak_activation_bytes <= t.activation_bytes
-    assert t.peak_activation_bytes >= 4 * min(largest_step, t.activation_bytes // 4)
+    peak = net.graph.graph[G_PEAK]
+    for node in net.order:
+        buffers = {net.memory(src).buffer for src in net.layer(node).inputs}
+        live = net.memory(node).new_elements + sum(
+            net.memory(b).new_elements for b in buffers if b != net.memory(node).buffer
+        )
+        assert peak >= live, node
+    assert peak <= sum(net.memory(n).new_elements for n in net.order)
 
 
 def test_totals_scale_with_batch_and_dtype() -> None:
@@ -201,11 +203,11 @@ def test_totals_scale_with_batch_and_dtype() -> None:
     assert eight.activation_bytes == one.activation_bytes * 8 // 2
 
 
-def test_layer_outputs_tie_to_graph_structure(spec_name: str) -> None:
+def test_order_is_topological_and_edges_are_inputs(spec_name: str) -> None:
     net = load_spec(spec_name)
+    position = {node: i for i, node in enumerate(net.order)}
+    assert len(position) == net.graph.number_of_nodes()
     for node in net.order:
         layer = net.layer(node)
         assert set(net.graph.predecessors(node)) == set(layer.inputs)
-    assert net.order == list(nx.topological_sort(net.graph)) or nx.is_directed_acyclic_graph(
-        net.graph
-    )
+        assert all(position[src] < position[node] for src in layer.inputs)

@@ -1266,12 +1266,8 @@ class _Emitter:
                 raise EmitError(f"block '{block.name}' calls itself", span)
             return cls
         doc = f"Block ``{block.name}``{_where(block.span)}."
-        cls = _ClassGen(self, self.modules.name(("block", block.name)), doc)
+        cls = self.new_class(("block", block.name), doc, rank)
         self.blocks[block.name] = cls
-        cls.in_rank = rank
-        cls.unnamed = "y"
-        cls.in_var = cls.locals.name(("in_channels",), "in_channels")
-        cls.params.append((cls.in_var, "int", None))
         values: ChainMap[str, px.PyExpr] = ChainMap({}, {}, self.globals)
         types = self.param_types(block.name)
         for p in block.params:
@@ -1307,6 +1303,16 @@ class _Emitter:
         self.order.append(cls)
         return cls
 
+    def new_class(self, key: tuple[Any, ...], doc: str, rank: int) -> _ClassGen:
+        """A generated module class whose constructor starts with ``in_channels``: block classes
+        and repeat-iteration classes both take their input's channel count first."""
+        cls = _ClassGen(self, self.modules.name(key), doc)
+        cls.in_rank = rank
+        cls.unnamed = "y"
+        cls.in_var = cls.locals.name(("in_channels",), "in_channels")
+        cls.params.append((cls.in_var, "int", None))
+        return cls
+
     def param_types(self, block: str) -> dict[str, str]:
         seen: dict[str, set[str]] = {}
         for scope in self.net.scopes.values():
@@ -1324,12 +1330,8 @@ class _Emitter:
                 raise EmitError("each iteration of a repeat must keep its input's rank", stmt.span)
             return cls
         doc = f"One iteration of the repeat ``{stmt.name}`` in ``{owner.name}``."
-        cls = _ClassGen(self, self.modules.name(("body", stmt.span)), doc)
+        cls = self.new_class(("body", stmt.span), doc, rank)
         self.bodies[stmt.span] = cls
-        cls.in_rank = rank
-        cls.unnamed = "y"
-        cls.in_var = cls.locals.name(("in_channels",), "in_channels")
-        cls.params.append((cls.in_var, "int", None))
         inner: dict[str, px.PyExpr] = {}
         for name in _names_in(stmt.body):
             if name not in values:

@@ -15,6 +15,11 @@ SPECS_DIR = ROOT / "specs"
 #: every network spec shipped in specs/ (not specs/lib/, which holds only blocks)
 SPEC_PATHS = sorted(SPECS_DIR.glob("*.arch"))
 SPEC_IDS = [p.stem for p in SPEC_PATHS]
+#: GoogLeNet's inception block instances, in Table 1's order (specs/googlenet.arch)
+GOOGLENET_INCEPTIONS = [
+    "inception_3a", "inception_3b", "inception_4a", "inception_4b", "inception_4c",
+    "inception_4d", "inception_4e", "inception_5a", "inception_5b",
+]  # fmt: skip
 #: the small example specs in specs/examples/
 EXAMPLE_PATHS = sorted((SPECS_DIR / "examples").glob("*.arch"))
 

@@ -18,7 +18,7 @@ from archc.budget import METRICS, check_assertions, check_network, parse_limit
 from archc.cli import main
 from archc.errors import ArchError, BudgetError, SpecNameError
 from archc.units import BYTE_SUFFIXES, COUNT_SUFFIXES, QuantityError
-from tests.conftest import SPECS_DIR, load_spec
+from tests.conftest import GOOGLENET_INCEPTIONS, SPECS_DIR, load_spec
 
 GOOGLENET = str(SPECS_DIR / "googlenet.arch")
 VGG16 = str(SPECS_DIR / "vgg16.arch")
@@ -412,17 +412,7 @@ def test_asserts_in_a_block_are_checked_per_instance(tmp_path: Path) -> None:
     )
     checks = check_assertions(archc.load(spec))
     rows = {r.name: r for r in archc.load(spec).rows(depth=1)}
-    assert [c.scope for c in checks] == [
-        "inception_3a",
-        "inception_3b",
-        "inception_4a",
-        "inception_4b",
-        "inception_4c",
-        "inception_4d",
-        "inception_4e",
-        "inception_5a",
-        "inception_5b",
-    ]
+    assert [c.scope for c in checks] == GOOGLENET_INCEPTIONS
     assert [c.actual for c in checks] == [rows[c.scope].params for c in checks]
     assert [c.scope for c in checks if not c.passed] == ["inception_5a", "inception_5b"]
     assert checks[0].name == "inception_3a: params <= 1M"

@@ -26,7 +26,7 @@ from archc.emit import graphviz as gv
 from archc.emit.graphviz import DiagramOptions, dot_source, render
 from archc.formats import op_label
 from archc.ops import REGISTRY
-from tests.conftest import ROOT, SPEC_IDS, SPECS_DIR, load_spec
+from tests.conftest import GOOGLENET_INCEPTIONS, ROOT, SPEC_IDS, SPECS_DIR, load_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "diagrams"
 REGEN = bool(os.environ.get("ARCHC_REGEN_GOLDEN"))
@@ -129,17 +129,7 @@ def test_googlenet_depth_1_has_nine_inception_nodes() -> None:
     net = load_spec("googlenet")
     assert list(dot.nodes) == [r.name for r in net.rows(1)]
     inceptions = [n for n in dot.nodes.values() if n.label[1].startswith("inception(")]
-    assert [n.id for n in inceptions] == [
-        "inception_3a",
-        "inception_3b",
-        "inception_4a",
-        "inception_4b",
-        "inception_4c",
-        "inception_4d",
-        "inception_4e",
-        "inception_5a",
-        "inception_5b",
-    ]
+    assert [n.id for n in inceptions] == GOOGLENET_INCEPTIONS
     assert inceptions[0].label == [
         "inception_3a",
         "inception(64, 96, 128, 16, 32, 32)",

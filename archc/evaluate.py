@@ -9,12 +9,15 @@ only ``archc check`` can answer (``params``, ``inception_4a.macs``); it passes a
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from archc import nodes as n
 from archc.errors import SpecNameError, SpecValueError, did_you_mean
+from archc.limits import current as current_limits
+from archc.source import Span
 
 Value = Any  # int | float | bool | str | tuple[Value, ...]
 
@@ -66,6 +69,39 @@ def _is_number(value: Value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _comparable(left: Value, right: Value) -> bool:
+    """``==`` and ``!=`` compare numbers with numbers, and otherwise values of one type only:
+    ``params == "x"`` is a mistake to report, not a comparison that is simply false."""
+    if _is_number(left) and _is_number(right):
+        return True
+    if isinstance(left, tuple) and isinstance(right, tuple):
+        return True
+    return type_name(left) == type_name(right)
+
+
+def check_number(value: Value, span: Span) -> Value:
+    """``value`` if it is within the limits for numbers; a located error otherwise.
+
+    Integers must fit in ``int_bits`` bits (int64 by default: ONNX and PyTorch hold no more);
+    floats must be finite.  Checked at every literal and after every operation, so thirty
+    squarings of a constant stop at the first result that is too big instead of computing for
+    minutes.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        limits = current_limits()
+        if value > limits.max_int or value < -limits.max_int:
+            raise SpecValueError(
+                f"integer too large: more than {limits.int_bits} bits",
+                span,
+                [limits.hint("int_bits")],
+            )
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise SpecValueError("number too large: the result is not finite", span)
+    return value
+
+
 def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None = None) -> Value:
     """The value of ``expr`` with names looked up in ``env``."""
     match expr:
@@ -98,7 +134,13 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
                 )
             if op in ("/", "//", "%") and right == 0:
                 raise SpecValueError("division by zero", expr.right.span)
-            return ARITHMETIC[op](left, right)
+            try:
+                result = ARITHMETIC[op](left, right)
+            except OverflowError:
+                raise SpecValueError(
+                    "number too large: the result is not finite", expr.span
+                ) from None
+            return check_number(result, expr.span)
         case n.Compare(op=op):
             left = evaluate(expr.left, env, resolver)
             right = evaluate(expr.right, env, resolver)
@@ -107,6 +149,12 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
                     f"cannot compare {type_name(left)} and {type_name(right)} with '{op}'",
                     expr.span,
                 )
+            if not _comparable(left, right):
+                raise SpecValueError(
+                    f"cannot compare {type_name(left)} and {type_name(right)} with '{op}'",
+                    expr.span,
+                    ["the two sides are of different kinds, so this could never be true"],
+                )
             return COMPARISONS[op](left, right)
         case n.UnaryOp(op="not"):
             return not evaluate(expr.operand, env, resolver)
@@ -114,7 +162,7 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
             value = evaluate(expr.operand, env, resolver)
             if not _is_number(value):
                 raise SpecValueError(f"cannot negate a {type_name(value)}", expr.span)
-            return -value
+            return check_number(-value, expr.span)
         case n.Cond():
             test = evaluate(expr.test, env, resolver)
             return evaluate(expr.then if test else expr.orelse, env, resolver)

@@ -42,7 +42,8 @@ class ArchLexer(Lexer):
         parts = [f"(?P<{name}>{patterns[name]})" for name in _REGEX_ORDER if name in patterns]
         parts.insert(1, r"(?P<WS>[\t \f]+)")
         parts.append("(?P<SYM>" + "|".join(re.escape(s) for s in symbols) + ")")
-        self.scanner = re.compile("|".join(parts))
+        # ASCII: only 0-9 are digits (\d would take '৪' for a number)
+        self.scanner = re.compile("|".join(parts), re.ASCII)
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
         text = lexer_state.text

@@ -7,23 +7,73 @@ path, so a span stays a cheap value object and can render its own excerpt with a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 _SOURCES: dict[str, str] = {}
+# sources whose lines may be quoted in excerpts; an include outside the allowed roots is
+# registered as withheld, so an error in it never prints a line of, say, a secrets file
+_WITHHELD: set[str] = set()
+
+# C0 controls (but tab and newline), DEL, C1 controls, lone surrogates (undecodable bytes in a
+# file name), the Unicode line and paragraph separators and the two XML 1.0 non-characters
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
-def register_source(name: str, text: str) -> None:
-    """Remember ``text`` under ``name`` so spans into it can show excerpts."""
+def _picture(match: re.Match[str]) -> str:
+    c = ord(match.group())
+    if c < 0x20:
+        return chr(0x2400 + c)  # U+241B SYMBOL FOR ESCAPE, U+2407 SYMBOL FOR BELL, ...
+    if c == 0x7F:
+        return "\u2421"
+    return "\ufffd"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as a visible symbol of the same width (ESC as
+    ␛, BEL as ␇), so a spec or a file name cannot move the cursor, recolour or retitle a terminal,
+    and carets still line up.  Tab and newline are kept; callers that need one line replace them.
+    """
+    return _INVISIBLE.sub(_picture, text) if _INVISIBLE.search(text) else text
+
+
+def one_line(text: str) -> str:
+    """:func:`visible`, with newlines and tabs shown as symbols too: a name in a one-line slot."""
+    return visible(text).replace("\n", "\u2424").replace("\t", "\u2409")
+
+
+def register_source(name: str, text: str, quotable: bool = True) -> None:
+    """Remember ``text`` under ``name`` so spans into it can show excerpts; with
+    ``quotable=False`` (a file outside the allowed roots) excerpts leave its lines out."""
     _SOURCES[name] = text
+    if quotable:
+        _WITHHELD.discard(name)
+    else:
+        _WITHHELD.add(name)
+
+
+def withhold_source(name: str) -> None:
+    """Never quote lines of ``name`` in excerpts (it lies outside the allowed include roots)."""
+    _WITHHELD.add(name)
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` cut into lines exactly where the lexer counts them: at ``\\n`` only (a ``\\r``
+    before it is dropped).  ``str.splitlines`` also cuts at ``\\f``, ``\\x85`` and U+2028,
+    which the lexer does not, and the caret would point into the wrong line."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if not lines[-1]:
+        lines.pop()  # the text ends with a newline (or is empty): no line after it
+    return lines
 
 
 def source_line(name: str, line: int) -> str | None:
     """Line ``line`` (1-based) of a registered source, without its newline."""
     text = _SOURCES.get(name)
-    if text is None:
+    if text is None or name in _WITHHELD:
         return None
-    lines = text.splitlines()
+    lines = split_lines(text)
     if 1 <= line <= len(lines):
         return lines[line - 1]
     return None
@@ -47,7 +97,7 @@ class Span:
         text = source_line(self.file, self.line)
         if text is None:
             return []
-        text = text.replace("\t", " ")
+        text = visible(text.replace("\t", " "))
         width = 1
         if self.end_line == self.line and self.end_column and self.end_column > self.column:
             width = self.end_column - self.column
@@ -58,9 +108,12 @@ class Span:
 
 
 def display_name(path: Path) -> str:
-    """How a file is named in messages: relative to the working directory when that is shorter."""
+    """How a file is named in messages: relative to the working directory when that is shorter.
+
+    Control characters and newlines in the name are shown as visible symbols (:func:`one_line`):
+    a file name must not be able to write to the terminal or start a line of a report."""
     try:
         rel = path.resolve().relative_to(Path.cwd().resolve())
-        return str(rel)
-    except ValueError:
-        return str(path)
+        return one_line(str(rel))
+    except (ValueError, OSError, RuntimeError):
+        return one_line(str(path))

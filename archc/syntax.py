@@ -9,11 +9,16 @@ expected, in the language's own words.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import stat
+import sys
 from bisect import bisect_left
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer
@@ -26,9 +31,11 @@ from lark.exceptions import (
 )
 
 from archc import nodes as n
-from archc.errors import ArchError, SpecSyntaxError
+from archc.errors import ArchError, SpecSyntaxError, SpecValueError
+from archc.evaluate import check_number
 from archc.lexer import ArchLexer
-from archc.source import Span, register_source
+from archc.limits import current as current_limits
+from archc.source import Span, register_source, split_lines
 from archc.units import QuantityError, parse_quantity
 
 # How terminals are called in "expected ..." messages.
@@ -55,7 +62,8 @@ _BRACKETS_CLOSE = {"RPAR", "RBRACE"}
 
 
 _NUMBER = re.compile(
-    r"^(?P<num>\d+\.\d*|\.\d+|\d+)(?P<exp>[eE][+-]?\d+)?(?P<dims>(?:[x×]\d+)*)(?P<suffix>[A-Za-z]*)$"
+    r"^(?P<num>\d+\.\d*|\.\d+|\d+)(?P<exp>[eE][+-]?\d+)?(?P<dims>(?:[x×]\d+)*)(?P<suffix>[A-Za-z]*)$",
+    re.ASCII,
 )
 
 
@@ -70,6 +78,30 @@ class _ToAST(Transformer):
         super().__init__()
         self.positions = positions
         self.file = "<spec>"
+        # nesting depth of expressions and statement bodies built so far, by id (leaves: absent)
+        self.depth: dict[int, int] = {}
+        self.limits = current_limits()
+
+    def reset(self, file: str) -> None:
+        self.file = file
+        self.depth = {}
+        self.limits = current_limits()
+
+    def _deep(self, node: Any, children: Any, what: str = "expression") -> Any:
+        """Record ``node``'s depth (one more than its deepest child); too deep is an error, so
+        no later recursive walk (evaluation, code generation) can exhaust Python's stack."""
+        depth = self.depth
+        d = 1 + max((depth.get(id(c), 1) for c in children), default=1)
+        limit = self.limits.expression_depth if what == "expression" else self.limits.nesting
+        if d > limit:
+            name = "expression_depth" if what == "expression" else "nesting"
+            raise SpecValueError(
+                f"{what} nested too deeply: more than {limit} levels",
+                node.span,
+                [self.limits.hint(name)],
+            )
+        depth[id(node)] = d
+        return node
 
     # ---------------------------------------------------------------- helpers
     @staticmethod
@@ -159,13 +191,15 @@ class _ToAST(Transformer):
 
     def repeat_stmt(self, c: list[Any]) -> n.Repeat:
         name, count, index, body = c
-        return n.Repeat(self._span(c), str(name), count, str(index) if index else None, body)
+        node = n.Repeat(self._span(c), str(name), count, str(index) if index else None, body)
+        return self._deep(node, body, "statement")
 
     def if_stmt(self, c: list[Any]) -> n.If:
         test, then, orelse = c
         if isinstance(orelse, n.If):
             orelse = (orelse,)
-        return n.If(self._span(c, keyword=True), test, then, orelse or ())
+        node = n.If(self._span(c, keyword=True), test, then, orelse or ())
+        return self._deep(node, (*then, *(orelse or ())), "statement")
 
     def assert_stmt(self, c: list[Any]) -> n.Assert:
         return n.Assert(self._span(c, keyword=True), c[0], c[1][1:-1] if c[1] else None)
@@ -212,7 +246,7 @@ class _ToAST(Transformer):
                     ["a shape is whole numbers joined by 'x', e.g. 3x224x224"],
                 )
             parts = re.split("[x×]", str(tok))
-            return n.Dims(span, tuple(int(p) for p in parts))
+            return n.Dims(span, tuple(_whole(p, span) for p in parts))
         if m["suffix"]:
             if m["exp"]:
                 raise SpecSyntaxError(f"malformed number {str(tok)!r}", span)
@@ -220,11 +254,11 @@ class _ToAST(Transformer):
                 value, is_bytes = parse_quantity(m["num"] + m["suffix"])
             except QuantityError as exc:
                 raise SpecSyntaxError(str(exc), span) from None
-            return n.Quantity(span, value, str(tok), is_bytes)
+            return n.Quantity(span, check_number(value, span), str(tok), is_bytes)
         text = m["num"] + (m["exp"] or "")
         if m["num"].isdigit() and not m["exp"]:
-            return n.Number(span, int(text))
-        return n.Number(span, float(text))
+            return n.Number(span, _whole(text, span))
+        return n.Number(span, check_number(float(text), span))
 
     def string(self, c: list[Any]) -> n.String:
         return n.String(self._span(c), str(c[0])[1:-1])
@@ -239,23 +273,33 @@ class _ToAST(Transformer):
         return n.Name(self._span(c), str(c[0]))
 
     def tuple(self, c: list[Any]) -> n.Tuple:
-        return n.Tuple(self._span(c, keyword=True), tuple(x for x in c if x is not None))
+        items = tuple(x for x in c if x is not None)
+        return self._deep(n.Tuple(self._span(c, keyword=True), items), items)
 
     def flat(self, c: list[Any]) -> n.Expr:
         """Operands and operators in a row (``a + b * c``): arrange them by precedence."""
-        return _Climber(self.file, c).parse()
+        return _Climber(self, c).parse()
 
     def neg(self, c: list[Any]) -> n.UnaryOp:
-        return n.UnaryOp(self._span(c), "-", c[1])
+        return self._deep(n.UnaryOp(self._span(c), "-", c[1]), (c[1],))
 
     def cond(self, c: list[Any]) -> n.Cond:
-        return n.Cond(self._span(c), c[1], c[0], c[2])
+        return self._deep(n.Cond(self._span(c), c[1], c[0], c[2]), c)
 
     def attr(self, c: list[Any]) -> n.Attr:
-        return n.Attr(self._span(c), c[0], str(c[1]))
+        return self._deep(n.Attr(self._span(c), c[0], str(c[1])), (c[0],))
 
     def fcall(self, c: list[Any]) -> n.Call:
-        return n.Call(self._span(c), str(c[0]), c[1])
+        args = c[1] or ()
+        return self._deep(n.Call(self._span(c), str(c[0]), c[1]), [a.value for a in args])
+
+
+def _whole(digits: str, span: Span) -> int:
+    """A whole-number literal within the integer limit; long ones are refused before ``int()``
+    (which would raise for more than 4,300 digits, and is slow well before that)."""
+    if len(digits) > 1300:  # 4096 bits, the most int_bits allows, is 1,234 digits
+        check_number(10 ** (current_limits().int_bits), span)
+    return int(check_number(int(digits), span))
 
 
 class _Postlex:
@@ -340,6 +384,7 @@ def _parser() -> tuple[Lark, _Postlex, _ToAST]:
     grammar = resources.files("archc").joinpath("grammar.lark").read_text(encoding="utf-8")
     postlex = _Postlex()
     builder = _ToAST(postlex)
+    cache = table_cache(grammar)
     lark = Lark(
         grammar,
         parser="lalr",
@@ -347,9 +392,102 @@ def _parser() -> tuple[Lark, _Postlex, _ToAST]:
         postlex=postlex,
         transformer=builder,
         maybe_placeholders=True,
-        cache=True,  # the LALR tables, pickled in the temp directory keyed by grammar and options
+        # the LALR tables, pickled in a private per-user directory (never the shared temp
+        # folder: lark unpickles whatever file it finds there); no cache if none is safe
+        cache=str(cache) if cache else False,
     )
+    if cache:
+        _seal(cache)
     return lark, postlex, builder
+
+
+def cache_dir() -> Path | None:
+    """The per-user directory for the parser tables, created ``0700``; ``None`` when there is no
+    safe one (``ARCHC_CACHE_DIR=`` empty, no home, someone else owns it, others may write it)."""
+    if not hasattr(os, "geteuid"):
+        return None
+    configured = os.environ.get("ARCHC_CACHE_DIR")
+    if configured is not None:
+        if not configured:
+            return None
+        base = Path(configured)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        try:
+            base = Path(xdg if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "archc"
+        except (RuntimeError, KeyError):
+            return None
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(base)
+    except OSError:
+        return None
+    if not _private(info, directory=True):
+        return None
+    return base
+
+
+def _private(info: os.stat_result, directory: bool) -> bool:
+    kind = stat.S_ISDIR if directory else stat.S_ISREG
+    return kind(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
+
+
+def table_cache(grammar: str) -> Path | None:
+    """The file lark may load the tables from, or ``None`` when no safe one exists.
+
+    The file is trusted only when it is a regular file (not a link) that this user owns, that
+    nobody else may read or write, and whose SHA-256 matches the digest recorded beside it when
+    it was written (a half-written or altered file is deleted and rebuilt).
+    """
+    base = cache_dir()
+    if base is None:
+        return None
+    key = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:32]
+    path = base / f"tables-{key}-py{sys.version_info[0]}{sys.version_info[1]}.lark"
+    digest = path.with_suffix(".sha256")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    except OSError:
+        return None
+    try:
+        recorded = digest.read_text(encoding="ascii").strip()
+        sound = _private(info, directory=False) and recorded == _digest(path)
+    except (OSError, UnicodeDecodeError):
+        sound = False
+    if not sound:
+        for stale in (path, digest):
+            try:
+                stale.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return None
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _seal(path: Path) -> None:
+    """After lark wrote (or read) the tables: make them private and record their digest."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            return
+        os.chmod(path, 0o600)
+        value = _digest(path)
+        digest = path.with_suffix(".sha256")
+        if digest.exists() and digest.read_text(encoding="ascii").strip() == value:
+            return
+        tmp = digest.with_name(f"{digest.name}.{os.getpid()}.tmp")
+        tmp.write_text(value + "\n", encoding="ascii")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, digest)
+    except (OSError, UnicodeDecodeError):
+        pass
 
 
 # Terminals that only continue an expression; listed together as "an operator".
@@ -392,10 +530,13 @@ _NOT_PREC = 3
 class _Climber:
     """Precedence climbing over one flat run of operands, operators and ``not`` prefixes."""
 
-    def __init__(self, file: str, items: list[Any]) -> None:
-        self.file = file
+    def __init__(self, builder: _ToAST, items: list[Any]) -> None:
+        self.file = builder.file
+        self.deep = builder._deep
         self.items = items
         self.pos = 0
+        self.nots = 0  # 'not's nested at this point: each is one level of recursion here
+        self.max_nots = builder.limits.expression_depth
 
     def parse(self) -> n.Expr:
         expr = self._expr(0)
@@ -416,7 +557,15 @@ class _Climber:
                     "'not' needs parentheses here",
                     Span(self.file, item.line, item.column, item.end_line, item.end_column),
                 )
+            self.nots += 1
+            if self.nots > self.max_nots:
+                raise SpecValueError(
+                    f"expression nested too deeply: more than {self.max_nots} levels",
+                    Span(self.file, item.line, item.column, item.end_line, item.end_column),
+                    [current_limits().hint("expression_depth")],
+                )
             operand = self._expr(_NOT_PREC + 1, after_not=True)
+            self.nots -= 1
             start = Span(self.file, item.line, item.column)
             left = n.UnaryOp(
                 Span(
@@ -429,6 +578,7 @@ class _Climber:
                 "not",
                 operand,
             )
+            self.deep(left, (operand,))
         else:
             left = item
         compared = False
@@ -448,10 +598,11 @@ class _Climber:
             self.pos += 1
             right = self._expr(prec + 1)
             span = self._join(left, right)
+            kids = (left, right)
             if prec == _PRECEDENCE["=="]:
-                left = n.Compare(span, op, left, right)
+                left = self.deep(n.Compare(span, op, left, right), kids)
             else:
-                left = n.BinOp(span, op, left, right)
+                left = self.deep(n.BinOp(span, op, left, right), kids)
         return left
 
 
@@ -485,6 +636,7 @@ def _describe_token(tok: Token) -> str:
 
 def parse(text: str, file: str) -> n.Module:
     """Parse one file's text into an AST :class:`~archc.nodes.Module`."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
     register_source(file, text)
     if not text.strip():
         raise SpecSyntaxError(
@@ -492,7 +644,7 @@ def parse(text: str, file: str) -> n.Module:
         )
     lark, positions, builder = _parser()
     positions.reset()
-    builder.file = file
+    builder.reset(file)
     try:
         module = lark.parse(text)
     except UnexpectedInput as exc:
@@ -509,7 +661,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError
     line = getattr(exc, "line", None)
     column = getattr(exc, "column", None)
     if not isinstance(line, int) or line < 1:
-        lines = text.splitlines() or [""]
+        lines = split_lines(text) or [""]
         line, column = len(lines), len(lines[-1]) + 1
     span = Span(file, line, column or 1)
     if isinstance(exc, UnexpectedCharacters):
@@ -543,7 +695,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError
 
 def _unclosed_paren(text: str, line: int, column: int) -> str:
     """Where the innermost '(' still open at (line, column) was opened."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     stack: list[tuple[int, int]] = []
     for i, row in enumerate(lines[:line], start=1):
         row = row.split("#", 1)[0]

@@ -39,6 +39,11 @@ DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8"
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)([A-Za-z]*)$", re.ASCII)
 
 
+# a quantity is a count or a size: 40 digits is far beyond both, and well inside Python's
+# 4,300-digit limit on int() of a string
+_MAX_DIGITS = 40
+
+
 class QuantityError(ValueError):
     """A malformed quantity; the message says what is accepted."""
 
@@ -56,6 +61,8 @@ def parse_quantity(text: str) -> tuple[int | float, bool]:
             "(K, M, G, T, Ki, Mi, Gi; B, KB, MB, GB, KiB, MiB, GiB), e.g. 7M or 200MB"
         )
     number, suffix = m.groups()
+    if len(number) > _MAX_DIGITS:
+        raise QuantityError(f"number too long in quantity: {len(number)} digits")
     if suffix in COUNT_SUFFIXES:
         scale, is_bytes = COUNT_SUFFIXES[suffix], False
     elif suffix in BYTE_SUFFIXES:

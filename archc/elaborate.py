@@ -9,6 +9,7 @@ they are produced, which is a topological order, so the passes never need to sor
 
 from __future__ import annotations
 
+import time
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from archc.ir import (
     add_layers,
     new_graph,
 )
+from archc.limits import current as current_limits
 from archc.loader import Program
 from archc.ops import REGISTRY, ArgProblem, callable_names, lookup
 from archc.ops.attrs import bind, show_value, signature
@@ -91,6 +93,12 @@ class Elaborator:
         self.g: nx.DiGraph = new_graph(net.name, program.files[0], net.span)
         self.g.graph[G_BLOCKS] = dict(program.blocks)
         self.layers: list[Layer] = []  # added to the graph in one go at the end
+        # (scope prefix, base name) -> the next suffix to try for an automatic name: naming
+        # stays linear however many anonymous layers share a base (relu, relu_2, ... relu_10000)
+        self._next_suffix: dict[tuple[str, str], int] = {}
+        self.limits = current_limits()
+        self._depth = 0  # nested bodies being elaborated (if, repeat, block calls)
+        self._deadline = time.monotonic() + self.limits.elaboration_seconds
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> nx.DiGraph:
@@ -132,8 +140,17 @@ class Elaborator:
 
     # ------------------------------------------------------------------ statements
     def _body(self, stmts: tuple[n.Stmt, ...], frame: _Frame) -> None:
+        if self._depth >= self.limits.nesting and stmts:
+            raise SpecValueError(
+                f"nested too deeply: more than {self.limits.nesting} levels of if, repeat and "
+                "block calls",
+                stmts[0].span,
+                [self.limits.hint("nesting")],
+            )
+        self._depth += 1
         for stmt in stmts:
             self._stmt(stmt, frame)
+        self._depth -= 1
 
     def _stmt(self, stmt: n.Stmt, frame: _Frame) -> None:
         match stmt:
@@ -214,6 +231,12 @@ class Elaborator:
         if not _is_count(count):
             raise SpecValueError(
                 f"repeat count must be a whole number >= 1, got {count!r}", stmt.count.span
+            )
+        if count > self.limits.repeat:
+            raise SpecValueError(
+                f"repeat count {count:,} is above the limit of {self.limits.repeat:,}",
+                stmt.count.span,
+                [self.limits.hint("repeat")],
             )
         self._check_tensor_name(stmt.name, stmt.span)
         path = self._claim(frame, stmt.name, stmt.span)
@@ -382,6 +405,7 @@ class Elaborator:
             if exc.attr and exc.attr not in {s.name for s in op.attrs}:
                 hints.insert(0, did_you_mean(exc.attr, [s.name for s in op.attrs]))
             raise SpecArgumentError(str(exc), span, hints) from None
+        self._check_size(link.span)
         name = self._claim(owner, local or op.name, link.span, auto=not local)
         self.layers.append(
             Layer(
@@ -455,6 +479,23 @@ class Elaborator:
         assert out is not None
         return _Tensor(out.node, link.alias or local or path)
 
+    def _check_size(self, span: Span) -> None:
+        """The layer and elaboration-time limits, checked before each new layer."""
+        count = len(self.layers)
+        if count >= self.limits.layers:
+            raise SpecValueError(
+                f"the network has more than {self.limits.layers:,} layers",
+                span,
+                [self.limits.hint("layers")],
+            )
+        if count % 1024 == 0 and time.monotonic() > self._deadline:
+            raise SpecValueError(
+                f"elaboration took longer than {self.limits.elaboration_seconds:g} seconds "
+                f"({count:,} layers so far)",
+                span,
+                [self.limits.hint("elaboration_seconds")],
+            )
+
     # ------------------------------------------------------------------ names
     def _check_tensor_name(self, name: str, span: Span) -> None:
         """A tensor may not share a name with an op or block: ``relu`` would be ambiguous."""
@@ -484,10 +525,15 @@ class Elaborator:
         used = frame.used.setdefault(frame.prefix, {})
         name = local
         if auto:
-            k = 2
+            key = (frame.prefix, local)
+            k = self._next_suffix.get(key, 2)
+            if k > 2:  # local and local_2 .. local_{k-1} are taken already
+                name = f"{local}_{k}"
+                k += 1
             while name in used:
                 name = f"{local}_{k}"
                 k += 1
+            self._next_suffix[key] = k
         elif name in used:
             raise SpecNameError(
                 f"the name '{frame.prefix}{name}' is already used",

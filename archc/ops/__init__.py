@@ -7,18 +7,24 @@ Importing this package registers all ops.  ``REGISTRY`` maps canonical names to 
 from archc.ops import conv, dense, elementwise, merge, norm, pool  # noqa: F401  (registration)
 from archc.ops.base import (
     ALIASES,
+    INT_ARITHMETIC,
     REGISTRY,
+    TRAITS,
     ArgProblem,
+    Arithmetic,
     Attrs,
     AttrSpec,
+    Example,
     Op,
     Shape,
     ShapeProblem,
+    SymbolicShape,
     TensorSpec,
     Window,
     dims,
     elements,
     ops_with,
+    symbolic_of,
 )
 
 
@@ -35,13 +41,18 @@ def callable_names() -> list[str]:
 
 __all__ = [
     "ALIASES",
+    "INT_ARITHMETIC",
     "REGISTRY",
+    "TRAITS",
     "ArgProblem",
+    "Arithmetic",
     "AttrSpec",
     "Attrs",
+    "Example",
     "Op",
     "Shape",
     "ShapeProblem",
+    "SymbolicShape",
     "TensorSpec",
     "Window",
     "callable_names",
@@ -49,4 +60,5 @@ __all__ = [
     "elements",
     "lookup",
     "ops_with",
+    "symbolic_of",
 ]

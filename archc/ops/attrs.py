@@ -80,7 +80,7 @@ def show_value(value: Any) -> str:
 
 def signature(op: Op) -> str:
     """``conv(out, kernel, stride=1, pad=0, ...)``: for messages and ``archc ops``."""
-    parts = ["a, b, ..."] if op.arity is None else []
+    parts = ["a, b, ..."] if op.is_merge else []
     for spec in op.attrs:
         if spec.required:
             parts.append(spec.name)

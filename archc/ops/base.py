@@ -1,20 +1,40 @@
 """What an op is: its attribute schema and the rules that give it meaning.
 
 Each op is one subclass of :class:`Op` registered with :func:`register`: its attributes (with
-kinds, defaults and validation), its shape rule, and its parameter, buffer, MAC and FLOP counts.
-Nothing else in archc knows what a convolution is; passes ask the op, emitters keep a table keyed
-by op name.  Traits (``"elementwise"``, ``"merge"``, ``"inplace"``, ``"view"``, ``"weights"``) are
-declared as sets and queried with :func:`ops_with`, never by comparing op names.
+kinds, defaults and validation), its shape rule (concrete, and symbolic for code generation),
+its parameter, buffer, MAC and FLOP counts, its traits, a doc line and small examples.  Nothing
+else in archc knows what a convolution is; passes ask the op, emitters keep a table keyed by op
+name, and diagram styles, ``archc ops``, ``docs/ops.md`` and the op × emitter tests are derived
+from these entries.  Traits (``"elementwise"``, ``"merge"``, ``"inplace"``, ``"view"``,
+``"weights"`` ...) are declared as sets and queried with :func:`ops_with` or the properties of
+:class:`Op`, never by comparing op names.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 Shape = tuple[int, ...]
 Attrs = dict[str, Any]
+T = TypeVar("T")
+
+#: every trait an op may declare (a test checks that ops use no other)
+TRAITS = frozenset(
+    {
+        "weights",  # owns tensors (tensors() is not empty)
+        "spatial",  # works on C×H×W maps
+        "pool",  # a pooling window (no weights)
+        "elementwise",  # output element i depends on input element i only
+        "activation",  # a non-linearity
+        "inplace",  # may overwrite its input's buffer (PyTorch inplace=True)
+        "view",  # output aliases the input's memory (flatten)
+        "merge",  # joins two or more tensors given as arguments
+        "normalization",  # normalises activations
+    }
+)
 
 REQUIRED = object()
 
@@ -72,24 +92,162 @@ class Window:
     dilation: tuple[int, int] = (1, 1)
 
 
+@dataclass(frozen=True)
+class Example:
+    """A small use of an op: the call as a spec writes it, and the per-sample input shapes.
+
+    Examples are the op's test cases and its documentation at once: the op × emitter test
+    (``tests/test_op_examples.py``) builds a one-layer network around each and checks archc's
+    shape and counts against PyTorch's module and PyTorch's output against ONNX Runtime's;
+    ``docs/ops.md`` and ``archc ops`` show the first.  A unary op's call reads its input ``x``
+    (``conv(6, 3, pad=1)``); a merge names its inputs ``a``, ``b``, ``c`` ... in ``inputs``
+    order (``concat(a, b)``).  No expected numbers are written here: the test takes them from
+    PyTorch, the docs from the analysis.
+    """
+
+    call: str
+    inputs: tuple[Shape, ...] = ((4, 8, 8),)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        if len(self.inputs) == 1:
+            return ("x",)
+        return tuple("abcdefgh"[: len(self.inputs)])
+
+    def spec(self, network: str = "example") -> str:
+        """A whole ``.arch`` network applying the call to its inputs, with output ``y``."""
+        lines = [f"network {network} {{"]
+        for name, shape in zip(self.input_names, self.inputs, strict=True):
+            written = "x".join(map(str, shape)) if len(shape) > 1 else f"({shape[0]},)"
+            lines.append(f"    input {name}: {written}")
+        start = "" if len(self.inputs) > 1 else "x -> "
+        lines += [f"    output y = {start}{self.call}", "}", ""]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SymbolicShape(Generic[T]):
+    """What is known of a tensor before its height and width are: channels (features when the
+    tensor is flat), rank (3: C×H×W, 1: F), and height and width where they can be known.
+
+    ``T`` is whatever the caller counts with: ``int`` for a concrete check, an expression type
+    for generated code (``archc.emit.pyexpr``).  ``channels`` is None when it depends on
+    spatial sizes nobody knows (a flatten of a map of unknown size).
+    """
+
+    channels: T | None
+    rank: int
+    spatial: tuple[T, T] | None = None
+
+
+class Arithmetic(Protocol[T]):
+    """The few operations a symbolic shape rule needs on values of type ``T``."""
+
+    def total(self, terms: list[T]) -> T:
+        """``a + b + ...``."""
+        ...
+
+    def product(self, factors: list[T]) -> T:
+        """``a * b * ...``."""
+        ...
+
+    def items(self, value: T) -> tuple[T, ...] | None:
+        """The items of a tuple-valued attribute (a pair, a shape), or None when unknown."""
+        ...
+
+
+class IntArithmetic:
+    """:class:`Arithmetic` over plain integers: the concrete case."""
+
+    def total(self, terms: list[int]) -> int:
+        return sum(terms)
+
+    def product(self, factors: list[int]) -> int:
+        return math.prod(factors)
+
+    def items(self, value: Any) -> tuple[int, ...] | None:
+        return tuple(value) if isinstance(value, tuple) else None
+
+
+INT_ARITHMETIC = IntArithmetic()
+
+
+def symbolic_of(shape: Shape) -> SymbolicShape[int]:
+    """A concrete shape as a :class:`SymbolicShape` (everything known)."""
+    spatial = (shape[1], shape[2]) if len(shape) == 3 else None
+    return SymbolicShape(shape[0], len(shape), spatial)
+
+
 class Op:
-    """Base of every op.  Subclasses set the class attributes and override the rules they need."""
+    """Base of every op.  Subclasses set the class attributes and override the rules they need.
+
+    Class attributes: ``name``, ``doc`` (one line), ``attrs``, ``aliases``, ``traits`` (a subset
+    of :data:`TRAITS`), ``examples`` (at least one for a callable op), ``shape_doc`` (the shape
+    rule in words, for ``docs/ops.md``), ``n_inputs`` (tensors a non-merge op reads), and
+    optionally ``diagram_style`` (a Graphviz style name that overrides the one its traits give).
+
+    Rules: :meth:`check` (cross-attribute validation), :meth:`shape` (concrete output shape),
+    :meth:`symbolic_shape` (channels, rank and what is known of height and width, computed
+    from attributes and input channels with any :class:`Arithmetic`: the PyTorch emitter uses
+    it with expressions to write ``__init__`` code for any block argument), :meth:`tensors`,
+    :meth:`params`, :meth:`buffers`, :meth:`macs`, :meth:`flops`, :meth:`window` (receptive
+    field) and :meth:`summary`.  Derived facts: :attr:`is_merge`, :attr:`arity`,
+    :attr:`is_inplace`, :attr:`is_view`.
+    """
 
     name: ClassVar[str]
     doc: ClassVar[str]
     attrs: ClassVar[tuple[AttrSpec, ...]] = ()
     aliases: ClassVar[tuple[str, ...]] = ()
     traits: ClassVar[frozenset[str]] = frozenset()
-    #: number of input tensors; ``None`` for merges, which take two or more as arguments.
-    arity: ClassVar[int | None] = 1
+    #: tensors a non-merge op reads (0 for the graph's inputs); merges take two or more.
+    n_inputs: ClassVar[int] = 1
     #: ops the language cannot call (the graph's ``input`` nodes).
     internal: ClassVar[bool] = False
+    #: small uses of the op, for the op × emitter tests, ``archc ops`` and ``docs/ops.md``.
+    examples: ClassVar[tuple[Example, ...]] = ()
+    #: the shape rule in words (``docs/ops.md``).
+    shape_doc: ClassVar[str] = "unchanged"
+    #: a Graphviz style name overriding the one derived from ``traits`` (None: derived).
+    diagram_style: ClassVar[str | None] = None
+
+    @property
+    def is_merge(self) -> bool:
+        """Whether the op joins two or more tensors given as arguments (the ``merge`` trait)."""
+        return "merge" in self.traits
+
+    @property
+    def arity(self) -> int | None:
+        """Number of input tensors; ``None`` for merges, which take two or more."""
+        return None if self.is_merge else self.n_inputs
+
+    @property
+    def is_inplace(self) -> bool:
+        """Whether the op may overwrite its input's buffer (the ``inplace`` trait)."""
+        return "inplace" in self.traits
+
+    @property
+    def is_view(self) -> bool:
+        """Whether the output aliases its input's memory (the ``view`` trait)."""
+        return "view" in self.traits
 
     def check(self, a: Attrs) -> None:
         """Cross-attribute validation; raise :class:`ArgProblem`."""
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
         """Output shape (per sample, no batch) from input shapes; raise :class:`ShapeProblem`."""
+        return ins[0]
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        """Channels (or features), rank, and height and width where known, of the output.
+
+        ``a`` holds the attributes as values of ``T`` (for expressions, a pair may be unknown:
+        ask ``ar.items``); ``ins`` what is known of the inputs.  No concrete sizes are needed,
+        and no shape errors are raised here: :meth:`shape` reports those.  The default keeps
+        the first input's channels, rank and spatial sizes.
+        """
         return ins[0]
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:

@@ -6,11 +6,15 @@ from collections.abc import Sequence
 
 from archc.ops.base import (
     ArgProblem,
+    Arithmetic,
     Attrs,
     AttrSpec,
+    Example,
     Op,
     Shape,
     ShapeProblem,
+    SymbolicShape,
+    T,
     TensorSpec,
     Window,
     dims,
@@ -45,6 +49,16 @@ class Conv(Op):
         AttrSpec("groups", "count", 1, "channel groups; groups = channels is depthwise"),
         AttrSpec("bias", "bool", True),
     )
+    shape_doc = (
+        "C×H×W → out×H'×W', H' = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1; "
+        '`pad="same"` (stride 1 only) keeps height and width'
+    )
+    examples = (
+        Example("conv(6, 3, pad=1)"),
+        Example("conv(6, 3, stride=2, pad=1, dilation=2, groups=2)", ((4, 11, 10),)),
+        Example('conv(5, 4, pad="same", bias=false)', ((4, 11, 10),)),  # asymmetric padding
+        Example("conv(8, (3, 2), stride=(2, 1), pad=(1, 0), groups=4)", ((4, 11, 10),)),
+    )
 
     def check(self, a: Attrs) -> None:
         if a["pad"] == "same" and a["stride"] != (1, 1):
@@ -78,6 +92,11 @@ class Conv(Op):
                 f"kernel {kh}×{kw} does not fit the {h}×{w} input from {names[0]}: {exc}"
             ) from None
         return (a["out"], oh, ow)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        return SymbolicShape(a["out"], 3)
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         kh, kw = a["kernel"]

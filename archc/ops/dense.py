@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from archc.ops.base import (
+    Arithmetic,
     Attrs,
     AttrSpec,
+    Example,
     Op,
     Shape,
     ShapeProblem,
+    SymbolicShape,
+    T,
     TensorSpec,
     Window,
     dims,
@@ -25,6 +29,8 @@ class Linear(Op):
     doc = "Fully connected layer: F -> out features."
     traits = frozenset({"weights"})
     attrs = (AttrSpec("out", "count", doc="output features"), AttrSpec("bias", "bool", True))
+    shape_doc = "F → out (needs a flat input: use `flatten`)"
+    examples = (Example("linear(10)", ((16,),)), Example("linear(7, bias=false)", ((16,),)))
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
         (x,) = ins
@@ -33,6 +39,11 @@ class Linear(Op):
                 f"linear needs a flat input, got {dims(x)} from {names[0]}: add 'flatten' before it"
             )
         return (a["out"],)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        return SymbolicShape(a["out"], 1)
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         weight = TensorSpec("weight", (a["out"], ins[0][0]))
@@ -53,9 +64,21 @@ class Flatten(Op):
     name = "flatten"
     doc = "C×H×W -> C·H·W features (a view: no new memory)."
     traits = frozenset({"view"})
+    shape_doc = "C×H×W → C·H·W"
+    examples = (Example("flatten", ((4, 3, 3),)),)
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
         return (elements(ins[0]),)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x = ins[0]
+        if x.rank == 1:
+            return x
+        if x.channels is None or x.spatial is None:
+            return SymbolicShape(None, 1)
+        return SymbolicShape(ar.product([x.channels, *x.spatial]), 1)
 
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window | None:
         # Every output feature sees the whole map: the receptive field grows to cover it.

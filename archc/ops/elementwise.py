@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archc.ops.base import Attrs, AttrSpec, Op, Shape, elements, register
+from archc.ops.base import Attrs, AttrSpec, Example, Op, Shape, elements, register
 
 
 class _PerElement(Op):
@@ -21,6 +21,7 @@ class ReLU(_PerElement):
     name = "relu"
     doc = "max(x, 0); in place when it is its input's only consumer."
     traits = frozenset({"elementwise", "activation", "inplace"})
+    examples = (Example("relu"), Example("relu", ((10,),)))
 
 
 @register
@@ -28,6 +29,7 @@ class ReLU6(_PerElement):
     name = "relu6"
     doc = "min(max(x, 0), 6) (MobileNet); in place like relu."
     traits = frozenset({"elementwise", "activation", "inplace"})
+    examples = (Example("relu6"),)
 
 
 @register
@@ -35,6 +37,7 @@ class Sigmoid(_PerElement):
     name = "sigmoid"
     doc = "Logistic function 1 / (1 + e^-x)."
     traits = frozenset({"elementwise", "activation"})
+    examples = (Example("sigmoid"),)
 
 
 @register
@@ -42,6 +45,7 @@ class Tanh(_PerElement):
     name = "tanh"
     doc = "Hyperbolic tangent (LeNet-5's squashing function)."
     traits = frozenset({"elementwise", "activation"})
+    examples = (Example("tanh"),)
 
 
 @register
@@ -49,6 +53,8 @@ class Softmax(_PerElement):
     name = "softmax"
     doc = "Softmax over channels (features for a flat input)."
     traits = frozenset({"activation"})
+    shape_doc = "unchanged; over channels (or features)"
+    examples = (Example("softmax", ((10,),)), Example("softmax"))
     flops_per_element = 3  # exp, sum, divide
 
 
@@ -58,6 +64,9 @@ class Dropout(Op):
     doc = "Zeroes activations with probability p in training; identity at inference."
     traits = frozenset({"elementwise", "inplace"})
     attrs = (AttrSpec("p", "prob", 0.5, "drop probability"),)
+    shape_doc = "unchanged (identity at inference)"
+    diagram_style = "view"  # drawn with reshapes: it moves no data at inference
+    examples = (Example("dropout(0.3)"),)
 
     def summary(self, a: Attrs) -> str:
         return f"dropout {a['p']:g}"
@@ -68,3 +77,4 @@ class Identity(Op):
     name = "identity"
     doc = "Passes its input through (a named no-op, e.g. a placeholder branch)."
     traits = frozenset({"elementwise", "inplace"})
+    examples = (Example("identity"),)

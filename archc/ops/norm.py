@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archc.ops.base import Attrs, AttrSpec, Op, Shape, TensorSpec, elements, register
+from archc.ops.base import Attrs, AttrSpec, Example, Op, Shape, TensorSpec, elements, register
 
 
 @register
@@ -14,6 +14,8 @@ class BatchNorm(Op):
     doc = "Batch normalisation per channel (or feature): weight and bias, running mean and var."
     traits = frozenset({"weights", "normalization"})
     attrs = (AttrSpec("eps", "float", 1e-5), AttrSpec("momentum", "float", 0.1))
+    shape_doc = "unchanged; per channel (or feature)"
+    examples = (Example("batchnorm"), Example("batchnorm(eps=0.001)", ((16,),)))
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         c = (ins[0][0],)
@@ -38,6 +40,11 @@ class LRN(Op):
         AttrSpec("alpha", "float", 1e-4),
         AttrSpec("beta", "float", 0.75),
         AttrSpec("k", "float", 1.0),
+    )
+    shape_doc = "unchanged; across channels, alpha divided by size (Caffe and PyTorch convention)"
+    examples = (
+        Example("lrn(3, alpha=0.1, beta=0.75, k=2.0)"),
+        Example("lrn(4, alpha=0.1, beta=0.5)", ((6, 5, 5),)),  # even window: off-centre
     )
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from archc.ops.base import (
     ArgProblem,
+    Arithmetic,
     Attrs,
     AttrSpec,
+    Example,
     Op,
     Shape,
     ShapeProblem,
+    SymbolicShape,
+    T,
     Window,
     dims,
     elements,
@@ -29,7 +34,7 @@ class _Pool(Op):
     """Shared by maxpool and avgpool: identical geometry, different reduction."""
 
     traits = frozenset({"spatial", "pool"})
-    attrs: tuple[AttrSpec, ...] = (
+    attrs: ClassVar[tuple[AttrSpec, ...]] = (
         AttrSpec("kernel", "pair", doc="window size"),
         AttrSpec("stride", "pair", "=kernel", "defaults to the kernel size"),
         AttrSpec("pad", "pad", 0),
@@ -59,6 +64,11 @@ class _Pool(Op):
                 f"{self.name} {kh}×{kw} does not fit the {h}×{w} input from {names[0]}: {exc}"
             ) from None
 
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        return SymbolicShape(ins[0].channels, 3)
+
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
         return Window(a["kernel"], a["stride"])
 
@@ -75,6 +85,16 @@ class _Pool(Op):
 class MaxPool(_Pool):
     name = "maxpool"
     doc = "Max pooling over a sliding window."
+    shape_doc = (
+        "as conv, channels kept; `ceil=true` rounds up as Caffe and PyTorch `ceil_mode` do "
+        "(a window must start inside the input or left padding)"
+    )
+    examples = (
+        Example("maxpool(2)"),
+        Example("maxpool(3, stride=2, ceil=true)", ((4, 11, 10),)),
+        Example("maxpool(2, stride=2, pad=1, ceil=true)", ((4, 11, 10),)),  # starts in padding
+        Example("maxpool(3, stride=1, pad=1)", ((4, 11, 10),)),
+    )
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         kh, kw = a["kernel"]
@@ -86,6 +106,12 @@ class AvgPool(_Pool):
     name = "avgpool"
     doc = "Average pooling over a sliding window."
     attrs = (*_Pool.attrs, AttrSpec("count_include_pad", "bool", True))
+    shape_doc = "as maxpool"
+    examples = (
+        Example("avgpool(2)"),
+        Example("avgpool(3, stride=2, pad=1, ceil=true)", ((4, 11, 10),)),
+        Example("avgpool(3, stride=2, pad=1, ceil=true, count_include_pad=false)", ((4, 11, 10),)),
+    )
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         kh, kw = a["kernel"]
@@ -97,10 +123,18 @@ class GlobalAvgPool(Op):
     name = "global_avgpool"
     doc = "Average over the whole height and width: C×H×W -> C×1×1."
     traits = frozenset({"spatial", "pool"})
+    shape_doc = "C×H×W → C×1×1"
+    examples = (Example("global_avgpool"),)
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
         c, _, _ = _spatial_input(self.name, ins[0], names[0])
         return (c, 1, 1)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        one = ar.product([])
+        return SymbolicShape(ins[0].channels, 3, (one, one))
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return elements(ins[0])
@@ -116,10 +150,21 @@ class AdaptiveAvgPool(Op):
     doc = "Average pooling to a fixed output size (PyTorch AdaptiveAvgPool2d)."
     traits = frozenset({"spatial", "pool"})
     attrs = (AttrSpec("size", "pair", doc="output height and width"),)
+    shape_doc = "C×H×W → C×size"
+    examples = (
+        Example("adaptive_avgpool(2)"),
+        Example("adaptive_avgpool((5, 3))", ((4, 10, 9),)),
+    )
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
         c, _, _ = _spatial_input(self.name, ins[0], names[0])
         return (c, *a["size"])
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        size = ar.items(a["size"])
+        return SymbolicShape(ins[0].channels, 3, (size[0], size[1]) if size else None)
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return elements(ins[0])

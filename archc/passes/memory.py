@@ -1,11 +1,11 @@
 """Activation memory: what each layer allocates, and the peak live memory of one inference.
 
-A layer's output normally gets a new buffer.  Two kinds of op reuse one instead: views
-(``flatten``) always alias their input; in-place ops (``relu``, ``relu6``, ``dropout``,
-``identity``) overwrite their input's buffer when no tensor living in that buffer has another
-reader, is a network input or is an output (what PyTorch's ``inplace=True`` does; a chain of
-in-place ops shares one buffer).  A buffer is freed after the last
-layer that reads any tensor living in it; network outputs live to the end.  The peak is the
+A layer's output normally gets a new buffer.  Two kinds of op reuse one instead: views (the
+``view`` trait: ``flatten``) always alias their input; in-place ops (the ``inplace`` trait:
+``relu``, ``dropout`` ...) overwrite their input's buffer when no tensor living in that buffer
+has another reader, is a network input or is an output (what PyTorch's ``inplace=True`` does; a
+chain of in-place ops shares one buffer).  A buffer is freed after the last layer that reads any
+tensor living in it; network outputs live to the end.  The peak is the
 largest total of live buffers while any layer runs (its inputs and its output both live).
 """
 
@@ -33,10 +33,10 @@ def plan_memory(g: nx.DiGraph) -> None:
         owner = node
         if layer.inputs:
             src = layer.inputs[0]
-            if "view" in op.traits or ("inplace" in op.traits and buffer_of[src] not in shared):
+            if op.is_view or (op.is_inplace and buffer_of[src] not in shared):
                 owner = buffer_of[src]
         buffer_of[node] = owner
-        if g.out_degree(node) > 1 or node in outputs or layer.op == "input":
+        if g.out_degree(node) > 1 or node in outputs or not layer.inputs:  # inputs are kept
             shared.add(owner)
         nodes[node][MEMORY] = Memory(size, size if owner == node else 0, owner)
     g.graph[G_PEAK] = _peak(g, order, buffer_of, outputs)

@@ -1,17 +1,27 @@
 """``archc emit``: turn a spec into code, a model file or a diagram.
 
-Targets are a table: target name -> module that provides ``add_options(parser)`` (its own flags;
-called once per module) and ``emit(network, args) -> int``.  Target modules keep heavy imports
-(torch, onnx, graphviz) inside their functions, so ``archc --help`` stays fast and a missing
-extra only matters for the target that needs it.
+The library side of each target is ``emit(network, options) -> bytes`` with a frozen options
+dataclass (:class:`~archc.emit.pytorch.PytorchOptions`, :class:`~archc.emit.onnx.OnnxOptions`,
+:class:`~archc.emit.graphviz.DiagramOptions`); this module is the only place that knows their
+command-line flags.  :data:`TARGETS` is the table: target name -> how to add its flags, how to
+build its options from the parsed arguments, and how to write them.  Target modules keep heavy
+imports (torch, onnx, graphviz) inside their functions, so ``archc --help`` stays fast and a
+missing extra only matters for the target that needs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from archc.cli.common import add_spec_arguments, load_spec
+from archc.analysis import Network
+from archc.cli.common import add_spec_arguments, load_spec, positive_int
+from archc.errors import UsageError
+from archc.fileio import write_atomic
 
 EPILOG = """examples:
   archc emit specs/resnet18.arch --target pytorch -o resnet18.py
@@ -19,41 +29,185 @@ EPILOG = """examples:
   archc emit specs/googlenet.arch --target svg --depth 1 -o googlenet.svg
 """
 
-TARGETS: dict[str, str] = {
-    "pytorch": "archc.emit.pytorch",
-    "onnx": "archc.emit.onnx",
-    "dot": "archc.emit.graphviz",
-    "svg": "archc.emit.graphviz",
-    "png": "archc.emit.graphviz",
-    "pdf": "archc.emit.graphviz",
+BINARY = frozenset({"onnx", "png", "pdf"})
+
+
+# --------------------------------------------------------------------------- per-target flags
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    """The PyTorch target has no options of its own (``-o`` and ``--seed`` are shared)."""
+
+
+def _pytorch_options(args: argparse.Namespace) -> Any:
+    from archc.emit.pytorch import PytorchOptions
+
+    return PytorchOptions(seed=args.seed)
+
+
+def _onnx_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("onnx target")
+    group.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ONNX opset to emit (default: the newest the installed onnxruntime runs)",
+    )
+    group.add_argument(
+        "--weights",
+        choices=("random", "zeros", "none"),
+        default="random",
+        help="initializers: seeded PyTorch-like random values (default), zeros, or none "
+        "(weights become graph inputs: a small structure-only file)",
+    )
+
+
+def _onnx_options(args: argparse.Namespace) -> Any:
+    from archc.emit.onnx import OnnxOptions
+
+    return OnnxOptions(weights=args.weights, seed=args.seed, opset=args.opset)
+
+
+def _show_list(text: str) -> tuple[str, ...]:
+    from archc.emit.graphviz import parse_show
+
+    try:
+        return parse_show(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_diagram_flags(parser: argparse.ArgumentParser) -> None:
+    from archc.emit.graphviz import COLOR_BY, RANKDIRS
+
+    group = parser.add_argument_group("diagram options (dot, svg, png, pdf)")
+    group.add_argument(
+        "--show",
+        type=_show_list,
+        default=(),
+        metavar="LIST",
+        help="add numbers to each node: a comma-separated list of params, macs, memory",
+    )
+    group.add_argument(
+        "--depth",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="collapse scopes deeper than N path segments into one node each "
+        "(as archc analyze --depth)",
+    )
+    group.add_argument(
+        "--rankdir", choices=RANKDIRS, default="TB", help="layout direction (default TB)"
+    )
+    group.add_argument(
+        "--color-by",
+        dest="color_by",
+        choices=COLOR_BY,
+        default="op",
+        help="shade nodes by op kind, or by their share of the total params, MACs or "
+        "activation memory (default op)",
+    )
+
+
+def _diagram_options(args: argparse.Namespace) -> Any:
+    from archc.emit.graphviz import DiagramOptions
+
+    return DiagramOptions(
+        depth=args.depth,
+        rankdir=args.rankdir,
+        color_by=args.color_by,
+        show=tuple(args.show or ()),
+        format=args.target,
+    )
+
+
+def _write_onnx(net: Network, options: Any, output: str | None) -> None:
+    """ONNX streams one tensor at a time and may need an external-data file beside ``-o``."""
+    from archc.emit import onnx
+
+    if output is None or output == "-":
+        if sys.stdout.isatty():
+            raise UsageError("an ONNX model is binary: give -o FILE or redirect standard output")
+        sys.stdout.flush()
+        onnx.stream(net, sys.stdout.buffer, options)
+        sys.stdout.buffer.flush()
+        return
+    paths = onnx.write_file(net, output, options)
+    size = sum(p.stat().st_size for p in paths)
+    shown = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
+    note = f" (weights in {paths[1]})" if len(paths) > 1 else ""
+    sys.stderr.write(f"archc: wrote {paths[0]}, {shown}{note}\n")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of the target table."""
+
+    module: str  # the library module with emit(network, options) -> bytes
+    flags: Callable[[argparse.ArgumentParser], None]  # its flags (shared by rows, added once)
+    options: Callable[[argparse.Namespace], Any]  # its frozen options from the parsed flags
+    write: Callable[[Network, Any, str | None], None] | None = None  # None: emit() + write_out
+
+
+TARGETS: dict[str, Target] = {
+    "pytorch": Target("archc.emit.pytorch", _no_options, _pytorch_options),
+    "onnx": Target("archc.emit.onnx", _onnx_flags, _onnx_options, _write_onnx),
+    "dot": Target("archc.emit.graphviz", add_diagram_flags, _diagram_options),
+    "svg": Target("archc.emit.graphviz", add_diagram_flags, _diagram_options),
+    "png": Target("archc.emit.graphviz", add_diagram_flags, _diagram_options),
+    "pdf": Target("archc.emit.graphviz", add_diagram_flags, _diagram_options),
 }
 
 
-def _available() -> dict[str, object]:
-    modules: dict[str, object] = {}
-    for target, name in TARGETS.items():
+def _available() -> dict[str, Target]:
+    """Targets whose module imports (a missing optional extra hides only its targets)."""
+    found: dict[str, Target] = {}
+    for name, target in TARGETS.items():
         try:
-            modules[target] = importlib.import_module(name)
+            importlib.import_module(target.module)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if exc.name != target.module:
                 raise
-    return modules
+            continue
+        found[name] = target
+    return found
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_arguments(parser)
-    modules = _available()
-    parser.add_argument("--target", required=True, choices=list(modules), help="what to emit")
+    targets = _available()
+    parser.add_argument("--target", required=True, choices=list(targets), help="what to emit")
     parser.add_argument("-o", "--output", help="output file (default: standard output)")
     parser.add_argument("--seed", type=int, default=None, help="seed for initial weights")
-    seen: set[int] = set()
-    for module in modules.values():
-        if id(module) not in seen:
-            seen.add(id(module))
-            module.add_options(parser)  # type: ignore[attr-defined]
+    added: set[Callable[[argparse.ArgumentParser], None]] = set()
+    for target in targets.values():
+        if target.flags not in added:
+            added.add(target.flags)
+            target.flags(parser)
+
+
+def write_out(data: bytes, output: str | None, binary: bool) -> None:
+    """``data`` to ``-o`` (atomically) or standard output; binary data never to a terminal."""
+    if output and output != "-":
+        write_atomic(output, data)
+        return
+    if binary:
+        if sys.stdout.isatty():
+            raise UsageError("this output is binary: give -o FILE or redirect standard output")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    sys.stdout.write(data.decode("utf-8"))
+    sys.stdout.flush()
 
 
 def run(args: argparse.Namespace) -> int:
     net = load_spec(args)
-    module = importlib.import_module(TARGETS[args.target])
-    return int(module.emit(net, args))
+    target = TARGETS[args.target]
+    options = target.options(args)
+    if target.write is not None:
+        target.write(net, options, args.output)
+        return 0
+    module = importlib.import_module(target.module)
+    write_out(module.emit(net, options), args.output, args.target in BINARY)
+    return 0

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from archc.cli.common import add_batch_dtype, add_spec_arguments, load_spec, write_stdout
+from archc.cli.emit import add_diagram_flags
 from archc.emit import graphviz
 from archc.errors import UsageError
 from archc.fileio import write_atomic
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="markdown: write the diagram here and link to it (default: beside -o, .svg)",
     )
     add_batch_dtype(parser)
-    graphviz.add_options(parser)
+    add_diagram_flags(parser)
 
 
 def _options(args: argparse.Namespace) -> ReportOptions:

@@ -6,29 +6,27 @@ layer at full depth, a whole scope once ``--depth`` collapses it.  Block instanc
 that stay open are clusters labelled with their instance name; a node inside a cluster is named
 relative to it.
 
-How a node looks is a table keyed by op (:data:`NODE_STYLE`: fill colour and legend group) plus
-a table keyed by scope kind for collapsed scopes (:data:`SCOPE_STYLE`); the text of a node comes
-from ``Op.summary()`` through the analysis rows, so nothing here compares op names.  The dot
+How a node looks follows from its op's traits (:data:`STYLES`: a fill colour and legend group
+per trait, the first of an op's traits in that order wins, and an op may name another style with
+``Op.diagram_style``), plus a table keyed by scope kind for collapsed scopes
+(:data:`SCOPE_STYLE`); the text of a node comes from ``Op.summary()`` through the analysis rows,
+so nothing here compares op names and a new op needs no entry here.  The dot
 source is deterministic: nodes, clusters and edges are written in evaluation order.
 """
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archc.analysis import Network, Row, Totals
-from archc.cli.common import positive_int
 from archc.errors import EmitError, MissingDependencyError, UsageError
-from archc.fileio import write_atomic
 from archc.formats import op_label
 from archc.ir import G_OUTPUTS
-from archc.ops import dims
+from archc.ops import REGISTRY, Op, dims
 from archc.units import DTYPE_BYTES, human_bytes, human_count
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,30 +58,37 @@ _MERGE = NodeStyle("#f4cccc", "merge")
 _SHAPE = NodeStyle("#eeeeee", "reshape / dropout")
 _INPUT = NodeStyle("#ffffff", "input", style="rounded,filled,bold")
 
-#: every op (the internal ``input`` included) -> its style; a test checks it covers REGISTRY.
-NODE_STYLE: dict[str, NodeStyle] = {
+#: style name -> style.  The names are traits (``archc.ops.TRAITS``), most telling first: an op
+#: is drawn with the style of the first of its traits listed here, unless its
+#: ``Op.diagram_style`` names one (``input``, which has no traits; ``view`` for dropout).
+STYLES: dict[str, NodeStyle] = {
     "input": _INPUT,
-    "conv": _CONV,
-    "linear": _DENSE,
-    "batchnorm": _NORM,
-    "lrn": _NORM,
-    "relu": _ACT,
-    "relu6": _ACT,
-    "sigmoid": _ACT,
-    "tanh": _ACT,
-    "softmax": _ACT,
-    "identity": _ACT,
-    "maxpool": _POOL,
-    "avgpool": _POOL,
-    "global_avgpool": _POOL,
-    "adaptive_avgpool": _POOL,
-    "concat": _MERGE,
-    "add": _MERGE,
-    "flatten": _SHAPE,
-    "dropout": _SHAPE,
+    "merge": _MERGE,
+    "pool": _POOL,
+    "normalization": _NORM,
+    "activation": _ACT,
+    "spatial": _CONV,  # a sliding window with weights (pools matched first)
+    "weights": _DENSE,
+    "view": _SHAPE,
+    "elementwise": _ACT,
 }
-#: for an op registered after this table was written (the coverage test catches it)
+#: an op none of whose traits has a style
 GENERIC_STYLE = NodeStyle("#ffffff", "other")
+
+
+def style_name(op: Op) -> str | None:
+    """The :data:`STYLES` key an op is drawn with: its override, else its first styled trait."""
+    if op.diagram_style is not None:
+        return op.diagram_style
+    return next((name for name in STYLES if name in op.traits), None)
+
+
+def op_style(op_name: str) -> NodeStyle:
+    """How a layer of the op called ``op_name`` is drawn."""
+    op = REGISTRY.get(op_name)
+    name = style_name(op) if op is not None else None
+    return STYLES[name] if name is not None else GENERIC_STYLE
+
 
 #: a collapsed scope, by scope kind; a collapsed chain is drawn as its main op instead
 SCOPE_STYLE: dict[str, NodeStyle] = {
@@ -149,62 +154,23 @@ class DiagramOptions:
     show: tuple[str, ...] = ()
     batch: int = 1
     dtype: str = "float32"
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> DiagramOptions:
-        return cls(
-            depth=getattr(args, "depth", None),
-            rankdir=getattr(args, "rankdir", "TB"),
-            color_by=getattr(args, "color_by", "op"),
-            show=tuple(getattr(args, "show", ()) or ()),
-            batch=getattr(args, "batch", 1),
-            dtype=getattr(args, "dtype", "float32"),
-        )
+    format: str = "dot"  # what emit() renders: one of FORMATS
 
 
 def parse_show(text: str) -> tuple[str, ...]:
-    """``"params,macs"`` -> ("params", "macs"), in the order given, duplicates dropped."""
+    """``"params,macs"`` -> ("params", "macs"), in the order given, duplicates dropped.
+
+    Raises :class:`ValueError` naming the metrics a diagram can show."""
     items: list[str] = []
     for part in text.split(","):
         name = part.strip().lower()
         if name not in METRICS:
-            raise argparse.ArgumentTypeError(
+            raise ValueError(
                 f"--show takes a comma-separated list of {', '.join(METRICS)}; got {part!r}"
             )
         if name not in items:
             items.append(name)
     return tuple(items)
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The diagram flags (called once for the module, which serves dot, svg, png and pdf)."""
-    group = parser.add_argument_group("diagram options (dot, svg, png, pdf)")
-    group.add_argument(
-        "--show",
-        type=parse_show,
-        default=(),
-        metavar="LIST",
-        help="add numbers to each node: a comma-separated list of params, macs, memory",
-    )
-    group.add_argument(
-        "--depth",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="collapse scopes deeper than N path segments into one node each "
-        "(as archc analyze --depth)",
-    )
-    group.add_argument(
-        "--rankdir", choices=RANKDIRS, default="TB", help="layout direction (default TB)"
-    )
-    group.add_argument(
-        "--color-by",
-        dest="color_by",
-        choices=COLOR_BY,
-        default="op",
-        help="shade nodes by op kind, or by their share of the total params, MACs or "
-        "activation memory (default op)",
-    )
 
 
 # --------------------------------------------------------------------------- layout model
@@ -230,7 +196,7 @@ def _style_of(net: Network, row: Row) -> NodeStyle:
         kind = _scope_kind(net, row.name)
         if kind in SCOPE_STYLE:
             return SCOPE_STYLE[kind]
-    return NODE_STYLE.get(row.op, GENERIC_STYLE)
+    return op_style(row.op)
 
 
 def _dedupe_groups(styles: Sequence[NodeStyle]) -> list[NodeStyle]:
@@ -532,19 +498,8 @@ def render_source(source: str, fmt: str) -> bytes:
         raise EmitError(f"Graphviz's dot failed to render {fmt}: {reason}") from None
 
 
-def emit(net: Network, args: argparse.Namespace) -> int:
-    """``archc emit --target dot|svg|png|pdf``: write the diagram to ``-o`` or standard output."""
-    fmt = args.target
-    data = render(net, fmt, DiagramOptions.from_args(args))
-    if args.output:
-        write_atomic(args.output, data)
-        return 0
-    if fmt in BINARY_FORMATS:
-        if sys.stdout.isatty():
-            raise UsageError(f"{fmt} output is binary: give -o FILE or redirect standard output")
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return 0
-    sys.stdout.write(data.decode("utf-8"))
-    sys.stdout.flush()
-    return 0
+def emit(net: Network, options: DiagramOptions | None = None) -> bytes:
+    """``archc emit --target dot|svg|png|pdf`` as a library call: the diagram's bytes in
+    ``options.format``."""
+    options = options or DiagramOptions()
+    return render(net, options.format, options)

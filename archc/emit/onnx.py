@@ -12,18 +12,18 @@ the op's random initialiser (:mod:`archc.emit.onnx_weights`).  Writing streams o
 time and switches to external data above 2 GB (:mod:`archc.emit.onnx_serialize`).
 
 Public API: :func:`to_onnx` (in memory), :func:`write` (to a file), :func:`default_opset`, and
-``add_options`` / ``emit`` for ``archc emit --target onnx``.  docs/onnx.md is the user's guide.
+the target's :func:`emit` / :func:`stream` / :func:`write_file` with :class:`OnnxOptions` (the
+command line's flags live in :mod:`archc.cli.emit`).  docs/onnx.md is the user's guide.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
-import sys
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archc import __version__, ir
 from archc.emit.onnx_serialize import PROTOBUF_LIMIT, ModelWriter, add_initializers
@@ -522,51 +522,43 @@ def write(
     return [target, data]
 
 
-# ---------------------------------------------------------------------------------- CLI
-def add_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("onnx target")
-    group.add_argument(
-        "--opset",
-        type=int,
-        default=None,
-        metavar="N",
-        help="ONNX opset to emit (default: the newest the installed onnxruntime runs)",
-    )
-    group.add_argument(
-        "--weights",
-        choices=WEIGHT_MODES,
-        default="random",
-        help="initializers: seeded PyTorch-like random values (default), zeros, or none "
-        "(weights become graph inputs: a small structure-only file)",
-    )
+# ---------------------------------------------------------------------------------- target
+@dataclass(frozen=True)
+class OnnxOptions:
+    """What the ONNX target can be asked for (``archc emit --target onnx`` flags)."""
+
+    weights: str = "random"  # one of WEIGHT_MODES
+    seed: int | None = None
+    opset: int | None = None  # default: default_opset()
+    external_threshold: int = PROTOBUF_LIMIT
 
 
-def emit(network: Network, args: argparse.Namespace) -> int:
-    options = {
-        "weights": getattr(args, "weights", "random"),
-        "seed": getattr(args, "seed", None),
-        "opset": getattr(args, "opset", None),
-    }
-    output = getattr(args, "output", None)
-    if output is None or output == "-":
-        return _emit_stdout(network, options)
-    paths = write(network, output, **options)
-    size = sum(p.stat().st_size for p in paths)
-    shown = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
-    note = f" (weights in {paths[1]})" if len(paths) > 1 else ""
-    sys.stderr.write(f"archc: wrote {paths[0]}, {shown}{note}\n")
-    return 0
+def emit(network: Network, options: OnnxOptions | None = None) -> bytes:
+    """The serialized model, weights inline.  A model over the protobuf limit needs external
+    data, so it cannot be one byte string: :func:`write` it to a file instead."""
+    buffer = io.BytesIO()
+    stream(network, buffer, options)
+    return buffer.getvalue()
 
 
-def _emit_stdout(network: Network, options: dict[str, Any]) -> int:
-    out = sys.stdout.buffer
-    if sys.stdout.isatty():
-        raise UsageError("an ONNX model is binary: give -o FILE or redirect standard output")
-    model, source = _prepare(network, **options)
+def stream(network: Network, out: BinaryIO, options: OnnxOptions | None = None) -> None:
+    """Serialize the model into ``out`` one weight tensor at a time (never whole in memory)."""
+    options = options or OnnxOptions()
+    model, source = _prepare(network, options.weights, options.seed, options.opset)
     writer = ModelWriter(model, network.weights() if source is not None else [], source)
-    if writer.size > PROTOBUF_LIMIT:
+    if writer.size > options.external_threshold:
         raise UsageError("the model is over 2 GB and needs external data: give -o FILE")
-    sys.stdout.flush()
     writer.write(out)
-    out.flush()
-    return 0
+
+
+def write_file(network: Network, path: str | Path, options: OnnxOptions | None = None) -> list[Path]:
+    """:func:`write` with the target's options."""
+    options = options or OnnxOptions()
+    return write(
+        network,
+        path,
+        weights=options.weights,
+        seed=options.seed,
+        opset=options.opset,
+        external_threshold=options.external_threshold,
+    )

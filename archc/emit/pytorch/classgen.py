@@ -1,0 +1,680 @@
+"""One generated class (a block definition, a repeat body, or the network)."""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from archc import nodes as n
+from archc.emit import pyexpr as px
+from archc.emit.codegen import (
+    Call,
+    Namespace,
+    Writer,
+)
+from archc.emit.pytorch.names import CODE_NAMES, LOCAL_RESERVED, MODULE_ATTRIBUTES
+from archc.emit.pytorch.statements import Do, For, If, Store, render_statements
+from archc.emit.pytorch.table import TORCH_OPS, OpContext, Tensor
+from archc.errors import EmitError
+from archc.ir import G_INPUTS
+from archc.ops import Op, lookup
+from archc.source import Span
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archc.emit.pytorch.emitter import Emitter
+
+
+@dataclass
+class Container:
+    """What a module container holds, by spec name: a class, a chain, or a repeat (``item``)."""
+
+    children: dict[str, Child] = field(default_factory=dict)
+    item: Child | None = None
+
+    def add(self, raw: str, child: Child) -> None:
+        """Record a child; the branches of an ``if`` may give one name different modules."""
+        old = self.children.get(raw)
+        if old is None:
+            self.children[raw] = child
+            return
+        old.leaf = old.leaf or child.leaf
+        if child.ctx is not None and child.ctx is not old.ctx:
+            if old.ctx is None:
+                old.ctx = child.ctx
+            else:
+                for key, value in child.ctx.children.items():
+                    old.ctx.add(key, value)
+
+
+@dataclass
+class Child:
+    attr: str
+    ctx: Container | None = None
+    leaf: bool = False  # a layer (possibly also a container, on another branch)
+
+
+@dataclass
+class Built:
+    """One link made into a module: its constructor, output, and what it contains."""
+
+    call: Call
+    inputs: list[Tensor]
+    out: Tensor
+    ctx: Container | None
+
+
+@dataclass
+class Frame:
+    values: ChainMap[str, px.PyExpr]
+    tensors: ChainMap[str, Tensor]
+    current: Tensor | None
+    prefix: str  # naming prefix inside the class ("" or "b2.")
+    closed: bool = False  # a repeat body: tensors from outside cannot be read
+
+
+class ClassGen:
+    """Generates one class: a block definition, a repeat body, or the network.
+
+    Walking the body fills two statement lists (``__init__`` and ``forward``) and the container
+    map :attr:`ctx`; :meth:`render` writes them.  ``__init__`` code reads Python variables for
+    the parameters; ``forward`` reads ``self.<value>`` for the few values an ``if`` needs.
+    """
+
+    def __init__(self, em: Emitter, name: str, doc: str) -> None:
+        self.em = em
+        self.name = name
+        self.doc = doc
+        self.attrs = Namespace(MODULE_ATTRIBUTES)
+        self.locals = Namespace(LOCAL_RESERVED | em.module_names)
+        self.fwd = Namespace(LOCAL_RESERVED)
+        self.ctx = Container()
+        self.used: dict[str, dict[str, bool]] = {}  # prefix -> name -> claimed on every path
+        self.params: list[tuple[str, str | None, str | None]] = []  # name, annotation, default
+        self.param_vars: list[tuple[str, str, px.PyExpr | None]] = []  # spec, python, default
+        self.positional = 0  # how many spec parameters a call may give by position
+        self.fwd_params: list[str] = []
+        self.init: list[Any] = []
+        self.forward: list[Any] = []
+        self._init_at = self.init
+        self._fwd_at = self.forward
+        self.init_reads: set[str] = set()
+        self.fwd_reads: set[str] = set()
+        self.returns: list[str] = []
+        self.in_var = ""
+        self.in_rank = 3
+        self.out: Tensor | None = None
+        self.expose_out = False
+        self.out_attr = ""
+        self.unnamed = "x"
+        self.branch_depth = 0
+
+    # ------------------------------------------------------------------ code and names
+    def code(self, e: px.PyExpr) -> str:
+        self.init_reads.update(px.free_vars(e))
+        return px.render(e)
+
+    def read(self, t: Tensor) -> str:
+        self.fwd_reads.add(t.var)
+        return t.var
+
+    def tensor_var(self, name: str) -> str:
+        return self.fwd.name(("tensor", name), name)
+
+    def unnamed_var(self) -> str:
+        return self.fwd.name(("unnamed",), self.unnamed)
+
+    def attr(self, raw: str) -> str:
+        return self.attrs.name(("module", raw), raw)
+
+    def do_init(self, value: str | Call, target: str | None = None, pure: bool = False) -> None:
+        self._init_at.append(Do(value, target, pure))
+
+    def do_fwd(self, value: str | Call, target: str | None = None, pure: bool = False) -> None:
+        self._fwd_at.append(Do(value, target, pure))
+
+    def claim(self, prefix: str, local: str, span: Span, auto: bool = False) -> str:
+        """Elaboration's naming rule (``conv``, ``conv_2``), within this class."""
+        used = self.used.setdefault(prefix, {})
+        name = local
+        if auto:
+            k = 2
+            while name in used:
+                if not used[name]:
+                    raise EmitError(
+                        f"the layer here is called '{prefix}{local}' with a number that depends "
+                        "on which branch of an earlier 'if' ran, so one class cannot name it",
+                        span,
+                        ["name the layer with 'as', or the layers inside the if"],
+                    )
+                name = f"{local}_{k}"
+                k += 1
+        elif name in used:
+            raise EmitError(f"the name '{prefix}{name}' is already used", span)
+        used[name] = True
+        return name
+
+    def link_name(self, link: n.Link, local: str, prefix: str) -> str:
+        op = lookup(link.name)
+        if op is not None and not op.internal:
+            base = op.name
+        elif link.name in self.em.program_blocks:
+            base = link.name
+        else:
+            raise EmitError(f"unknown op, block or tensor '{link.name}'", link.name_span)
+        return self.claim(prefix, local or base, link.span, auto=not local)
+
+    # ------------------------------------------------------------------ statements
+    def body(self, stmts: Iterable[n.Stmt], frame: Frame) -> None:
+        for stmt in stmts:
+            self.stmt(stmt, frame)
+
+    def stmt(self, stmt: n.Stmt, frame: Frame) -> None:
+        match stmt:
+            case n.InputDecl():
+                self.input(stmt, frame)
+            case n.ConstDef():
+                self.const(stmt, frame)
+            case n.Assign():
+                self.define(frame, stmt.name, stmt.chain)
+            case n.ChainStmt():
+                frame.current = self.chain(stmt.chain, None, frame)
+            case n.Output():
+                tensor = (
+                    self.define(frame, stmt.name, stmt.chain)
+                    if stmt.chain is not None
+                    else self.lookup(stmt.name, frame, stmt.span)
+                )
+                self.returns.append(self.read(tensor))
+            case n.Repeat():
+                self.repeat(stmt, frame)
+            case n.If():
+                self.branch(stmt, frame)
+            case n.Assert():
+                pass  # budgets are for archc check
+            case _:  # pragma: no cover
+                raise EmitError(f"unexpected statement {type(stmt).__name__}", stmt.span)
+
+    def const(self, stmt: n.ConstDef, frame: Frame) -> None:
+        value = px.from_ast(stmt.value, frame.values)
+        if not isinstance(value, px.Lit) or self.branch_depth:
+            local = self.locals.name(("value", stmt.name), stmt.name)
+            self.do_init(self.code(value), local, pure=True)
+            self._init_at.append(Store(local))
+            value = px.Var(local, value)
+        frame.values[stmt.name] = value
+
+    def input(self, stmt: n.InputDecl, frame: Frame) -> None:
+        node = self.em.net.graph.graph[G_INPUTS][stmt.name]
+        self.claim(frame.prefix, stmt.name, stmt.span)
+        shape = self.em.net.shape(node)
+        var = self.tensor_var(stmt.name)
+        self.fwd_params.append(var)
+        spatial = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
+        tensor = Tensor(var, px.lit(shape[0]), len(shape), spatial)
+        frame.tensors[stmt.name] = tensor
+        frame.current = tensor
+
+    def lookup(self, name: str, frame: Frame, span: Span) -> Tensor:
+        tensor = frame.tensors.get(name)
+        if tensor is None:
+            if frame.closed:
+                raise EmitError(
+                    f"this repeat body reads '{name}', a tensor from outside the repeat",
+                    span,
+                    [
+                        "archc emits a repeat as nn.Sequential, whose iterations take one input; "
+                        "a block that contains the repeat can take the tensor as its input"
+                    ],
+                )
+            raise EmitError(f"unknown tensor '{name}'", span)
+        return tensor
+
+    def define(self, frame: Frame, name: str, chain: n.Chain) -> Tensor:
+        out = self.chain(chain, name, frame)
+        var = self.tensor_var(name)
+        if out.var != var:
+            self.do_fwd(self.read(out), var, pure=True)
+        tensor = replace(out, var=var)
+        frame.tensors[name] = tensor
+        frame.current = tensor
+        return tensor
+
+    # ------------------------------------------------------------------ chains
+    def is_tensor_link(self, link: n.Link, frame: Frame) -> bool:
+        """Elaboration's rule: a bare name that is a tensor starts a chain from that tensor."""
+        if link.args is not None:
+            return False
+        if link.name in frame.tensors:
+            return True
+        return (
+            frame.closed and lookup(link.name) is None and link.name not in self.em.program_blocks
+        )
+
+    def chain(self, chain: n.Chain, assign: str | None, frame: Frame) -> Tensor:
+        links = list(chain.links)
+        first = links[0]
+        sources: list[Tensor] | None = None
+        if self.is_tensor_link(first, frame):
+            sources = [self.lookup(first.name, frame, first.span)]
+            links = links[1:]
+            if not links:
+                return sources[0]
+        elif not self.em.is_merge(first):
+            if frame.current is None:
+                raise EmitError(f"'{first.name}' has no input", first.span)
+            sources = [frame.current]
+        if assign is not None and (len(links) > 1 or links[0].alias is not None):
+            return self.chain_scope(links, assign, frame, sources, chain.span)
+        if assign is not None:
+            self.claim(frame.prefix, assign, chain.span)
+        out: Tensor | None = None
+        for link in links:
+            raw = (
+                assign
+                if assign is not None
+                else self.link_name(link, link.alias or "", frame.prefix)
+            )
+            attr = self.attr(raw)
+            b = self.build(link, frame, sources, f"self.{attr}")
+            self.ctx.add(raw, Child(attr, b.ctx, b.ctx is None))
+            self.do_init(b.call, f"self.{attr}")
+            var = self.tensor_var(assign) if assign is not None else self.unnamed_var()
+            self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in b.inputs)), var)
+            out = replace(b.out, var=var)
+            sources = [out]
+        assert out is not None
+        return out
+
+    def chain_scope(
+        self,
+        links: list[n.Link],
+        assign: str,
+        frame: Frame,
+        sources: list[Tensor] | None,
+        span: Span,
+    ) -> Tensor:
+        """``t = a -> b -> c``: a :class:`Chain` at ``self.t`` with the layers inside it."""
+        self.claim(frame.prefix, assign, span)
+        attr = self.attr(assign)
+        ctx, call, heads, out = self.chain_module(
+            links, f"{frame.prefix}{assign}.", frame, sources, f"self.{attr}"
+        )
+        self.ctx.add(assign, Child(attr, ctx))
+        self.do_init(call, f"self.{attr}")
+        var = self.tensor_var(assign)
+        self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in heads)), var)
+        return replace(out, var=var)
+
+    def chain_module(
+        self,
+        links: Iterable[n.Link],
+        prefix: str,
+        frame: Frame,
+        sources: list[Tensor] | None,
+        ref: str | None,
+    ) -> tuple[Container, Call, list[Tensor], Tensor]:
+        ctx = Container()
+        names = Namespace(MODULE_ATTRIBUTES | CODE_NAMES)
+        kwargs: list[tuple[str, str | Call]] = []
+        heads: list[Tensor] = []
+        out: Tensor | None = None
+        for link in links:
+            raw = self.link_name(link, link.alias or "", prefix)
+            child = names.name(raw)
+            # a sibling is not reachable while the Chain(...) expression is evaluated
+            b = self.build(link, frame, sources, None)
+            ctx.add(raw, Child(child, b.ctx, b.ctx is None))
+            kwargs.append((child, b.call))
+            heads = heads or b.inputs
+            out = b.out
+            sources = [out]
+        assert out is not None
+        self.em.helpers.add("Chain")
+        return ctx, Call("Chain", (), tuple(kwargs)), heads, out
+
+    def build(
+        self,
+        link: n.Link,
+        frame: Frame,
+        sources: list[Tensor] | None,
+        ref: str | None,
+    ) -> Built:
+        """The module for one link.  ``ref`` is how ``__init__`` can reach it once built."""
+        op = lookup(link.name)
+        if op is not None and not op.internal:
+            return self.layer(link, op, frame, sources)
+        block = self.em.program_blocks[link.name]
+        assert sources is not None
+        return self.instance(link, block, frame, sources[0], ref)
+
+    def layer(self, link: n.Link, op: Op, frame: Frame, sources: list[Tensor] | None) -> Built:
+        args = list(link.args or ())
+        if op.arity is None:
+            inputs = []
+            for a in args:
+                if a.name is None:
+                    if not isinstance(a.value, n.Name):
+                        raise EmitError(f"{op.name} takes tensor names", a.span)
+                    inputs.append(self.lookup(a.value.name, frame, a.span))
+            args = [a for a in args if a.name is not None]
+        else:
+            assert sources is not None
+            inputs = list(sources)
+        attrs, concrete = self.em.bind(op, args, frame.values, link)
+        rule = TORCH_OPS[op.name]
+        ctx = OpContext(self, link, rule.inplace and self.em.inplace_ok(link))
+        assert rule.module is not None
+        call = rule.module(attrs, inputs, ctx)
+        if rule.helper:
+            self.em.helpers.add(rule.helper)
+        out = self.em.output(op, rule, attrs, concrete, inputs, ctx)
+        return Built(call, inputs, out, None)
+
+    def instance(
+        self,
+        link: n.Link,
+        block: n.BlockDef,
+        frame: Frame,
+        source: Tensor,
+        ref: str | None,
+    ) -> Built:
+        positional: list[px.PyExpr] = []
+        named: dict[str, px.PyExpr] = {}
+        for arg in link.args or ():
+            value = px.from_ast(arg.value, frame.values)
+            if arg.name is None:
+                positional.append(value)
+            else:
+                named[arg.name] = value
+        cls = self.em.block_class(block, source.rank, link.span)
+        if len(positional) > cls.positional or set(named) - {p for p, _, _ in cls.param_vars}:
+            raise EmitError(f"bad arguments for block '{block.name}'", link.span)
+        mapping: dict[str, px.PyExpr] = {cls.in_var: source.size}
+        args = [self.code(source.size)] + [self.code(v) for v in positional]
+        kwargs: list[tuple[str, str | Call]] = []
+        for i, (spec, var, default) in enumerate(cls.param_vars):
+            if i < len(positional):
+                mapping[var] = positional[i]
+            elif spec in named:
+                mapping[var] = named[spec]
+                kwargs.append((var, self.code(named[spec])))
+            elif default is not None:
+                mapping[var] = px.substitute(default, mapping)
+            else:
+                raise EmitError(f"block '{block.name}' needs '{spec}'", link.span)
+        call = Call(cls.name, tuple(args), tuple(kwargs))
+        return Built(call, [source], cls.seen_from(mapping, ref, link.span), cls.ctx)
+
+    def seen_from(self, mapping: Mapping[str, px.PyExpr], ref: str | None, span: Span) -> Tensor:
+        """This class's output as a caller sees it, the caller passing ``mapping``."""
+        assert self.out is not None
+        try:
+            size = px.substitute(self.out.size, mapping, strict=True)
+        except px.Unresolved:
+            if ref is None:
+                raise EmitError(
+                    f"the output size of '{self.name}' is known only once it is built, and "
+                    "here it is needed inside one expression",
+                    span,
+                    ["give this call a statement of its own"],
+                ) from None
+            self.expose_out = True
+            size = px.Raw(f"{ref}.{self.out_attr_name()}")
+        spatial = None
+        if self.out.spatial is not None:
+            try:
+                spatial = (
+                    px.substitute(self.out.spatial[0], mapping, strict=True),
+                    px.substitute(self.out.spatial[1], mapping, strict=True),
+                )
+            except px.Unresolved:
+                spatial = None
+        return Tensor("", size, self.out.rank, spatial)
+
+    # ------------------------------------------------------------------ repeat
+    def repeat(self, stmt: n.Repeat, frame: Frame) -> None:
+        count = px.from_ast(stmt.count, frame.values)
+        self.claim(frame.prefix, stmt.name, stmt.span)
+        source = frame.current
+        if source is None:
+            raise EmitError("the repeat has no input", stmt.span)
+        attr = self.attr(stmt.name)
+        if len(stmt.body) == 1 and isinstance(stmt.body[0], n.ChainStmt):
+            first = stmt.body[0].chain.links[0]
+            if (
+                self.em.is_merge(first)
+                or self.is_tensor_link(first, frame)
+                or (
+                    first.args is None
+                    and lookup(first.name) is None
+                    and first.name not in self.em.program_blocks
+                )
+            ):
+                raise EmitError(
+                    "a repeat whose body starts from a named tensor or a merge cannot be emitted",
+                    first.span,
+                    [
+                        "start the body with a layer or a block call, which then takes the "
+                        "previous iteration's output"
+                    ],
+                )
+        iteration_ctx: Container | None = None
+        if isinstance(count, px.Lit):
+            items: list[str | Call] = []
+            x = source
+            for i in range(count.value):
+                values = frame.values.new_child({stmt.index: px.lit(i)} if stmt.index else {})
+                call, x, iteration_ctx = self.iteration(stmt, values, x, None)
+                items.append(call)
+            self.do_init(Call("nn.Sequential", tuple(items)), f"self.{attr}")
+            out = replace(x, var="")
+        else:
+            layers = self.locals.name(("layers", stmt.name), "layers")
+            carried = self.locals.name(("channels", stmt.name), "channels")
+            index = self.locals.name(("index", stmt.name), stmt.index or "_")
+            self.do_init("[]", layers, pure=True)
+            self.do_init(self.code(source.size), carried, pure=True)
+            loop = For(index, self.code(count), [])
+            self._init_at.append(loop)
+            outer, self._init_at = self._init_at, loop.body
+            values = frame.values.new_child({stmt.index: px.Var(index)} if stmt.index else {})
+            x_in = Tensor(source.var, px.Var(carried), source.rank, None)
+            call, x, iteration_ctx = self.iteration(stmt, values, x_in, f"{layers}[-1]")
+            self.do_init(Call(f"{layers}.append", (call,)))
+            self.init_reads.add(layers)
+            if x.rank != source.rank:
+                raise EmitError("each iteration of a repeat must keep its input's rank", stmt.span)
+            step = x.size
+            if step != px.Var(carried):
+                self.do_init(self.code(step), carried, pure=True)
+                if isinstance(step, px.Raw):
+                    self.init_reads.add(layers)
+            self._init_at = outer
+            self.do_init(Call("nn.Sequential", (f"*{layers}",)), f"self.{attr}")
+            if step == px.Var(carried):
+                size = source.size
+            elif carried not in px.free_vars(step) and not isinstance(step, px.Raw):
+                last = px.binop("-", count, px.lit(1))
+                size = px.substitute(step, {index: last}) if stmt.index else step
+                self.init_reads.update(px.free_vars(size))
+            else:
+                size = px.Var(carried, px.Recur(source.size, step, count, carried, index))
+                self.init_reads.add(carried)
+            out = Tensor("", size, x.rank, None)
+        item = Child("", iteration_ctx, iteration_ctx is None)
+        self.ctx.add(stmt.name, Child(attr, Container(item=item)))
+        var = self.tensor_var(stmt.name)
+        self.do_fwd(Call(f"self.{attr}", (self.read(source),)), var)
+        tensor = replace(out, var=var)
+        frame.tensors[stmt.name] = tensor
+        frame.current = tensor
+
+    def iteration(
+        self, stmt: n.Repeat, values: ChainMap[str, px.PyExpr], x: Tensor, ref: str | None
+    ) -> tuple[Call, Tensor, Container | None]:
+        """One iteration's module: the body's one layer or block, a chain, or a body class."""
+        frame = Frame(values, ChainMap(), x, "", closed=True)
+        if len(stmt.body) == 1 and isinstance(stmt.body[0], n.ChainStmt):
+            links = stmt.body[0].chain.links
+            if len(links) == 1 and links[0].alias is None:
+                b = self.build(links[0], frame, [x], ref)
+                return b.call, b.out, b.ctx
+            prefix = f"{stmt.name}.#."
+            self.used.pop(prefix, None)  # every iteration names its layers afresh
+            ctx, call, _, out = self.chain_module(links, prefix, frame, [x], None)
+            return call, out, ctx
+        body = self.em.body_class(stmt, self, values, x.rank)
+        args: list[str | Call] = [self.code(x.size)]
+        mapping: dict[str, px.PyExpr] = {body.in_var: x.size}
+        kwargs: list[tuple[str, str | Call]] = []
+        for spec, var, _ in body.param_vars:
+            value = values[spec]
+            mapping[var] = value
+            kwargs.append((var, self.code(value)))
+        out = body.seen_from(mapping, ref, stmt.span)
+        return Call(body.name, tuple(args), tuple(kwargs)), out, body.ctx
+
+    # ------------------------------------------------------------------ if
+    def branch(self, stmt: n.If, frame: Frame) -> None:
+        test = px.from_ast(stmt.test, frame.values)
+        if isinstance(test, px.Lit):
+            self.body(stmt.then if test.value else stmt.orelse, frame)
+            return
+        self.init_reads.update(px.free_vars(test))
+        before = {k: dict(v) for k, v in self.used.items()}
+        init_if, fwd_if = If(test, [], []), If(test, [], [])
+        results = []
+        self.branch_depth += 1
+        for stmts, init_at, fwd_at in (
+            (stmt.then, init_if.then, fwd_if.then),
+            (stmt.orelse, init_if.orelse, fwd_if.orelse),
+        ):
+            self.used = {k: dict(v) for k, v in before.items()}
+            sub = Frame(
+                frame.values.new_child(),
+                frame.tensors.new_child(),
+                frame.current,
+                frame.prefix,
+                frame.closed,
+            )
+            outer = self._init_at, self._fwd_at
+            self._init_at, self._fwd_at = init_at, fwd_at
+            self.body(stmts, sub)
+            self._init_at, self._fwd_at = outer
+            results.append((sub, self.used, fwd_at))
+        self.branch_depth -= 1
+        (a, used_a, fwd_a), (b, used_b, fwd_b) = results
+        self.used = merge_used(used_a, used_b)
+        self._init_at.append(init_if)
+        self._fwd_at.append(fwd_if)
+        for name in dict.fromkeys([*a.values.maps[0], *b.values.maps[0]]):
+            va, vb = a.values.maps[0].get(name), b.values.maps[0].get(name)
+            if va is None or vb is None or va == vb:
+                frame.values[name] = va if va is not None else vb  # type: ignore[assignment]
+            else:
+                local = self.locals.name(("value", name), name)
+                frame.values[name] = px.Var(
+                    local, px.ifelse(test, definition_of(va), definition_of(vb))
+                )
+        for name in dict.fromkeys([*a.tensors.maps[0], *b.tensors.maps[0]]):
+            ta, tb = a.tensors.maps[0].get(name), b.tensors.maps[0].get(name)
+            frame.tensors[name] = join_tensors(test, ta, tb, stmt.span)
+        ca, cb = a.current, b.current
+        if ca is None or cb is None or ca.var == cb.var:
+            frame.current = join_tensors(test, ca, cb, stmt.span) if ca and cb else (ca or cb)
+        else:
+            var = self.unnamed_var()
+            for cur, at in ((ca, fwd_a), (cb, fwd_b)):
+                if cur.var != var:
+                    self.fwd_reads.add(cur.var)
+                    at.append(Do(cur.var, var, pure=True))
+            frame.current = join_tensors(
+                test, replace(ca, var=var), replace(cb, var=var), stmt.span
+            )
+
+    # ------------------------------------------------------------------ output
+    def out_attr_name(self) -> str:
+        if not self.out_attr:
+            assert self.out is not None
+            hint = "out_channels" if self.out.rank == 3 else "out_features"
+            self.out_attr = self.attrs.name(("out",), hint)
+        return self.out_attr
+
+    def render(self, w: Writer) -> None:
+        needed: dict[str, str] = {}
+
+        def forward_test(test: px.PyExpr) -> px.PyExpr:
+            mapping: dict[str, px.PyExpr] = {}
+            for var in sorted(px.free_vars(test)):
+                if var not in needed:
+                    needed[var] = self.attrs.name(("value", var), var)
+                mapping[var] = px.Raw(f"self.{needed[var]}")
+            return px.substitute(test, mapping)
+
+        fwd = Writer(level=w.level + 2)
+        render_statements(self.forward, fwd, self.fwd_reads, forward_test, {})
+        if self.returns:
+            fwd.line(f"return {', '.join(self.returns)}")
+        self.init_reads.update(needed)
+        init = Writer(level=w.level + 2)
+        init.line("super().__init__()")
+        out_line = ""
+        if self.expose_out:
+            assert self.out is not None
+            out_line = f"self.{self.out_attr_name()} = {self.code(self.out.size)}"
+        render_statements(self.init, init, self.init_reads, None, needed)
+        if out_line:
+            init.line(out_line)
+
+        w.line(f"class {self.name}(nn.Module):")
+        with w.indent():
+            w.line(f'"""{self.doc}"""')
+            w.line()
+            params: list[str | Call] = ["self"]
+            for name, annotation, default in self.params:
+                text = f"{name}: {annotation}" if annotation else name
+                if default is not None:
+                    text += f" = {default}" if annotation else f"={default}"
+                params.append(text)
+            w.call("", Call("def __init__", tuple(params), closing=" -> None"), ":")
+            w.lines += init.lines
+            w.line()
+            args: list[str | Call] = ["self", *(f"{p}: torch.Tensor" for p in self.fwd_params)]
+            result = (
+                "torch.Tensor"
+                if len(self.returns) == 1
+                else f"tuple[{', '.join(['torch.Tensor'] * len(self.returns))}]"
+            )
+            w.call("", Call("def forward", tuple(args), closing=f" -> {result}"), ":")
+            w.lines += fwd.lines
+
+
+def definition_of(e: px.PyExpr) -> px.PyExpr:
+    return e.definition if isinstance(e, px.Var) and e.definition is not None else e
+
+
+def join_tensors(test: px.PyExpr, a: Tensor | None, b: Tensor | None, span: Span) -> Tensor:
+    if a is None or b is None:
+        found = a or b
+        assert found is not None
+        return found
+    if a.rank != b.rank:
+        raise EmitError("the branches of this if give tensors of different ranks", span)
+    spatial = a.spatial if a.spatial == b.spatial else None
+    return Tensor(a.var, px.ifelse(test, a.size, b.size), a.rank, spatial)
+
+
+def merge_used(
+    a: dict[str, dict[str, bool]], b: dict[str, dict[str, bool]]
+) -> dict[str, dict[str, bool]]:
+    """Names after an if: claimed on both paths, or (False) on only one of them."""
+    merged: dict[str, dict[str, bool]] = {}
+    for prefix in dict.fromkeys([*a, *b]):
+        ua, ub = a.get(prefix, {}), b.get(prefix, {})
+        merged[prefix] = {
+            name: name in ua and name in ub and ua[name] and ub[name]
+            for name in dict.fromkeys([*ua, *ub])
+        }
+    return merged

@@ -1,0 +1,436 @@
+"""The whole emitted file: its classes in dependency order and every layer's module path."""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import archc
+from archc import nodes as n
+from archc.analysis import Network
+from archc.emit import pyexpr as px
+from archc.emit.codegen import (
+    PY_BUILTINS,
+    Namespace,
+    Writer,
+    py_literal,
+    safe_comment,
+)
+from archc.emit.pytorch.classgen import Child, ClassGen, Container, Frame
+from archc.emit.pytorch.helpers import HELPERS
+from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES
+from archc.emit.pytorch.statements import Do, If, Store
+from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor, TorchOp
+from archc.errors import EmitError, IRError
+from archc.ir import G_BLOCKS, G_CONSTS, G_NETWORK
+from archc.ops import ArgProblem, Op, ShapeProblem, lookup
+from archc.ops.attrs import bind, normalise
+from archc.source import Span
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+
+@dataclass
+class Emission:
+    """The result of emitting a network: the source, the network class's name, and the module
+    path of every IR layer (None for an input, which is a ``forward`` argument)."""
+
+    source: str
+    class_name: str
+    paths: dict[str, str | None]
+
+
+class Emitter:
+    def __init__(self, network: Network) -> None:
+        self.net = network
+        self.program = source_program(network)
+        self.program_blocks = self.program.blocks
+        self.globals: dict[str, px.PyExpr] = {k: px.lit(v) for k, v in self.program.consts.items()}
+        self.by_span: dict[Span, list[str]] = {}
+        for node in network.order:
+            origin = network.layer(node).origin
+            if isinstance(origin, n.Link):
+                self.by_span.setdefault(origin.span, []).append(node)
+        self.helpers: set[str] = set()
+        self.modules = Namespace(CODE_NAMES | PY_BUILTINS | {"build"})
+        for helper in HELPERS:
+            self.modules.name(("helper", helper), helper)
+        self.modules.name(("network",), camel(network.name) or "Network")
+        for block in self.program_blocks.values():
+            self.modules.name(("block", block.name), camel(block.name) or "Block")
+        for repeat in body_repeats(self.program):
+            self.modules.name(("body", repeat.span), f"{camel(repeat.name)}Iteration")
+        self.module_names = frozenset(self.modules.identifiers())
+        self.blocks: dict[str, ClassGen] = {}
+        self.bodies: dict[Span, ClassGen] = {}
+        self.order: list[ClassGen] = []
+
+    # ------------------------------------------------------------------ facts from the IR
+    def inplace_ok(self, link: n.Link) -> bool:
+        nodes = self.by_span.get(link.span, [])
+        if not nodes:
+            return False
+        for node in nodes:
+            layer = self.net.layer(node)
+            producer = self.net.layer(layer.inputs[0])
+            if self.net.memory(node).buffer == node or not TORCH_OPS[producer.op].fresh:
+                return False
+        return True
+
+    def ir_size(self, link: n.Link) -> px.PyExpr:
+        sizes = {self.net.shape(node)[0] for node in self.by_span.get(link.span, [])}
+        if len(sizes) != 1:
+            raise EmitError(
+                "the features of this flatten depend on the block's input size, which differs "
+                "between its instances",
+                link.span,
+                ["pool to a fixed size first (global_avgpool or adaptive_avgpool)"],
+            )
+        return px.lit(sizes.pop())
+
+    def is_merge(self, link: n.Link) -> bool:
+        op = lookup(link.name)
+        return op is not None and op.arity is None
+
+    def bind(
+        self, op: Op, args: list[n.Arg], values: Mapping[str, px.PyExpr], link: n.Link
+    ) -> tuple[Attrs, dict[str, Any] | None]:
+        """The op's attributes for ``args``: known ones normalised as elaboration does."""
+        positional = [px.from_ast(a.value, values) for a in args if a.name is None]
+        named = {a.name: px.from_ast(a.value, values) for a in args if a.name is not None}
+        if all(isinstance(v, px.Lit) for v in [*positional, *named.values()]):
+            try:
+                concrete = bind(
+                    op,
+                    [v.value for v in positional],  # type: ignore[union-attr]
+                    {k: v.value for k, v in named.items()},  # type: ignore[union-attr]
+                )
+            except ArgProblem as exc:
+                raise EmitError(str(exc), link.span) from None
+            return {k: px.lit(v) for k, v in concrete.items()}, concrete
+        specs = {s.name: s for s in op.attrs}
+        raw: dict[str, px.PyExpr] = dict(zip([s.name for s in op.attrs], positional, strict=False))
+        raw.update(named)
+        attrs: Attrs = {}
+        for spec in op.attrs:
+            if spec.name in raw:
+                value = raw[spec.name]
+                if isinstance(value, px.Lit):
+                    try:
+                        value = px.lit(normalise(spec, value.value))
+                    except ArgProblem as exc:
+                        raise EmitError(str(exc), link.span) from None
+                attrs[spec.name] = value
+            elif spec.required:
+                raise EmitError(f"{op.name} needs '{spec.name}'", link.span)
+            elif not (isinstance(spec.default, str) and spec.default.startswith("=")):
+                attrs[spec.name] = px.lit(normalise(spec, spec.default))
+        for spec in op.attrs:
+            if spec.name not in attrs:
+                attrs[spec.name] = attrs[specs[spec.name].default[1:]]
+        return attrs, None
+
+    def output(
+        self,
+        op: Op,
+        rule: TorchOp,
+        attrs: Attrs,
+        concrete: dict[str, Any] | None,
+        inputs: list[Tensor],
+        ctx: OpContext,
+    ) -> Tensor:
+        shapes = [t.shape for t in inputs]
+        if concrete is not None and all(s is not None for s in shapes):
+            try:
+                shape = op.shape(concrete, shapes, [t.var for t in inputs])  # type: ignore[arg-type]
+            except ShapeProblem as exc:
+                raise EmitError(str(exc), ctx.link.span) from None
+            known = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
+            return Tensor("", px.lit(shape[0]), len(shape), known)
+        size = rule.size(attrs, inputs, ctx) if rule.size else inputs[0].size
+        rank = rule.rank or inputs[0].rank
+        spatial: tuple[px.PyExpr, px.PyExpr] | None = None
+        if rank == 3:
+            if rule.spatial == "keep":
+                spatial = inputs[0].spatial
+            elif rule.spatial == "one":
+                spatial = (px.lit(1), px.lit(1))
+            elif rule.spatial == "size":
+                size_attr = attrs["size"]
+                if isinstance(size_attr, px.Lit):
+                    spatial = (px.lit(size_attr.value[0]), px.lit(size_attr.value[1]))
+        return Tensor("", size, rank, spatial)
+
+    # ------------------------------------------------------------------ classes
+    def block_class(self, block: n.BlockDef, rank: int, span: Span) -> ClassGen:
+        cls = self.blocks.get(block.name)
+        if cls is not None:
+            if cls.in_rank != rank:
+                raise EmitError(
+                    f"block '{block.name}' is called with inputs of different ranks", span
+                )
+            if cls.out is None:
+                raise EmitError(f"block '{block.name}' calls itself", span)
+            return cls
+        doc = f"Block ``{block.name}``{where(block.span)}."
+        cls = self.new_class(("block", block.name), doc, rank)
+        self.blocks[block.name] = cls
+        values: ChainMap[str, px.PyExpr] = ChainMap({}, {}, self.globals)
+        types = self.param_types(block.name)
+        for p in block.params:
+            var = cls.locals.name(("value", p.name), p.name)
+            default = px.from_ast(p.default, values) if p.default is not None else None
+            annotation = types.get(p.name)
+            if default is None:
+                cls.params.append((var, annotation, None))
+                cls.positional += 1
+            elif isinstance(default, px.Lit):
+                cls.params.append((var, annotation, py_literal(default.value)))
+                cls.positional += 1
+            else:
+                cls.params.append((var, f"{annotation} | None" if annotation else None, "None"))
+                cls.init.append(If(px.BinOp("is", px.Var(var), px.Raw("None")), [], []))
+                cls.init[-1].then.append(Do(cls.code(default), var))
+                cls.init_reads.add(var)
+                cls.positional += 1
+            cls.param_vars.append((p.name, var, default))
+            cls.init.append(Store(var))
+            values.maps[1][p.name] = px.Var(var)
+        x = cls.fwd.name(("in",), "x")
+        cls.fwd_params.append(x)
+        frame = Frame(
+            values, ChainMap({BLOCK_INPUT: Tensor(x, px.Var(cls.in_var), rank)}), None, ""
+        )
+        frame.current = frame.tensors[BLOCK_INPUT]
+        cls.body(block.body, frame)
+        out = frame.tensors.get(BLOCK_OUTPUT) or frame.current
+        assert out is not None
+        cls.out = out
+        cls.returns.append(cls.read(out))
+        self.order.append(cls)
+        return cls
+
+    def new_class(self, key: tuple[Any, ...], doc: str, rank: int) -> ClassGen:
+        """A generated module class whose constructor starts with ``in_channels``: block classes
+        and repeat-iteration classes both take their input's channel count first."""
+        cls = ClassGen(self, self.modules.name(key), doc)
+        cls.in_rank = rank
+        cls.unnamed = "y"
+        cls.in_var = cls.locals.name(("in_channels",), "in_channels")
+        cls.params.append((cls.in_var, "int", None))
+        return cls
+
+    def param_types(self, block: str) -> dict[str, str]:
+        seen: dict[str, set[str]] = {}
+        for scope in self.net.scopes.values():
+            if scope.kind == "block" and scope.block == block:
+                for name, value in scope.args:
+                    seen.setdefault(name, set()).add(type(value).__name__)
+        return {k: v.pop() for k, v in seen.items() if len(v) == 1}
+
+    def body_class(
+        self, stmt: n.Repeat, owner: ClassGen, values: ChainMap[str, px.PyExpr], rank: int
+    ) -> ClassGen:
+        cls = self.bodies.get(stmt.span)
+        if cls is not None:
+            if cls.in_rank != rank:
+                raise EmitError("each iteration of a repeat must keep its input's rank", stmt.span)
+            return cls
+        doc = f"One iteration of the repeat ``{stmt.name}`` in ``{owner.name}``."
+        cls = self.new_class(("body", stmt.span), doc, rank)
+        self.bodies[stmt.span] = cls
+        inner: dict[str, px.PyExpr] = {}
+        for name in names_in(stmt.body):
+            if name not in values:
+                continue
+            value = values[name]
+            if isinstance(value, px.Lit) and name != stmt.index:
+                inner[name] = value
+                continue
+            var = cls.locals.name(("value", name), name)
+            cls.params.append((var, "int" if name == stmt.index else None, None))
+            cls.param_vars.append((name, var, None))
+            cls.init.append(Store(var))
+            inner[name] = px.Var(var)
+        x = cls.fwd.name(("in",), "x")
+        cls.fwd_params.append(x)
+        frame = Frame(
+            ChainMap({}, inner, self.globals),
+            ChainMap(),
+            Tensor(x, px.Var(cls.in_var), rank),
+            "",
+            closed=True,
+        )
+        cls.body(stmt.body, frame)
+        assert frame.current is not None
+        cls.out = frame.current
+        cls.returns.append(cls.read(frame.current))
+        self.order.append(cls)
+        return cls
+
+    def network_class(self) -> ClassGen:
+        net = self.program.network
+        doc = f"Network ``{net.name}``{where(net.span)}."
+        cls = ClassGen(self, self.modules.name(("network",)), doc)
+        values: ChainMap[str, px.PyExpr] = ChainMap({}, self.globals)
+        frame = Frame(values, ChainMap(), None, "")
+        cls.body(net.body, frame)
+        if not cls.returns:
+            raise EmitError("the network has no outputs", net.span)
+        self.order.append(cls)
+        return cls
+
+    # ------------------------------------------------------------------ the file
+    def emit(self) -> Emission:
+        network_cls = self.network_class()
+        paths = self.layer_paths(network_cls)
+        w = Writer()
+        version = archc.__version__
+        w.line(f"# Generated by archc {version} from {safe_comment(self.net.file)}.")
+        w.line("# Edit the spec and emit again rather than editing this file.")
+        w.line("import torch")
+        w.line("from torch import nn")
+        for helper, text in HELPERS.items():
+            if helper in self.helpers:
+                w.line()
+                w.lines += text.rstrip("\n").split("\n")
+        for cls in self.order:
+            w.line()
+            w.line()
+            cls.render(w)
+        return Emission(w.text(), network_cls.name, paths)
+
+    def layer_paths(self, network_cls: ClassGen) -> dict[str, str | None]:
+        """Every IR layer's module path, found by walking the containers the classes built."""
+        paths: dict[str, str | None] = {}
+        seen: set[str] = set()
+        for node in self.net.order:
+            if self.net.layer(node).op == "input":
+                paths[node] = None
+                continue
+            ctx: Container | None = network_cls.ctx
+            parts = []
+            for comp in node.split("."):
+                if ctx is None:
+                    raise IRError(f"PyTorch emission: {node!r} is inside a layer")
+                if ctx.item is not None:
+                    if not comp.isdigit():
+                        raise IRError(f"PyTorch emission: {node!r} is not an iteration")
+                    child = Child(comp, ctx.item.ctx, ctx.item.leaf)
+                else:
+                    found = ctx.children.get(comp)
+                    if found is None:
+                        raise IRError(f"PyTorch emission has no module for layer {node!r}")
+                    child = found
+                parts.append(child.attr)
+                ctx = child.ctx
+            if not child.leaf:
+                raise IRError(f"PyTorch emission: layer {node!r} is a container")
+            path = ".".join(parts)
+            if path in seen:
+                raise IRError(f"PyTorch emission: two layers map to {path!r}")
+            seen.add(path)
+            paths[node] = path
+        return paths
+
+
+def where(span: Span) -> str:
+    file = span.file
+    if all(c.isalnum() or c in "._-/" for c in file):
+        return f" ({file}, line {span.line})"
+    return f" (line {span.line})"
+
+
+def camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def body_repeats(program: SourceProgram) -> list[n.Repeat]:
+    """Every repeat with a multi-statement body (each becomes a class), in source order."""
+    found: list[n.Repeat] = []
+
+    def walk(stmts: Iterable[n.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, n.Repeat):
+                if not (len(s.body) == 1 and isinstance(s.body[0], n.ChainStmt)):
+                    found.append(s)
+                walk(s.body)
+            elif isinstance(s, n.If):
+                walk(s.then)
+                walk(s.orelse)
+
+    for block in program.blocks.values():
+        walk(block.body)
+    walk(program.network.body)
+    return found
+
+
+def names_in(stmts: Iterable[n.Stmt]) -> list[str]:
+    """Value names the statements' expressions read, in first-use order."""
+    names: dict[str, None] = {}
+
+    def expr(e: n.Expr | None) -> None:
+        match e:
+            case n.Name(name=name):
+                names[name] = None
+            case n.Tuple(items=items):
+                for i in items:
+                    expr(i)
+            case n.BinOp() | n.Compare():
+                expr(e.left)
+                expr(e.right)
+            case n.UnaryOp():
+                expr(e.operand)
+            case n.Cond():
+                expr(e.test)
+                expr(e.then)
+                expr(e.orelse)
+
+    def chain(c: n.Chain | None) -> None:
+        if c is None:
+            return
+        for link in c.links:
+            op = lookup(link.name)
+            merge = op is not None and op.arity is None
+            for arg in link.args or ():
+                if not (merge and arg.name is None):
+                    expr(arg.value)
+
+    def walk(body: Iterable[n.Stmt]) -> None:
+        for s in body:
+            match s:
+                case n.ConstDef():
+                    expr(s.value)
+                case n.Assign() | n.ChainStmt():
+                    chain(s.chain)
+                case n.Output():
+                    chain(s.chain)
+                case n.Repeat():
+                    expr(s.count)
+                    walk(s.body)
+                case n.If():
+                    expr(s.test)
+                    walk(s.then)
+                    walk(s.orelse)
+
+    walk(stmts)
+    return list(names)
+
+
+@dataclass
+class SourceProgram:
+    """What the source mirrors: the network body, the blocks, the file constants' values."""
+
+    network: n.NetworkDef
+    blocks: dict[str, n.BlockDef]
+    consts: dict[str, Any]
+
+
+def source_program(network: Network) -> SourceProgram:
+    """The spec's AST as elaboration saw it: the network body, the blocks and the file
+    constants' values, all kept in the IR (``G_NETWORK``, ``G_BLOCKS``, ``G_CONSTS``)."""
+    g = network.graph.graph
+    return SourceProgram(g[G_NETWORK], dict(g[G_BLOCKS]), dict(g[G_CONSTS]))

@@ -14,11 +14,18 @@ if TYPE_CHECKING:
     from archc.analysis import Network
 
 
-def load(path: Any, inputs: Any = None, text: str | None = None) -> Network:
+def load(path: Any, inputs: Any = None, text: str | None = None, consts: Any = None) -> Network:
     """Compile and analyse a spec; see :func:`archc.analysis.load`."""
     from archc.analysis import load as _load
 
-    return _load(path, inputs=inputs, text=text)
+    return _load(path, inputs=inputs, text=text, consts=consts)
 
 
-__all__ = ["__version__", "load"]
+def sweep(spec: Any, **options: Any) -> Any:
+    """Explore a spec's design space; see :func:`archc.sweep.api.sweep`."""
+    from archc.sweep.api import sweep as _sweep
+
+    return _sweep(spec, **options)
+
+
+__all__ = ["__version__", "load", "sweep"]

@@ -241,15 +241,17 @@ def load(
     path: str | Path,
     inputs: Mapping[str, tuple[int, ...]] | None = None,
     text: str | None = None,
+    consts: Mapping[str, Any] | None = None,
 ) -> Network:
     """Compile and analyse the spec at ``path`` (or ``text`` standing for it).
 
-    ``inputs`` overrides declared input shapes by name.  Raises :class:`archc.errors.ArchError`
-    subclasses for anything wrong with the spec.
+    ``inputs`` overrides declared input shapes by name, ``consts`` the values of file-level
+    constants (``--set``).  Raises :class:`archc.errors.ArchError` subclasses for anything wrong
+    with the spec.
     """
     with _gc_paused():
         program = load_program(path, text)
-        graph = run_passes(elaborate(program, inputs))
+        graph = run_passes(elaborate(program, inputs, consts))
         ir.verify(graph, ir.ANNOTATIONS)
     return Network(graph, program.files)
 

@@ -86,9 +86,15 @@ class _Frame:
 class Elaborator:
     """Builds the graph for one :class:`~archc.loader.Program`."""
 
-    def __init__(self, program: Program, inputs: Mapping[str, tuple[int, ...]] | None = None):
+    def __init__(
+        self,
+        program: Program,
+        inputs: Mapping[str, tuple[int, ...]] | None = None,
+        consts: Mapping[str, Any] | None = None,
+    ):
         self.program = program
         self.overrides = dict(inputs or {})
+        self.const_overrides = dict(consts or {})
         net = program.network
         self.g: nx.DiGraph = new_graph(net.name, program.files[0], net.span)
         self.g.graph[G_BLOCKS] = dict(program.blocks)
@@ -103,8 +109,13 @@ class Elaborator:
     # ------------------------------------------------------------------ entry point
     def run(self) -> nx.DiGraph:
         globals_: dict[str, Any] = {}
+        if self.const_overrides:
+            _check_const_names(self.program, self.const_overrides)
         for const in self.program.consts:
-            globals_[const.name] = evaluate(const.value, globals_)
+            value = evaluate(const.value, globals_)
+            if const.name in self.const_overrides:
+                value = _override(const, value, self.const_overrides[const.name])
+            globals_[const.name] = value
         self.g.graph[G_NETWORK] = self.program.network
         self.g.graph[G_CONSTS] = dict(globals_)
         frame = _Frame(
@@ -562,9 +573,40 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def elaborate(program: Program, inputs: Mapping[str, tuple[int, ...]] | None = None) -> nx.DiGraph:
-    """Build the IR graph for ``program``; ``inputs`` overrides declared input shapes."""
-    return Elaborator(program, inputs).run()
+def _check_const_names(program: Program, consts: Mapping[str, Any]) -> None:
+    declared = [c.name for c in program.consts]
+    for name in consts:
+        if name not in declared:
+            net = program.network
+            raise SpecNameError(
+                f"--set names '{name}', which is not a file-level constant of '{net.name}'",
+                net.span,
+                [did_you_mean(name, declared) or f"constants: {', '.join(declared) or 'none'}"],
+            )
+
+
+def _override(const: n.ConstDef, declared: Any, value: Any) -> Any:
+    """``--set NAME=VALUE`` for a file-level constant: the value must have the declared type
+    (an integer is accepted where a number is declared, and becomes one)."""
+    if isinstance(declared, float) and type(value) is int:
+        return float(value)
+    if type(value) is not type(declared):
+        raise SpecValueError(
+            f"--set {const.name}={show_value(value)}: '{const.name}' is {type_name(declared)} "
+            f"{show_value(declared)} here, not {type_name(value)}",
+            const.span,
+        )
+    return value
+
+
+def elaborate(
+    program: Program,
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    consts: Mapping[str, Any] | None = None,
+) -> nx.DiGraph:
+    """Build the IR graph for ``program``; ``inputs`` overrides declared input shapes and
+    ``consts`` the values of file-level constants (``--set``)."""
+    return Elaborator(program, inputs, consts).run()
 
 
 __all__ = ["SpecShapeError", "elaborate", "type_name"]

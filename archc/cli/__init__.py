@@ -8,14 +8,21 @@ in archc; ``ARCHC_DEBUG=1`` shows its traceback).  Errors are printed as archc r
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import io
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
 
 from archc import __version__
 from archc.errors import ArchError
+from archc.limits import LimitSyntaxError, from_environment, use_limits, with_settings
+from archc.loader import use_include_paths
+from archc.source import visible
 
 # command name -> (module with add_arguments(parser), run(args) -> int and optional
 # DESCRIPTION/EPILOG; one-line help).  Only the command being run is imported, so
@@ -36,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "diff": ("archc.cli.diff", "compare two specs (or a spec with its version at a git revision)"),
     "ops": ("archc.cli.ops", "list the ops the language knows, with their arguments"),
+    "sweep": ("archc.cli.sweep", "explore a design space: constants x resolution, Pareto front"),
 }
 
 EPILOG = """examples:
@@ -90,8 +98,58 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedStream(io.TextIOBase):
+    """Stands in for a standard stream the shell closed (``archc ... >&-``): writing to it is an
+    I/O error with a message, as for a full disk, not an internal error."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    @property
+    def buffer(self) -> _ClosedStream:  # type: ignore[override]
+        return self
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out
+    raise SystemExit(128 + signum)
+
+
+def _report(text: str) -> None:
+    """Write an error to stderr, control characters shown visibly (never raw to a terminal)."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(visible(text) + "\n")
+        sys.stderr.flush()
+
+
+def _quiet_stdout() -> None:
+    """After a failed write to stdout, point it at /dev/null so the exit-time flush is silent."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.stdout = _Discard()
+
+
+class _Discard(io.TextIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+    if sys.stderr is None:
+        sys.stderr = _Discard()
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
@@ -99,26 +157,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args._run(args))
+        limits = with_settings(from_environment(), getattr(args, "limit_settings", None) or [])
+    except LimitSyntaxError as exc:
+        _report(f"archc: usage error: {exc}")
+        return 2
+    previous = None
+    with contextlib.suppress(ValueError):  # not in the main thread (tests): no handler
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with use_limits(limits), use_include_paths(getattr(args, "include_paths", None) or []):
+            code = int(args._run(args))
+        sys.stdout.flush()
+        return code
     except ArchError as exc:
-        sys.stderr.write(f"{exc}\n")
+        _report(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # e.g. "archc analyze ... | head": not an error worth a message
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
         return 0
+    except RecursionError:
+        _report(
+            "archc: error: the spec nests too deeply for archc to follow\n"
+            "  hint: lower the nesting, or see the limits in docs/security.md"
+        )
+        return 2
+    except MemoryError:
+        _report(
+            "archc: error: out of memory compiling this spec\n"
+            "  hint: the limits in docs/security.md bound a spec's size; lower them with --limit"
+        )
+        return 2
+    except OSError as exc:  # a full disk or a closed stdout; file writes raise EmitError
+        _report(f"archc: error: cannot write output: {exc.strerror or exc}")
+        _quiet_stdout()
+        return 2
     except Exception as exc:  # a bug in archc, not bad input
         if os.environ.get("ARCHC_DEBUG"):
             traceback.print_exc()
         else:
-            sys.stderr.write(
+            _report(
                 f"archc: internal error: {type(exc).__name__}: {exc}\n"
-                "  this is a bug in archc; rerun with ARCHC_DEBUG=1 for the traceback\n"
+                "  this is a bug in archc; rerun with ARCHC_DEBUG=1 for the traceback"
             )
         return 3
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from archc.analysis import Network, load
 from archc.errors import UsageError
@@ -56,9 +57,59 @@ def input_overrides(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
     return overrides
 
 
+def add_const_override(
+    parser: argparse.ArgumentParser,
+    help: str = "override a file-level constant (repeatable), e.g. width=0.75",
+) -> None:
+    parser.add_argument(
+        "--set",
+        dest="consts",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=help,
+    )
+
+
+def const_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--set`` values as a mapping; setting a constant twice is a usage error."""
+    from archc.sweep.values import parse_value, split_assignment
+
+    overrides: dict[str, Any] = {}
+    for text in getattr(args, "consts", None) or []:
+        name, value = split_assignment(text)
+        if name in overrides:
+            raise UsageError(f"--set names '{name}' twice")
+        overrides[name] = parse_value(value)
+    return overrides
+
+
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="the .arch file")
     add_input_override(parser)
+    add_const_override(parser)
+    add_trust_arguments(parser)
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--include-path`` and ``--limit``: what a spec may include, how big it may grow
+    (docs/security.md).  ``archc.cli.main`` applies them around the command."""
+    parser.add_argument(
+        "--include-path",
+        dest="include_paths",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also allow includes from DIR (repeatable; default: the spec's directory only)",
+    )
+    parser.add_argument(
+        "--limit",
+        dest="limit_settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="raise or lower a resource limit, e.g. layers=5000000 (repeatable; docs/security.md)",
+    )
 
 
 def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +123,7 @@ def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Network:
-    return load(args.spec, inputs=input_overrides(args))
+    return load(args.spec, inputs=input_overrides(args), consts=const_overrides(args))
 
 
 def write_stdout(text: str) -> None:

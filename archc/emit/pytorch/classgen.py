@@ -364,7 +364,7 @@ class ClassGen:
             inputs = list(sources)
         attrs, concrete = self.em.bind(op, args, frame.values, link)
         rule = TORCH_OPS[op.name]
-        ctx = OpContext(self, link, rule.inplace and self.em.inplace_ok(link))
+        ctx = OpContext(self, link, op.is_inplace and self.em.inplace_ok(link))
         assert rule.module is not None
         call = rule.module(attrs, inputs, ctx)
         if rule.helper:

@@ -49,6 +49,7 @@ class OpContext:
 
     gen: ClassGen
     link: n.Link
+    #: the op has the ``inplace`` trait and may overwrite its input here
     inplace: bool
 
     def code(self, e: px.PyExpr) -> str:
@@ -157,7 +158,6 @@ class TorchOp:
     rank: int | None = None
     spatial: str | None = "keep"
     fresh: bool = False
-    inplace: bool = False
     helper: str | None = None
 
 
@@ -178,8 +178,8 @@ TORCH_OPS: dict[str, TorchOp] = {
     ),
     "linear": TorchOp(_linear, size=lambda a, ins, ctx: a["out"], rank=1, fresh=True),
     "flatten": TorchOp(_plain("nn.Flatten"), size=_flatten_size, rank=1),
-    "relu": TorchOp(_activation("nn.ReLU"), inplace=True),
-    "relu6": TorchOp(_activation("nn.ReLU6"), inplace=True),
+    "relu": TorchOp(_activation("nn.ReLU")),
+    "relu6": TorchOp(_activation("nn.ReLU6")),
     "sigmoid": TorchOp(_plain("nn.Sigmoid")),
     "tanh": TorchOp(_plain("nn.Tanh")),
     "softmax": TorchOp(_plain("nn.Softmax", "dim=1")),

@@ -1,0 +1,115 @@
+"""What a counting convention is: one rule per op, and the arithmetic the rules share.
+
+A :class:`Convention` reproduces one peer tool's headline number (fvcore's ``total()``, thop's
+MACs, ptflops' MACs, torchinfo's "Total mult-adds", DeepSpeed's FLOPs) from the IR alone: each
+rule is pure arithmetic over an op's attributes and its per-sample input and output shapes, so
+``archc analyze --convention thop`` never imports torch.  Rules are per sample; a network total
+scales with the batch like archc's own MACs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from archc.ops import REGISTRY, Attrs, Shape, elements
+
+#: a rule's arithmetic: (attributes, input shapes, output shape) -> count per sample
+CountFn = Callable[[Attrs, Sequence[Shape], Shape], int]
+
+#: what every convention must say in words (docs/conventions.md prints them as a table)
+ASPECTS = ("bias", "batchnorm", "activations", "pools", "adds", "attention")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one tool counts one op: a formula in words, its arithmetic, and why the tool does it.
+
+    ``formula`` is what ``--explain`` prints (``"C_out·H·W·C_in/g·k_h·k_w + C_out·H·W (bias)"``);
+    ``mechanism`` names the tool's code path that produces the number (a module hook, a patched
+    functional, an ATen op handler) or says why nothing counts.
+    """
+
+    formula: str
+    count: CountFn
+    mechanism: str = ""
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One tool's counting convention: a table of rules keyed by registry op name.
+
+    ``rules`` lists every registered op (a test walks ``REGISTRY × CONVENTIONS``); ``fallback``
+    is what an op the table does not list counts: the rule the tool applies to a module or
+    operator it has no handler for.  ``reports`` says which of the tool's numbers the total is.
+    """
+
+    name: str
+    tool: str
+    version: str
+    unit: str  # "MACs" or "FLOPs": what the tool calls its number
+    reports: str
+    summary: str
+    fallback: Rule
+    rules: Mapping[str, Rule]
+    treats: Mapping[str, str] = field(default_factory=dict)
+
+    def rule(self, op: str) -> Rule:
+        """The rule for ``op``: its table entry, else the fallback."""
+        return self.rules.get(op, self.fallback)
+
+    def count(self, op: str, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """This convention's count for one layer, per sample."""
+        return self.rule(op).count(a, ins, out)
+
+
+# ---------------------------------------------------------------------------- shared arithmetic
+def zero(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return 0
+
+
+def out_elements(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return elements(out)
+
+
+def in_elements(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return elements(ins[0])
+
+
+def registry_macs(op: str) -> CountFn:
+    """The op's own MAC count (``Op.macs``): archc's and fvcore's convention for conv/linear."""
+    entry = REGISTRY[op]
+
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return entry.macs(a, ins, out)
+
+    return count
+
+
+def bias_elements(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    """One addition per output element when the layer has a bias (conv: C·H·W, linear: F)."""
+    return elements(out) if a["bias"] else 0
+
+
+def plus(*fns: CountFn) -> CountFn:
+    """The sum of several counts (a module hook plus a patched functional, MACs plus bias)."""
+
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return sum(fn(a, ins, out) for fn in fns)
+
+    return count
+
+
+def times(k: int, fn: CountFn) -> CountFn:
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return k * fn(a, ins, out)
+
+    return count
+
+
+def lrn_functionals(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    """What patching ``Tensor.mul``/``Tensor.add`` and ``F.avg_pool3d`` sees inside
+    ``F.local_response_norm`` on a C×H×W map: ``x·x``, ``·alpha`` and ``+k`` (n each), and the
+    average pool over the channel-padded squares ((C + size − 1)·H·W input elements)."""
+    x = ins[0]
+    return 3 * elements(x) + (x[0] + a["size"] - 1) * elements(x[1:])

@@ -1,0 +1,100 @@
+"""DeepSpeed's flops profiler: the FLOPs of ``get_model_profile(model, input_shape)``.
+
+DeepSpeed patches ``torch.nn.functional`` and a few tensor methods while the model runs and
+attributes each call to the innermost module.  Its *MACs* are exactly archc's (conv and linear
+multiply-accumulates, no bias); this convention reproduces its headline **FLOPs**: 2 per MAC,
+plus conv bias (linear bias is not counted), ReLU 1 per element (ReLU6 0), batch norm 2 per element (eval
+mode), pools and softmax 1 per input element, and LRN's internal tensor ops.  ``x + y``,
+``torch.cat``, sigmoid and tanh are not patched (0).
+
+DeepSpeed computes a convolution's output size itself from the padding it is given; with
+``padding="same"`` it pads ``d·(k−1)//2`` on each side, so an even kernel loses a row and a
+column, and this rule does the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.conventions.base import (
+    Convention,
+    Rule,
+    in_elements,
+    lrn_functionals,
+    out_elements,
+    registry_macs,
+    times,
+    zero,
+)
+from archc.ops import Attrs, Shape
+
+
+def _conv(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    # _conv_flops_compute: 2·MACs + bias, over the output size it derives from the padding
+    c_in, h, w = ins[0]
+    kh, kw = a["kernel"]
+    dh, dw = a["dilation"]
+    sh, sw = a["stride"]
+    ph, pw = (dh * (kh - 1) // 2, dw * (kw - 1) // 2) if a["pad"] == "same" else a["pad"]
+    oh = (h + 2 * ph - (dh * (kh - 1) + 1)) // sh + 1
+    ow = (w + 2 * pw - (dw * (kw - 1) + 1)) // sw + 1
+    positions = oh * ow
+    macs = kh * kw * c_in * (a["out"] // a["groups"]) * positions
+    return 2 * macs + (a["out"] * positions if a["bias"] else 0)
+
+
+_UNPATCHED = Rule("0", zero, "not a patched functional or tensor method")
+_POOL = Rule("C·H_in·W_in (1 per input element)", in_elements, "_pool_flops_compute")
+
+CONVENTION = Convention(
+    name="deepspeed",
+    tool="deepspeed",
+    version="0.19.8",
+    unit="FLOPs",
+    reports="get_model_profile(model, input_shape=(1, *shape), as_string=False)[0] (flops)",
+    summary="2 FLOPs per MAC plus conv bias, ReLU 1/element, batch norm 2/element, pools and "
+    "softmax 1/input element; adds, concat, sigmoid, tanh 0",
+    fallback=_UNPATCHED,
+    rules={
+        "input": Rule("0", zero, "a graph input"),
+        "conv": Rule(
+            "2·C_out·H_out·W_out·(C_in/groups)·k_h·k_w + C_out·H_out·W_out (bias)",
+            _conv,
+            "patched F.conv2d: _conv_flops_compute",
+        ),
+        "linear": Rule(
+            "2·in·out (bias ignored)", times(2, registry_macs("linear")), "patched F.linear"
+        ),
+        "batchnorm": Rule(
+            "2·n (eval mode, affine)", times(2, out_elements), "patched F.batch_norm"
+        ),
+        "lrn": Rule(
+            "3·n + (C + size − 1)·H·W",
+            lrn_functionals,
+            "inside F.local_response_norm: patched Tensor.mul (x·x, ·alpha), Tensor.add (+k) "
+            "and F.avg_pool3d",
+        ),
+        "relu": Rule("n", in_elements, "patched F.relu"),
+        "relu6": Rule("0", zero, "nn.ReLU6 calls F.hardtanh, which is not patched"),
+        "sigmoid": _UNPATCHED,
+        "tanh": _UNPATCHED,
+        "softmax": Rule("n", in_elements, "patched F.softmax"),
+        "maxpool": _POOL,
+        "avgpool": _POOL,
+        "global_avgpool": _POOL,
+        "adaptive_avgpool": _POOL,
+        "flatten": _UNPATCHED,
+        "dropout": Rule("0", zero, "F.dropout is not patched"),
+        "identity": _UNPATCHED,
+        "concat": Rule("0", zero, "torch.cat is not patched"),
+        "add": Rule("0", zero, "x + y (Tensor.__add__) is not patched"),
+    },
+    treats={
+        "bias": "conv bias 1 FLOP per output element; linear bias not counted",
+        "batchnorm": "2 per element in eval mode (5 in training mode)",
+        "activations": "ReLU 1 per element; ReLU6 (F.hardtanh), sigmoid, tanh 0; softmax 1 per element",
+        "pools": "1 per input element",
+        "adds": "0 for x + y; torch.add/Tensor.add would count 1 per element",
+        "attention": "F.scaled_dot_product_attention and matmuls: 2 FLOPs per MAC",
+    },
+)

@@ -1,0 +1,87 @@
+"""fvcore's ``FlopCountAnalysis(model, x).total()`` with its default operator handles.
+
+fvcore traces the model with ``torch.jit.trace`` and counts ATen operators: one fused
+multiply-add is one "flop".  Conv and linear count their multiply-accumulates without the bias;
+``aten::batch_norm`` counts 2 per element (eval mode, affine); ``aten::adaptive_avg_pool2d`` one
+per input element; every other operator (activations, max and average pooling, ``cat``,
+``add``, ``flatten``, softmax, LRN's elementwise ops) has no handle and counts 0.  The model is
+counted in eval mode, as fvcore's documentation does (in training mode batch norm counts 5 per
+element).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.conventions.base import (
+    Convention,
+    Rule,
+    in_elements,
+    out_elements,
+    registry_macs,
+    times,
+    zero,
+)
+from archc.ops import Attrs, Shape
+
+_MACS = registry_macs("conv")
+
+
+def _conv(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return 0 if a["pad"] == "same" else _MACS(a, ins, out)
+
+
+_UNHANDLED = Rule("0", zero, "no default handle for the traced ATen operator")
+_IGNORED = Rule("0", zero, "in fvcore's list of ignored ATen operators")
+_ADAPTIVE = Rule(
+    "C·H_in·W_in (1 per input element)",
+    in_elements,
+    "aten::adaptive_avg_pool2d: elementwise_flop_counter(1, 0)",
+)
+
+CONVENTION = Convention(
+    name="fvcore",
+    tool="fvcore",
+    version="0.1.5.post20221221",
+    unit="MACs",
+    reports="FlopCountAnalysis(model, x).total(), model in eval mode",
+    summary="conv and linear MACs without bias, plus batch norm (2/element) and adaptive "
+    "average pooling (1/input element); everything else 0",
+    fallback=_UNHANDLED,
+    rules={
+        "input": Rule("0", zero, "a graph input"),
+        "conv": Rule(
+            "C_out·H_out·W_out·(C_in/groups)·k_h·k_w (bias ignored); 0 with pad=\"same\"",
+            _conv,
+            "aten::_convolution: conv_flop_jit; padding=\"same\" traces to "
+            "aten::_convolution_mode, which has no handle",
+        ),
+        "linear": Rule("in·out (bias ignored)", registry_macs("linear"), "aten::linear: linear_flop_jit"),
+        "batchnorm": Rule(
+            "2·C·H·W (eval mode, affine)", times(2, out_elements), "aten::batch_norm: batchnorm_flop_jit"
+        ),
+        "lrn": Rule("0", zero, "F.local_response_norm traces to mul/pad/avg_pool3d/pow/div: no handles"),
+        "relu": _UNHANDLED,
+        "relu6": Rule("0", zero, "aten::hardtanh: no handle"),
+        "sigmoid": _UNHANDLED,
+        "tanh": _UNHANDLED,
+        "softmax": _UNHANDLED,
+        "maxpool": Rule("0", zero, "in fvcore's list of ignored ATen operators (aten::max_pool2d)"),
+        "avgpool": Rule("0", zero, "aten::avg_pool2d: no handle"),
+        "global_avgpool": _ADAPTIVE,
+        "adaptive_avgpool": _ADAPTIVE,
+        "flatten": _IGNORED,
+        "dropout": Rule("0", zero, "eval mode: aten::dropout is ignored"),
+        "identity": Rule("0", zero, "no operator"),
+        "concat": _IGNORED,
+        "add": Rule("0", zero, "aten::add: no handle"),
+    },
+    treats={
+        "bias": "not counted (a convolution with padding=\"same\" is not counted at all)",
+        "batchnorm": "2 per element in eval mode (5 in training mode)",
+        "activations": "0",
+        "pools": "max and average pooling 0; adaptive average pooling 1 per input element",
+        "adds": "0",
+        "attention": "matmul/bmm/einsum counted as MACs; softmax 0",
+    },
+)

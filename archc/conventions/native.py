@@ -1,0 +1,51 @@
+"""archc's own convention: multiply-accumulates of conv and linear, nothing else.
+
+The numbers torchvision quotes as GFLOPS ("4.09" for ResNet-50); every op's ``macs()`` in the
+registry.  See the MACs section of docs/conventions.md.
+"""
+
+from __future__ import annotations
+
+from archc.conventions.base import Convention, Rule, registry_macs, zero
+
+_MACS = "the op's own macs(): "
+_NONE = Rule("0", zero, "no multiply-accumulates")
+
+CONVENTION = Convention(
+    name="archc",
+    tool="archc",
+    version="this version",
+    unit="MACs",
+    reports="archc analyze: MACs",
+    summary="multiply-accumulates of conv and linear; bias, norms, activations, pools, adds: 0",
+    fallback=_NONE,
+    rules={
+        "input": _NONE,
+        "conv": Rule("C_out·H_out·W_out·(C_in/groups)·k_h·k_w", registry_macs("conv"), _MACS + "conv"),
+        "linear": Rule("in·out", registry_macs("linear"), _MACS + "linear"),
+        "batchnorm": _NONE,
+        "lrn": _NONE,
+        "relu": _NONE,
+        "relu6": _NONE,
+        "sigmoid": _NONE,
+        "tanh": _NONE,
+        "softmax": _NONE,
+        "maxpool": _NONE,
+        "avgpool": _NONE,
+        "global_avgpool": _NONE,
+        "adaptive_avgpool": _NONE,
+        "flatten": _NONE,
+        "dropout": _NONE,
+        "identity": _NONE,
+        "concat": _NONE,
+        "add": _NONE,
+    },
+    treats={
+        "bias": "not counted",
+        "batchnorm": "0 (folded into the conv at inference)",
+        "activations": "0",
+        "pools": "0",
+        "adds": "0",
+        "attention": "no attention op in archc yet; its matrix products would count as MACs",
+    },
+)

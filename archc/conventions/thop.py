@@ -1,0 +1,92 @@
+"""thop (pytorch-OpCounter): ``thop.profile(model, inputs=(x,))[0]``.
+
+thop puts a forward hook on the leaf modules it has a rule for and adds up their counts; a
+module type without a rule (nn.Flatten, nn.Sigmoid, nn.Tanh, nn.LocalResponseNorm, nn.Identity,
+the emitted ``Add``/``Concat`` helpers) counts 0.  Conv and linear count their MACs without the
+bias, batch norm 4 per element, average pooling 1 per output element and adaptive average
+pooling (window + 1) per output element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.conventions.base import (
+    Convention,
+    Rule,
+    out_elements,
+    registry_macs,
+    times,
+    zero,
+)
+from archc.ops import Attrs, Shape, elements
+
+
+def _adaptive(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    # count_adap_avgpool: int((prod(in_hw / out_hw) + 1) * out.numel()) in float64
+    kernel = 1.0
+    for i, o in zip(ins[0][1:], out[1:], strict=True):
+        kernel *= i / o
+    return int((kernel + 1) * elements(out))
+
+
+def _softmax(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    # count_softmax over dim 1 (channels or features): (exp + sum + divide) per row
+    features = ins[0][0]
+    rows = elements(ins[0]) // features
+    return rows * (3 * features - 1)
+
+
+_NO_RULE = Rule("0", zero, "no rule for the module type: counted as zero")
+_ZERO_OPS = Rule("0", zero, "registered as zero_ops")
+_ADAPTIVE = Rule(
+    "(H_in/H_out · W_in/W_out + 1)·C·H_out·W_out", _adaptive, "count_adap_avgpool"
+)
+
+CONVENTION = Convention(
+    name="thop",
+    tool="thop",
+    version="0.1.1.post2209072238",
+    unit="MACs",
+    reports="thop.profile(model, inputs=(x,))[0]",
+    summary="conv and linear MACs without bias, batch norm 4/element, average pools and "
+    "softmax counted; ReLU, max pool, dropout 0; modules without a rule 0",
+    fallback=_NO_RULE,
+    rules={
+        "input": Rule("0", zero, "a graph input"),
+        "conv": Rule(
+            "C_out·H_out·W_out·(C_in/groups)·k_h·k_w (bias ignored)",
+            registry_macs("conv"),
+            "count_convNd",
+        ),
+        "linear": Rule("in·out (bias ignored)", registry_macs("linear"), "count_linear"),
+        "batchnorm": Rule(
+            "4·n (2 per element, doubled for the affine weight and bias)",
+            times(4, out_elements),
+            "count_normalization",
+        ),
+        "lrn": _NO_RULE,
+        "relu": _ZERO_OPS,
+        "relu6": _ZERO_OPS,
+        "sigmoid": _NO_RULE,
+        "tanh": _NO_RULE,
+        "softmax": Rule("(3·C − 1)·n/C (exp, sum, divide per row)", _softmax, "count_softmax"),
+        "maxpool": _ZERO_OPS,
+        "avgpool": Rule("C·H_out·W_out (1 per output element)", out_elements, "count_avgpool"),
+        "global_avgpool": _ADAPTIVE,
+        "adaptive_avgpool": _ADAPTIVE,
+        "flatten": _NO_RULE,
+        "dropout": _ZERO_OPS,
+        "identity": _NO_RULE,
+        "concat": _NO_RULE,
+        "add": _NO_RULE,
+    },
+    treats={
+        "bias": "not counted",
+        "batchnorm": "4 per element (affine)",
+        "activations": "ReLU/ReLU6 0; sigmoid and tanh have no rule (0); softmax 3C−1 per row",
+        "pools": "max 0; average 1 per output element; adaptive average (window + 1) per output",
+        "adds": "0 (no rule for the module; x + y is not seen)",
+        "attention": "no rule for nn.MultiheadAttention (0)",
+    },
+)

@@ -1,0 +1,201 @@
+"""Every counting convention against the tool it reproduces, run on archc's emitted module.
+
+For each peer (fvcore, ptflops with both backends, thop, torchinfo, DeepSpeed) the test runs
+the tool itself on ``archc.load(spec).to_torch(seed=0)`` and asserts that archc's
+``--convention`` total equals the tool's own number exactly: on a one-layer network around every
+example of every registered op, and on every shipped spec.  The registry × conventions walk
+needs no torch and makes a new op without a row in some table fail here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pytest
+
+import archc
+from archc import conventions
+from archc.analysis import Network
+from archc.conventions.base import ASPECTS
+from archc.ops import REGISTRY
+from tests.conftest import SPEC_IDS, load_spec
+
+Measure = Callable[[Any, tuple[int, ...]], int]
+
+
+# ---------------------------------------------------------------------------- the tables
+@pytest.mark.parametrize("name", conventions.NAMES)
+@pytest.mark.parametrize("op", sorted(REGISTRY))
+def test_every_op_has_a_rule_in_every_convention(name: str, op: str) -> None:
+    conv = conventions.get(name)
+    assert op in conv.rules, f"{name} has no rule for op {op!r}: add one to its table"
+    assert conv.rules[op].formula
+
+
+@pytest.mark.parametrize("name", conventions.NAMES)
+def test_conventions_say_how_they_treat_each_aspect(name: str) -> None:
+    conv = conventions.get(name)
+    assert set(conv.treats) == set(ASPECTS)
+    assert set(conv.rules) <= set(REGISTRY), "a rule for an op the registry does not know"
+    assert conv.unit in ("MACs", "FLOPs")
+
+
+def test_archc_convention_is_archc_macs(spec_name: str) -> None:
+    net = load_spec(spec_name)
+    assert conventions.total(net, "archc", batch=3) == net.totals(batch=3).macs
+
+
+def test_explain_accounts_for_the_whole_difference() -> None:
+    net = load_spec("resnet50")
+    rows, a, b = conventions.explain(net, "fvcore", "thop")
+    assert a == conventions.total(net, "fvcore") and b == conventions.total(net, "thop")
+    assert sum(r.delta for r in rows) == b - a
+    text = conventions.render_explain(net, "fvcore", "thop")
+    assert "batchnorm: +" in text and "count_normalization" in text
+
+
+# ---------------------------------------------------------------------------- the tools
+def _quiet(fn: Callable[[], Any]) -> Any:
+    logging.disable(logging.WARNING)
+    try:
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            return fn()
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _fvcore(model: Any, shape: tuple[int, ...]) -> int:
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(model, torch.zeros(1, *shape))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    return int(analysis.total())
+
+
+def _ptflops(backend: str) -> Measure:
+    def measure(model: Any, shape: tuple[int, ...]) -> int:
+        from ptflops import get_model_complexity_info
+
+        macs, _ = get_model_complexity_info(
+            model, shape, as_strings=False, print_per_layer_stat=False, backend=backend
+        )
+        return int(macs)
+
+    return measure
+
+
+def _thop(model: Any, shape: tuple[int, ...]) -> int:
+    import thop
+    import torch
+
+    macs, _ = thop.profile(model, inputs=(torch.zeros(1, *shape),), verbose=False)
+    return int(macs)
+
+
+def _torchinfo(model: Any, shape: tuple[int, ...]) -> int:
+    import torchinfo
+
+    return int(torchinfo.summary(model, input_size=(1, *shape), verbose=0).total_mult_adds)
+
+
+def _deepspeed(model: Any, shape: tuple[int, ...]) -> int:
+    from deepspeed.profiling.flops_profiler import get_model_profile
+
+    flops, _, _ = get_model_profile(
+        model, input_shape=(1, *shape), print_profile=False, as_string=False, warm_up=0
+    )
+    return int(flops)
+
+
+#: convention name -> (module the tool ships as, how to get the tool's number)
+PEERS: dict[str, tuple[str, Measure]] = {
+    "fvcore": ("fvcore", _fvcore),
+    "ptflops": ("ptflops", _ptflops("pytorch")),
+    "ptflops-aten": ("ptflops", _ptflops("aten")),
+    "thop": ("thop", _thop),
+    "torchinfo": ("torchinfo", _torchinfo),
+    "deepspeed": ("deepspeed", _deepspeed),
+}
+
+
+def test_every_peer_convention_has_a_measurement() -> None:
+    assert set(PEERS) == set(conventions.NAMES) - {"archc"}
+
+
+def _peer(name: str) -> Measure:
+    pytest.importorskip("torch")
+    module, measure = PEERS[name]
+    pytest.importorskip(module)
+    return measure
+
+
+def _measure(name: str, net: Network) -> int:
+    import torch
+
+    measure = _peer(name)
+    (shape,) = net.inputs.values()
+    model = _model(net).eval()
+    with torch.no_grad():
+        return _quiet(lambda: measure(model, shape))
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _model(net: Network) -> Any:
+    """One emitted module per network, reused by every tool (they leave it as they found it)."""
+    key = f"{net.file}:{id(net)}"
+    if key not in _MODELS:
+        _MODELS.clear()  # keep at most one large model alive
+        _MODELS[key] = net.to_torch(seed=0)
+    return _MODELS[key]
+
+
+@cache
+def _example_networks() -> list[tuple[str, Network]]:
+    nets = []
+    for name, op in REGISTRY.items():
+        for i, example in enumerate(getattr(op, "examples", ())):
+            if len(example.inputs) != 1:
+                continue  # the tools feed the model one input tensor
+            nets.append((f"{name}-{i}", archc.load(f"<{name}-{i}>", text=example.spec())))
+    return nets
+
+
+def _example_ids() -> list[str]:
+    return [key for key, _ in _example_networks()]
+
+
+@pytest.mark.parametrize("peer", sorted(PEERS))
+def test_op_examples_match_the_tool(peer: str) -> None:
+    mismatches = []
+    for key, net in _example_networks():
+        ours = conventions.total(net, peer)
+        theirs = _measure(peer, net)
+        if ours != theirs:
+            mismatches.append(f"{key}: archc {ours:,}, {peer} {theirs:,}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPEC_IDS)
+def test_shipped_specs_match_every_tool(spec: str) -> None:
+    net = load_spec(spec)
+    if len(net.inputs) != 1:
+        pytest.skip("the tools feed the model one input tensor")
+    results = {peer: (conventions.total(net, peer), _measure(peer, net)) for peer in sorted(PEERS)}
+    wrong = {p: r for p, r in results.items() if r[0] != r[1]}
+    assert not wrong, f"{spec}: (archc, tool) {wrong}"

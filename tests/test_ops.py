@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archc
-from archc.ops import REGISTRY, ShapeProblem, ops_with
+from archc.ops import (
+    INT_ARITHMETIC,
+    REGISTRY,
+    TRAITS,
+    ShapeProblem,
+    SymbolicShape,
+    ops_with,
+    symbolic_of,
+)
 from archc.ops.attrs import bind, signature
 from archc.ops.base import ArgProblem
 from archc.ops.spatial import window_out
@@ -40,13 +48,64 @@ def test_traits_are_sets_not_name_checks() -> None:
     assert ops_with("weights") == {"conv", "linear", "batchnorm"}
 
 
-def test_language_reference_lists_every_op() -> None:
+def test_traits_are_known_and_merges_follow_from_one() -> None:
+    for name, op in REGISTRY.items():
+        assert op.traits <= TRAITS, f"{name}: unknown traits {set(op.traits - TRAITS)}"
+        assert op.is_merge == ("merge" in op.traits) == (op.arity is None), name
+        assert op.is_inplace == (name in ops_with("inplace"))
+
+
+def test_every_callable_op_has_examples_that_compile() -> None:
+    for name, op in REGISTRY.items():
+        assert bool(op.examples) != op.internal, f"{name}: a callable op needs an example"
+        for example in op.examples:
+            assert example.call.startswith(name), (name, example.call)
+            net = archc.load(f"{name}.arch", text=example.spec())
+            assert [net.layer(n).op for n in net.order][len(example.inputs) :] == [name]
+
+
+def _example_cases() -> list[tuple[str, int]]:
+    return [(n, i) for n, op in sorted(REGISTRY.items()) for i in range(len(op.examples))]
+
+
+@pytest.mark.parametrize(("name", "index"), _example_cases())
+def test_symbolic_shape_agrees_with_the_shape_rule(name: str, index: int) -> None:
+    """With integers for symbols, symbolic_shape answers what shape() does, where it answers."""
+    op = REGISTRY[name]
+    net = archc.load("s.arch", text=op.examples[index].spec())
+    node = net.order[-1]
+    layer = net.layer(node)
+    ins = [symbolic_of(net.shape(src)) for src in layer.inputs]
+    got = op.symbolic_shape(layer.attrs, ins, INT_ARITHMETIC)
+    out = net.shape(node)
+    assert (got.rank, got.channels) == (len(out), out[0])
+    assert got.spatial in (None, out[1:])  # None: only the concrete rule can tell (windows)
+
+
+def test_symbolic_shape_without_spatial_sizes() -> None:
+    at = INT_ARITHMETIC
+    flat_unknown = REGISTRY["flatten"].symbolic_shape({}, [SymbolicShape(8, 3)], at)
+    assert flat_unknown == SymbolicShape(None, 1)
+    concat = REGISTRY["concat"].symbolic_shape({}, [SymbolicShape(3, 3), SymbolicShape(5, 3)], at)
+    assert concat == SymbolicShape(8, 3)
+    conv = bind(REGISTRY["conv"], [16, 3], {})
+    assert REGISTRY["conv"].symbolic_shape(conv, [SymbolicShape(3, 3)], at) == SymbolicShape(16, 3)
+
+
+def test_ops_page_is_in_step_with_the_registry() -> None:
+    """docs/ops.md is generated from the registry: run python scripts/ops_table.py."""
+    import importlib.util
     from pathlib import Path
 
-    doc = (Path(__file__).parent.parent / "docs" / "language.md").read_text()
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("ops_table", root / "scripts" / "ops_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (root / "docs" / "ops.md").read_text(encoding="utf-8")
+    assert page == module.render(), "docs/ops.md is stale: run python scripts/ops_table.py"
     for name, op in REGISTRY.items():
-        if not op.internal:
-            assert f"`{name}`" in doc, f"docs/language.md does not document {name}"
+        assert (f"| `{name}`" in page) != op.internal, name
 
 
 def test_bind_validates_and_fills_defaults() -> None:

@@ -17,6 +17,7 @@ from archc import __version__
 from archc.analysis import Network, Row, Totals
 from archc.ops import dims
 from archc.ops.attrs import show_value
+from archc.source import markdown_code, markdown_text, strict_json
 from archc.units import DTYPE_BYTES, grouped, human_bytes, human_count
 
 SCHEMA_ID = "archc.analysis/1"
@@ -97,7 +98,7 @@ def render_markdown(net: Network, rows: list[Row], t: Totals) -> str:
     nbytes = DTYPE_BYTES[t.dtype]
 
     def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+        return markdown_text(text)  # no raw HTML or '|' from a spec's strings
 
     out = [f"### {net.name}", ""]
     out.append("| " + " | ".join(HEADERS) + " |")
@@ -109,7 +110,7 @@ def render_markdown(net: Network, rows: list[Row], t: Totals) -> str:
     out.append("")
     signatures = block_signatures(rows)
     if signatures:
-        out.append("Block arguments: " + ", ".join(f"`{s}`" for s in signatures) + ".")
+        out.append("Block arguments: " + ", ".join(markdown_code(s) for s in signatures) + ".")
         out.append("")
     out.extend(f"- {esc(line)}" for line in _totals_lines(net, t))
     return "\n".join(out) + "\n"
@@ -227,7 +228,8 @@ def render(
     rows = net.rows(depth, batch)
     t = net.totals(batch, dtype)
     if fmt == "json":
-        return json.dumps(analysis_document(net, rows, t, depth), indent=2) + "\n"
+        document = strict_json(analysis_document(net, rows, t, depth))
+        return json.dumps(document, indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
         return render_csv(net, rows, t)
     if fmt == "markdown":

@@ -3,16 +3,28 @@
 Includes are relative to the including file.  A file reached twice (a diamond) is read once; a
 file that includes itself, directly or not, is an error that shows the cycle.  Included files
 contribute constants and blocks; the main file holds the one network.
+
+A spec is untrusted input (docs/security.md), so an include may only name a regular file (not
+``/dev/zero``, a FIFO or a directory) of at most ``include_bytes``, inside the main spec's
+directory or a directory allowed with ``--include-path`` (:func:`use_include_paths`), at most
+``include_depth`` includes deep.  Links are followed before the check, so a link cannot lead out.
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from archc import nodes as n
 from archc.errors import IncludeError, SourceError, SpecNameError, SpecSyntaxError
+from archc.fileio import note_input
+from archc.limits import current as current_limits
 from archc.source import Span, display_name
 from archc.syntax import parse
 
@@ -27,17 +39,54 @@ class Program:
     files: list[str] = field(default_factory=list)  # every file read, main first
 
 
-def read_text(path: Path, span: Span | None = None) -> str:
-    """A spec file's text, or a :class:`SourceError` that says why it cannot be one."""
+_INCLUDE_PATHS: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar(
+    "archc_include_paths", default=()
+)
+
+
+@contextmanager
+def use_include_paths(paths: Iterable[str | Path]) -> Iterator[None]:
+    """Allow includes from ``paths`` (directories) too, inside the ``with`` block."""
+    token = _INCLUDE_PATHS.set(tuple(Path(p).resolve() for p in paths))
+    try:
+        yield
+    finally:
+        _INCLUDE_PATHS.reset(token)
+
+
+def read_text(path: Path, span: Span | None = None, regular_only: bool = False) -> str:
+    """A spec file's text, or a :class:`SourceError` that says why it cannot be one.
+
+    At most ``include_bytes`` are read, so ``/dev/zero`` or an endless pipe stops there; with
+    ``regular_only`` (an include), anything but a regular file is refused before it is read,
+    and opening does not wait on a FIFO.
+    """
     shown = display_name(path)
     if not path.exists():
         raise SourceError(f"no such file: {shown}", span)
     if path.is_dir():
         raise SourceError(f"{shown} is a directory, not a .arch file", span)
+    limits = current_limits()
     try:
-        data = path.read_bytes()
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) if regular_only else os.O_RDONLY
+        fd = os.open(path, flags)
+        with os.fdopen(fd, "rb") as fh:
+            if regular_only and not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise SourceError(
+                    f"{shown} is not a regular file",
+                    span,
+                    ["an include names a .arch file, not a device, FIFO or socket"],
+                )
+            data = fh.read(limits.include_bytes + 1)
+        note_input(path)  # archc will not write over a file it read in this run
     except OSError as exc:
-        raise SourceError(f"cannot read {shown}: {exc.strerror}", span) from None
+        raise SourceError(f"cannot read {shown}: {exc.strerror or exc}", span) from None
+    if len(data) > limits.include_bytes:
+        raise SourceError(
+            f"{shown} is larger than {limits.include_bytes:,} bytes",
+            span,
+            [limits.hint("include_bytes")],
+        )
     if b"\0" in data:
         raise SourceError(f"{shown} is a binary file, not a .arch spec", span)
     try:
@@ -61,7 +110,8 @@ class FileReader:
     """The default :class:`Reader`: files on disk, named relative to the working directory."""
 
     def read(self, path: Path, span: Span | None) -> str:
-        return read_text(path, span)
+        # the main spec may be a pipe (archc analyze <(gen)); an include must be a regular file
+        return read_text(path, span, regular_only=span is not None)
 
     def name(self, path: Path) -> str:
         return display_name(path)
@@ -84,10 +134,30 @@ def load_program(
     blocks: dict[str, n.BlockDef] = {}
     files = [main_name]
     seen: set[Path] = set()
+    limits = current_limits()
+    roots = (main_path.resolve().parent, *_INCLUDE_PATHS.get())
 
     def visit(module: n.Module, here: Path, stack: list[Path]) -> None:
         for inc in module.includes:
-            target = (here.parent / inc.path).resolve()
+            try:
+                target = (here.parent / inc.path).resolve()
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise IncludeError(
+                    f"cannot resolve include '{inc.path}': {exc}", inc.span
+                ) from None
+            if not any(target.is_relative_to(root) for root in roots):
+                raise IncludeError(
+                    f"include '{inc.path}' is outside the spec's directory "
+                    f"{display_name(roots[0])}",
+                    inc.span,
+                    ["allow another directory with --include-path DIR (docs/security.md)"],
+                )
+            if len(stack) > limits.include_depth:
+                raise IncludeError(
+                    f"includes nested more than {limits.include_depth} deep",
+                    inc.span,
+                    [limits.hint("include_depth")],
+                )
             if target in stack:
                 chain = " -> ".join(reader.name(p) for p in [*stack, target])
                 raise IncludeError(f"include cycle: {chain}", inc.span)

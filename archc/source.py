@@ -7,9 +7,11 @@ path, so a span stays a cheap value object and can render its own excerpt with a
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SOURCES: dict[str, str] = {}
 # sources whose lines may be quoted in excerpts; an include outside the allowed roots is
@@ -77,6 +79,34 @@ def source_line(name: str, line: int) -> str | None:
     if 1 <= line <= len(lines):
         return lines[line - 1]
     return None
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` ready for ``json.dumps(allow_nan=False)``: tuples as lists, a float that is not
+    finite as ``null`` (JSON has no NaN or Infinity; a strict parser rejects them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def markdown_text(text: str) -> str:
+    """``text`` for a Markdown table cell or paragraph: raw HTML (``<script>``), entities and
+    ``|`` escaped, control characters and newlines visible (a spec string cannot add markup)."""
+    text = one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|")
+
+
+def markdown_code(text: str) -> str:
+    """``text`` as a Markdown code span, fenced with more backticks than it holds."""
+    text = one_line(text)
+    longest = max((len(m) for m in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 @dataclass(frozen=True)

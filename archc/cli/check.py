@@ -28,13 +28,19 @@ from archc.budget import (
     check_network,
     parse_limit,
 )
-from archc.cli.common import add_batch_dtype, add_input_override, input_overrides, write_stdout
+from archc.cli.common import (
+    add_batch_dtype,
+    add_input_override,
+    add_trust_arguments,
+    input_overrides,
+    write_stdout,
+)
 from archc.errors import ArchError
 from archc.fileio import write_atomic
 from archc.ir import G_SPAN
 from archc.loader import read_text
 from archc.ops import dims
-from archc.source import Span, display_name
+from archc.source import Span, display_name, strict_json, visible
 from archc.syntax import parse
 from archc.units import QuantityError, grouped, human_bytes, human_count
 
@@ -120,6 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_input_override(parser, help="override an input's shape in every spec (repeatable)")
     add_batch_dtype(parser)
+    add_trust_arguments(parser)
 
 
 # --------------------------------------------------------------------------- checking
@@ -232,7 +239,19 @@ def render_text(results: list[SpecResult], batch: int, dtype: str) -> str:
                 out.append(f"      {c.span.location()}: budget failed: {what}")
                 out.extend("      " + line for line in c.span.excerpt())
     out.append(summary_line(results))
-    return "\n".join(out) + "\n"
+    return "".join(text_line(line) + "\n" for item in out for line in item.split("\n"))
+
+
+def text_line(line: str) -> str:
+    """One line of the text report, safe for a terminal and a CI log: control characters shown
+    visibly, and a line that would start with ``::`` (a GitHub workflow command such as
+    ``::warning::``, forged by a file name or an assert message) has its first colon replaced
+    by a look-alike (U+FF1A), so the runner does not execute it."""
+    line = visible(line)
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        line = line[: len(line) - len(stripped)] + "\uff1a" + stripped[1:]
+    return line
 
 
 def summary_line(results: list[SpecResult]) -> str:
@@ -259,9 +278,7 @@ def summary_line(results: list[SpecResult]) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    return strict_json(value)
 
 
 def _location(span: Span | None) -> dict[str, Any] | None:
@@ -280,7 +297,7 @@ def check_document(
         "archc_version": __version__,
         "batch": batch,
         "dtype": dtype,
-        "limits": {lim.metric.name: lim.value for lim in limits},
+        "limits": {lim.metric.name: _jsonable(lim.value) for lim in limits},
         "specs": [
             {
                 "file": r.file,
@@ -305,8 +322,8 @@ def check_document(
                         "op": c.op,
                         "limit": _jsonable(c.limit),
                         "unit": c.unit,
-                        "margin": c.margin,
-                        "relative_margin": c.relative_margin,
+                        "margin": _jsonable(c.margin),
+                        "relative_margin": _jsonable(c.relative_margin),
                         "message": c.message,
                         "location": _location(c.span or r.network_span),
                     }
@@ -370,8 +387,20 @@ def render_junit(results: list[SpecResult], batch: int, dtype: str) -> str:
     for key, value in totals.items():
         if key != "skipped":
             root.set(key, str(value))
+    _xml_safe(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Make every text and attribute XML 1.0 characters only: control characters (ESC, BEL,
+    NUL from a spec string or a file name) become visible symbols instead of a document no
+    JUnit reader can parse."""
+    for element in root.iter():
+        if element.text:
+            element.text = visible(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, visible(value))
 
 
 def _case_text(c: Check, batch: int, dtype: str) -> str:
@@ -412,8 +441,8 @@ def github_annotation(message: str, span: Span | None, file: str, title: str) ->
         if span.end_line == span.line and span.end_column:
             props["endColumn"] = str(span.end_column)
     props["title"] = title
-    joined = ",".join(f"{k}={_escape_property(v)}" for k, v in props.items())
-    return f"::error {joined}::{_escape_data(message)}"
+    joined = ",".join(f"{k}={_escape_property(visible(v))}" for k, v in props.items())
+    return f"::error {joined}::{_escape_data(visible(message))}"
 
 
 def github_annotations(results: list[SpecResult]) -> list[str]:
@@ -448,7 +477,8 @@ def run(args: argparse.Namespace) -> int:
     results = [check_spec(p, limits, args.batch, args.dtype, overrides) for p in args.specs]
     text = render_text(results, args.batch, args.dtype)
     if args.format == "json":
-        report = json.dumps(check_document(results, limits, args.batch, args.dtype), indent=2)
+        document = check_document(results, limits, args.batch, args.dtype)
+        report = json.dumps(document, indent=2, allow_nan=False)
         report += "\n"
     elif args.format == "junit":
         report = render_junit(results, args.batch, args.dtype)
@@ -460,10 +490,11 @@ def run(args: argparse.Namespace) -> int:
             github_annotations(results) if os.environ.get("GITHUB_ACTIONS") == "true" else []
         )
     )
-    if args.output:
+    to_file = bool(args.output) and args.output != "-"  # -o - is standard output
+    if to_file:
         write_atomic(args.output, report)
         report = text
-    if args.format != "text" and not args.output:
+    if args.format != "text" and not to_file:
         # a JSON or JUnit report on stdout must stay parseable: annotations go to stderr, where
         # the Actions runner reads workflow commands too
         sys.stderr.write(annotations)

@@ -6,6 +6,8 @@ next to the Markdown file (or where ``--svg`` says) and the Markdown points at i
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from archc.analysis import Network
 from archc.formats import op_label
 from archc.ops import dims
@@ -18,6 +20,7 @@ from archc.report.model import (
     memory_text,
     percent,
 )
+from archc.source import markdown_code, markdown_text
 from archc.units import grouped
 
 #: the depth of the per-block table when none is given
@@ -25,7 +28,12 @@ DEFAULT_DEPTH = 1
 
 
 def _esc(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text from a spec or a path, safe in a table cell: no raw HTML, no ``|``, one line."""
+    return markdown_text(text)
+
+
+def _code(text: str) -> str:
+    return markdown_code(text).replace("|", "\\|")
 
 
 def _table(data: ReportData) -> list[str]:
@@ -36,16 +44,16 @@ def _table(data: ReportData) -> list[str]:
     ]
     for row in data.rows:
         cells = [
-            f"`{row.name}`",
-            op_label(row),
-            dims(row.shape),
+            _code(row.name),
+            _esc(op_label(row)),
+            _esc(dims(row.shape)),
             grouped(row.params),
             percent(data.share("params", row)),
             grouped(row.macs),
             percent(data.share("macs", row)),
-            memory_text(data, row),
+            _esc(memory_text(data, row)),
         ]
-        out.append("| " + " | ".join(_esc(c) for c in cells) + " |")
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 
@@ -63,7 +71,7 @@ def render_markdown(
     out = [
         f"### {net.name}",
         "",
-        f"`{net.file}` · {t.layers} layers · batch {t.batch} · {t.dtype}",
+        f"{markdown_code(net.file)} · {t.layers} layers · batch {t.batch} · {t.dtype}",
         "",
         "| total | value | detail |",
         "| --- | ---: | --- |",
@@ -79,9 +87,9 @@ def render_markdown(
     out.extend(_table(data))
     out.append("")
     if diagram is not None:
-        out.append(f"![{net.name} diagram]({diagram})")
+        out.append(f"![{net.name} diagram]({quote(diagram)})")
         out.append("")
     elif diagram_hint:
-        out.append(f"_Diagram: {diagram_hint}_")
+        out.append(f"_Diagram: {_esc(diagram_hint)}_")
         out.append("")
     return "\n".join(out)

@@ -25,6 +25,7 @@ from archc import nodes as n
 from archc.errors import IncludeError, SourceError, SpecNameError, SpecSyntaxError
 from archc.fileio import note_input
 from archc.limits import current as current_limits
+from archc.ops import lookup
 from archc.source import Span, display_name
 from archc.syntax import parse
 
@@ -207,6 +208,12 @@ def _merge(module: n.Module, consts: list[n.ConstDef], blocks: dict[str, n.Block
         names[c.name] = c
         consts.append(c)
     for b in module.blocks:
+        if lookup(b.name) is not None:
+            raise SpecNameError(
+                f"block '{b.name}' has the name of an op, so it could never be called",
+                b.span,
+                [f"rename the block, e.g. '{b.name}_block'", "archc ops lists the op names"],
+            )
         if b.name in blocks:
             raise SpecNameError(
                 f"block '{b.name}' is defined twice",

@@ -31,7 +31,7 @@ from lark.exceptions import (
 )
 
 from archc import nodes as n
-from archc.errors import ArchError, SpecSyntaxError, SpecValueError
+from archc.errors import ArchError, SpecNameError, SpecSyntaxError, SpecValueError
 from archc.evaluate import check_number
 from archc.lexer import ArchLexer
 from archc.limits import current as current_limits
@@ -165,6 +165,16 @@ class _ToAST(Transformer):
     def block_def(self, c: list[Any]) -> n.BlockDef:
         name, *params, body = c
         params = [p for p in params if p is not None]
+        seen: dict[str, n.Param] = {}
+        for p in params:
+            if p.name in seen:
+                raise SpecNameError(
+                    f"block '{name}' has two parameters named '{p.name}'",
+                    p.span,
+                    ["each parameter needs its own name"],
+                    notes=[("first declared here", seen[p.name].span)],
+                )
+            seen[p.name] = p
         return n.BlockDef(str(name), tuple(params), body, self._span(c, keyword=True), self.file)
 
     def param(self, c: list[Any]) -> n.Param:

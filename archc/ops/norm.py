@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from archc.ops.base import Attrs, AttrSpec, Example, Op, Shape, TensorSpec, elements, register
+from archc.ops.base import (
+    ArgProblem,
+    Attrs,
+    AttrSpec,
+    Example,
+    Op,
+    Shape,
+    TensorSpec,
+    elements,
+    register,
+)
 
 
 @register
@@ -16,6 +27,11 @@ class BatchNorm(Op):
     attrs = (AttrSpec("eps", "float", 1e-5), AttrSpec("momentum", "float", 0.1))
     shape_doc = "unchanged; per channel (or feature)"
     examples = (Example("batchnorm"), Example("batchnorm(eps=0.001)", ((16,),)))
+
+    def check(self, a: Attrs) -> None:
+        eps = a["eps"]
+        if not (math.isfinite(eps) and eps > 0):  # NaN fails both comparisons
+            raise ArgProblem(f"eps must be a finite number > 0, got {eps!r}", "eps")
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         c = (ins[0][0],)

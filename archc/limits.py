@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 _LIMIT_HINT = "raise it with --limit {name}=N or ARCHC_LIMITS={name}=N (docs/security.md)"
 
@@ -102,10 +103,51 @@ def use_limits(limits: Limits) -> Iterator[Limits]:
         _CURRENT.reset(token)
 
 
+def check_network(network: Any) -> None:
+    """The limits only the analysed graph can tell: elements of each layer's output tensor (and
+    so every dimension fits in ONNX's int64), and weight bytes of the whole network.
+
+    ``network`` is an :class:`archc.analysis.Network`; the error points at the first layer over.
+    """
+    from archc.errors import SpecValueError
+    from archc.ir import LAYER, SHAPE
+
+    limits = current()
+    nodes = network.graph.nodes
+    for node in network.order:
+        data = nodes[node]
+        count = 1
+        for d in data[SHAPE]:
+            count *= d
+        if count > limits.tensor_elements:
+            raise SpecValueError(
+                f"'{node}' outputs {count:,} elements per sample, more than the limit of "
+                f"{limits.tensor_elements:,}",
+                data[LAYER].span,
+                [limits.hint("tensor_elements")],
+            )
+
+
+def check_weights(network: Any, what: str = "weights") -> None:
+    """Refuse to generate more than ``weight_bytes`` of initial weights (float32)."""
+    from archc.errors import UsageError
+
+    limits = current()
+    nbytes = network.totals(1, "float32").weight_bytes
+    if nbytes > limits.weight_bytes:
+        raise UsageError(
+            f"the {what} would be {nbytes / 2**30:,.1f} GiB, more than the limit of "
+            f"{limits.weight_bytes / 2**30:,.1f} GiB",
+            hints=[limits.hint("weight_bytes"), "or emit without weights: --weights none"],
+        )
+
+
 __all__ = [
     "DEFAULT",
     "LimitSyntaxError",
     "Limits",
+    "check_network",
+    "check_weights",
     "current",
     "from_environment",
     "parse_setting",

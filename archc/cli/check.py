@@ -38,6 +38,7 @@ from archc.cli.common import (
 from archc.errors import ArchError
 from archc.fileio import write_atomic
 from archc.ir import G_SPAN
+from archc.limits import check_network as check_limits
 from archc.loader import read_text
 from archc.ops import dims
 from archc.source import Span, display_name, strict_json, visible
@@ -144,6 +145,7 @@ def check_spec(
         net = load(path, inputs=inputs)
         result.network = net.name
         result.network_span = net.graph.graph[G_SPAN]
+        check_limits(net)
         result.checks = check_network(net, limits, batch, dtype)
     except ArchError as exc:
         result.error = exc

@@ -8,6 +8,7 @@ from typing import Any
 
 from archc.analysis import Network, load
 from archc.errors import UsageError
+from archc.limits import check_network
 from archc.units import DTYPE_BYTES
 
 
@@ -123,7 +124,9 @@ def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Network:
-    return load(args.spec, inputs=input_overrides(args), consts=const_overrides(args))
+    net = load(args.spec, inputs=input_overrides(args), consts=const_overrides(args))
+    check_network(net)  # tensor sizes within archc.limits (docs/security.md)
+    return net
 
 
 def write_stdout(text: str) -> None:

@@ -22,6 +22,7 @@ from archc.analysis import Network
 from archc.cli.common import add_spec_arguments, load_spec, positive_int
 from archc.errors import UsageError
 from archc.fileio import write_atomic
+from archc.limits import check_weights
 
 EPILOG = """examples:
   archc emit specs/resnet18.arch --target pytorch -o resnet18.py
@@ -124,6 +125,8 @@ def _write_onnx(net: Network, options: Any, output: str | None) -> None:
     """ONNX streams one tensor at a time and may need an external-data file beside ``-o``."""
     from archc.emit import onnx
 
+    if options.weights != "none":
+        check_weights(net, "initial weights")  # random weights of 37 GiB are refused
     if output is None or output == "-":
         if sys.stdout.isatty():
             raise UsageError("an ONNX model is binary: give -o FILE or redirect standard output")

@@ -21,11 +21,11 @@ def load(path: Any, inputs: Any = None, text: str | None = None, consts: Any = N
     return _load(path, inputs=inputs, text=text, consts=consts)
 
 
-def sweep(spec: Any, **options: Any) -> Any:
+def sweep(spec: Any, axes: Any = None, **options: Any) -> Any:
     """Explore a spec's design space; see :func:`archc.sweep.api.sweep`."""
     from archc.sweep.api import sweep as _sweep
 
-    return _sweep(spec, **options)
+    return _sweep(spec, axes, **options)
 
 
 __all__ = ["__version__", "load", "sweep"]

@@ -20,10 +20,10 @@ from typing import Any
 
 
 class _CallableModule(types.ModuleType):
-    def __call__(self, spec: Any, **options: Any) -> Any:
+    def __call__(self, spec: Any, axes: Any = None, **options: Any) -> Any:
         from archc.sweep.api import sweep
 
-        return sweep(spec, **options)
+        return sweep(spec, axes, **options)
 
 
 sys.modules[__name__].__class__ = _CallableModule

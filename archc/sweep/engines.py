@@ -108,12 +108,13 @@ class LocalEngine:
                     batch = next(source, None)
                     if batch is None:
                         break
-                    pending.append((batch, 1, pool.submit(_run_batch, batch)))
+                    pending.append((batch, 1, _submit(pool, batch)))
                 if not pending:
                     return
                 _, _, future = pending[0]
-                assert future is not None
                 try:
+                    if future is None:  # the pool was already broken when it was submitted
+                        raise BrokenProcessPool
                     rows = future.result()
                 except BrokenProcessPool:
                     pool.shutdown(wait=True, cancel_futures=True)
@@ -139,13 +140,22 @@ class LocalEngine:
             ):
                 again.append((batch, attempts, future))  # finished before the pool broke
                 continue
-            if attempts >= MAX_ATTEMPTS:
+            if attempts >= MAX_ATTEMPTS and future is not None:
                 done: Future[Rows] = Future()
                 done.set_result(died_rows(batch, attempts))
                 again.append((batch, attempts, done))
                 continue
-            again.append((batch, attempts + 1, pool.submit(_run_batch, batch)))
+            tries = attempts if future is None else attempts + 1
+            again.append((batch, tries, _submit(pool, batch)))
         return again
+
+
+def _submit(pool: ProcessPoolExecutor, batch: Batch) -> Future[Rows] | None:
+    """The batch's future, or None when the pool is already broken (a worker just died)."""
+    try:
+        return pool.submit(_run_batch, batch)
+    except BrokenProcessPool:
+        return None
 
 
 def make_engine(name: str, workers: int | None = None, address: str | None = None) -> Engine:

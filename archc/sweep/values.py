@@ -28,8 +28,14 @@ def parse_expression(text: str, origin: str) -> n.Expr:
         raise UsageError(f"{origin} is empty")
     if "\n" in text:
         raise UsageError(f"{origin} is one line")
-    module = parse(_PREFIX + text + "\n", origin)
-    register_source(origin, text)
+    try:
+        module = parse(_PREFIX + text + "\n", origin)
+    except ArchError as exc:
+        exc.span = _shift(exc.span, len(_PREFIX))
+        exc.notes = [(note, _shift(span, len(_PREFIX))) for note, span in exc.notes]
+        raise
+    finally:
+        register_source(origin, text)
     if len(module.consts) != 1 or module.blocks or module.networks or module.includes:
         raise UsageError(f"{origin} {text!r} is not one expression")
     return _shift(module.consts[0].value, len(_PREFIX))

@@ -153,6 +153,7 @@ class AdaptiveAvgPool(Op):
     shape_doc = "C×H×W → C×size"
     examples = (
         Example("adaptive_avgpool(2)"),
+        Example("adaptive_avgpool(1)", ((4, 5, 7),)),
         Example("adaptive_avgpool((5, 3))", ((4, 10, 9),)),
     )
 

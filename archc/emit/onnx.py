@@ -192,6 +192,13 @@ def _relu6(s: _Site) -> None:
     s.node("Clip", [s.x, s.constant("min", value_float=0.0), s.constant("max", value_float=6.0)])
 
 
+def _hardswish(s: _Site) -> None:
+    # ONNX defines HardSwish as x · HardSigmoid(x) with alpha 1/6, beta 1/2; the HardSwish op
+    # itself needs opset 14, and archc emits from MIN_OPSET.
+    gate = s.step("gate", "HardSigmoid", [s.x], s.out_shape, alpha=1 / 6, beta=0.5)
+    s.node("Mul", [s.x, gate])
+
+
 def _softmax(s: _Site) -> None:
     s.node("Softmax", [s.x], axis=1)
 
@@ -264,6 +271,7 @@ LOWERINGS: dict[str, Lowering] = {
     "flatten": Lowering(_flatten),
     "relu": Lowering(_simple("Relu")),
     "relu6": Lowering(_relu6),
+    "hardswish": Lowering(_hardswish),
     "sigmoid": Lowering(_simple("Sigmoid")),
     "tanh": Lowering(_simple("Tanh")),
     "softmax": Lowering(_softmax),

@@ -33,6 +33,14 @@ class ReLU6(_PerElement):
 
 
 @register
+class HardSwish(_PerElement):
+    name = "hardswish"
+    doc = "x · relu6(x + 3) / 6 (MobileNetV3); in place like relu."
+    traits = frozenset({"elementwise", "activation", "inplace"})
+    examples = (Example("hardswish"), Example("hardswish", ((10,),)))
+
+
+@register
 class Sigmoid(_PerElement):
     name = "sigmoid"
     doc = "Logistic function 1 / (1 + e^-x)."

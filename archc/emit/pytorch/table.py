@@ -180,6 +180,7 @@ TORCH_OPS: dict[str, TorchOp] = {
     "flatten": TorchOp(_plain("nn.Flatten"), size=_flatten_size, rank=1),
     "relu": TorchOp(_activation("nn.ReLU")),
     "relu6": TorchOp(_activation("nn.ReLU6")),
+    "hardswish": TorchOp(_activation("nn.Hardswish")),
     "sigmoid": TorchOp(_plain("nn.Sigmoid")),
     "tanh": TorchOp(_plain("nn.Tanh")),
     "softmax": TorchOp(_plain("nn.Softmax", "dim=1")),

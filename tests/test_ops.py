@@ -286,3 +286,48 @@ def test_same_padding_matches_torch() -> None:
         out = conv(torch.zeros(1, 2, 11, 9)).shape[1:]
         net = archc.load("h.arch", text=_spec(f'conv(3, {k}, pad="same", dilation={d})', "2x11x9"))
         assert net.outputs["y"] == tuple(out)
+
+
+class _ExprArithmetic:
+    """The symbolic case: archc.emit.pyexpr expressions, as the PyTorch emitter counts."""
+
+    def total(self, terms: list) -> object:
+        from archc.emit import pyexpr as px
+
+        return px.total(terms)
+
+    def product(self, factors: list) -> object:
+        from archc.emit import pyexpr as px
+
+        return px.product(factors)
+
+    def items(self, value: object) -> tuple | None:
+        from archc.emit import pyexpr as px
+
+        if isinstance(value, px.Lit) and isinstance(value.value, tuple):
+            return tuple(px.lit(v) for v in value.value)
+        if isinstance(value, px.TupleOf):
+            return value.items
+        return None
+
+
+def test_symbolic_shape_with_expressions() -> None:
+    """The same rules answer for a block's parameters: what __init__ code needs, no sizes."""
+    from archc.emit import pyexpr as px
+
+    ar = _ExprArithmetic()
+    width, c = px.Var("width"), px.Var("c")
+    x = SymbolicShape(c, 3)  # channels known as an expression, height and width unknown
+    out = px.binop("*", width, px.lit(4))
+    conv = REGISTRY["conv"].symbolic_shape({"out": out}, [x], ar)
+    assert conv == SymbolicShape(out, 3)
+    both = REGISTRY["concat"].symbolic_shape({}, [x, SymbolicShape(width, 3)], ar)
+    assert px.render(both.channels) == "c + width"  # type: ignore[arg-type]
+    pooled = REGISTRY["global_avgpool"].symbolic_shape({}, [x], ar)
+    assert pooled == SymbolicShape(c, 3, (px.lit(1), px.lit(1)))
+    flat = REGISTRY["flatten"].symbolic_shape({}, [pooled], ar)
+    assert flat == SymbolicShape(c, 1)
+    assert REGISTRY["flatten"].symbolic_shape({}, [x], ar) == SymbolicShape(None, 1)
+    sized = REGISTRY["adaptive_avgpool"].symbolic_shape({"size": px.lit((5, 3))}, [x], ar)
+    assert sized.spatial == (px.lit(5), px.lit(3))
+    assert REGISTRY["relu"].symbolic_shape({}, [x], ar) is x

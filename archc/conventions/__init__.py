@@ -38,9 +38,7 @@ def get(name: str) -> Convention:
     try:
         return CONVENTIONS[name]
     except KeyError:
-        raise UsageError(
-            f"unknown convention {name!r}; choose one of {', '.join(NAMES)}"
-        ) from None
+        raise UsageError(f"unknown convention {name!r}; choose one of {', '.join(NAMES)}") from None
 
 
 def layer_counts(network: Network, convention: str | Convention) -> dict[str, int]:
@@ -89,8 +87,7 @@ def explain(
         entry[1] += counts_a[node] * batch
         entry[2] += counts_b[node] * batch
     rows = [
-        OpDifference(op, n, ta, tb, ca.rule(op), cb.rule(op))
-        for op, (n, ta, tb) in per_op.items()
+        OpDifference(op, n, ta, tb, ca.rule(op), cb.rule(op)) for op, (n, ta, tb) in per_op.items()
     ]
     return rows, sum(r.a for r in rows), sum(r.b for r in rows)
 

@@ -51,16 +51,22 @@ CONVENTION = Convention(
     rules={
         "input": Rule("0", zero, "a graph input"),
         "conv": Rule(
-            "C_out·H_out·W_out·(C_in/groups)·k_h·k_w (bias ignored); 0 with pad=\"same\"",
+            'C_out·H_out·W_out·(C_in/groups)·k_h·k_w (bias ignored); 0 with pad="same"',
             _conv,
-            "aten::_convolution: conv_flop_jit; padding=\"same\" traces to "
+            'aten::_convolution: conv_flop_jit; padding="same" traces to '
             "aten::_convolution_mode, which has no handle",
         ),
-        "linear": Rule("in·out (bias ignored)", registry_macs("linear"), "aten::linear: linear_flop_jit"),
-        "batchnorm": Rule(
-            "2·C·H·W (eval mode, affine)", times(2, out_elements), "aten::batch_norm: batchnorm_flop_jit"
+        "linear": Rule(
+            "in·out (bias ignored)", registry_macs("linear"), "aten::linear: linear_flop_jit"
         ),
-        "lrn": Rule("0", zero, "F.local_response_norm traces to mul/pad/avg_pool3d/pow/div: no handles"),
+        "batchnorm": Rule(
+            "2·C·H·W (eval mode, affine)",
+            times(2, out_elements),
+            "aten::batch_norm: batchnorm_flop_jit",
+        ),
+        "lrn": Rule(
+            "0", zero, "F.local_response_norm traces to mul/pad/avg_pool3d/pow/div: no handles"
+        ),
         "relu": _UNHANDLED,
         "relu6": Rule("0", zero, "aten::hardtanh: no handle"),
         "sigmoid": _UNHANDLED,
@@ -77,7 +83,7 @@ CONVENTION = Convention(
         "add": Rule("0", zero, "aten::add: no handle"),
     },
     treats={
-        "bias": "not counted (a convolution with padding=\"same\" is not counted at all)",
+        "bias": 'not counted (a convolution with padding="same" is not counted at all)',
         "batchnorm": "2 per element in eval mode (5 in training mode)",
         "activations": "0",
         "pools": "max and average pooling 0; adaptive average pooling 1 per input element",

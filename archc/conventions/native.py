@@ -21,7 +21,9 @@ CONVENTION = Convention(
     fallback=_NONE,
     rules={
         "input": _NONE,
-        "conv": Rule("C_out·H_out·W_out·(C_in/groups)·k_h·k_w", registry_macs("conv"), _MACS + "conv"),
+        "conv": Rule(
+            "C_out·H_out·W_out·(C_in/groups)·k_h·k_w", registry_macs("conv"), _MACS + "conv"
+        ),
         "linear": Rule("in·out", registry_macs("linear"), _MACS + "linear"),
         "batchnorm": _NONE,
         "lrn": _NONE,

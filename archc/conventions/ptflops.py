@@ -72,7 +72,9 @@ CONVENTION = Convention(
         ),
         "sigmoid": _UNHOOKED,
         "tanh": _UNHOOKED,
-        "softmax": Rule("n", out_elements, "no module hook; the patched F.softmax counts its input"),
+        "softmax": Rule(
+            "n", out_elements, "no module hook; the patched F.softmax counts its input"
+        ),
         "maxpool": _POOL,
         "avgpool": _POOL,
         "global_avgpool": _POOL,

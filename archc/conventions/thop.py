@@ -39,9 +39,7 @@ def _softmax(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
 
 _NO_RULE = Rule("0", zero, "no rule for the module type: counted as zero")
 _ZERO_OPS = Rule("0", zero, "registered as zero_ops")
-_ADAPTIVE = Rule(
-    "(H_in/H_out · W_in/W_out + 1)·C·H_out·W_out", _adaptive, "count_adap_avgpool"
-)
+_ADAPTIVE = Rule("(H_in/H_out · W_in/W_out + 1)·C·H_out·W_out", _adaptive, "count_adap_avgpool")
 
 CONVENTION = Convention(
     name="thop",

@@ -1,0 +1,162 @@
+"""Training memory against PyTorch itself: saved tensors and a real optimizer step.
+
+The saved-activation bytes of :func:`archc.training.training_memory` must equal, exactly, what
+autograd saves for archc's emitted module in training mode, measured with
+``torch.autograd.graph.saved_tensors_hooks`` (each storage counted once; parameters and buffers
+are weights, not activations).  Weights, gradients and optimizer state must equal the tensors a
+real ``torch.optim`` step leaves behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import archc
+from archc.analysis import Network
+from archc.errors import UsageError
+from archc.ops import REGISTRY
+from archc.training import OPTIMIZERS, SAVES, TrainOptions, training_memory
+from tests.conftest import SPECS_DIR, load_spec
+
+#: the networks the acceptance criterion names (MobileNetV2 when its spec ships)
+NETWORKS = ["resnet50", "vgg16", "mobilenet_v1", "inception_v3"] + (
+    ["mobilenet_v2"] if (SPECS_DIR / "mobilenet_v2.arch").exists() else []
+)
+
+
+SMALL_INPUTS = {"mobilenet_v1": {"image": (3, 32, 32)}}
+
+
+def test_every_op_has_a_save_rule() -> None:
+    assert set(REGISTRY) <= set(SAVES), f"no save rule for {sorted(set(REGISTRY) - set(SAVES))}"
+
+
+def _saved_bytes(model: Any, inputs: list[Any]) -> int:
+    """Bytes of every distinct storage autograd saves during one forward, weights excluded."""
+    import torch
+
+    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    seen: dict[int, int] = {}
+
+    def pack(t: Any) -> Any:
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in state:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*inputs)
+    return sum(seen.values())
+
+
+def _examples() -> list[tuple[str, str, tuple[tuple[int, ...], ...]]]:
+    return [
+        (name, ex.call, ex.inputs)
+        for name, op in REGISTRY.items()
+        for ex in getattr(op, "examples", ())
+    ]
+
+
+def test_op_examples_save_what_autograd_saves() -> None:
+    torch = pytest.importorskip("torch")
+    wrong = []
+    for name, call, shapes in _examples():
+        op = REGISTRY[name]
+        example = next(e for e in op.examples if e.call == call and e.inputs == shapes)
+        net = archc.load(f"<{name}>", text=example.spec())
+        model = net.to_torch(seed=0).train()
+        inputs = [torch.randn(2, *s, requires_grad=True) for s in shapes]
+        theirs = _saved_bytes(model, inputs)
+        ours = training_memory(net, TrainOptions(batch=2, inputs_require_grad=True))
+        if ours.saved_activation_bytes != theirs:
+            wrong.append(f"{call} on {shapes}: archc {ours.saved_activation_bytes}, torch {theirs}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", NETWORKS)
+def test_saved_activations_equal_autograd(spec: str) -> None:
+    torch = pytest.importorskip("torch")
+    net = load_spec(spec)
+    (shape,) = net.inputs.values()
+    model = net.to_torch(seed=0).train()
+    theirs = _saved_bytes(model, [torch.randn(2, *shape)])
+    assert training_memory(net, TrainOptions(batch=2)).saved_activation_bytes == theirs
+
+
+def _step_state(net: Network, optimizer: str, dtype: str) -> dict[str, int]:
+    torch = pytest.importorskip("torch")
+    model = net.to_torch(seed=0).to(getattr(torch, dtype)).train()
+    params = list(model.parameters())
+    opt = {
+        "sgd": lambda: torch.optim.SGD(params, lr=0.1),
+        "sgd-momentum": lambda: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+        "adam": lambda: torch.optim.Adam(params),
+        "adamw": lambda: torch.optim.AdamW(params),
+    }[optimizer]()
+    (shape,) = net.inputs.values()
+    model(torch.randn(2, *shape, dtype=getattr(torch, dtype))).sum().backward()
+    opt.step()
+    state = [t for s in opt.state.values() for t in s.values() if torch.is_tensor(t)]
+    buffers = [b for name, b in model.named_buffers() if not name.endswith("num_batches_tracked")]
+    return {
+        "weights": sum(t.nbytes for t in [*params, *buffers]),
+        "gradients": sum(p.grad.nbytes for p in params if p.grad is not None),
+        "optimizer": sum(t.nbytes for t in state),
+    }
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize(("spec", "dtype"), [("lenet5", "float32"), ("mobilenet_v1", "bfloat16")])
+def test_weights_gradients_and_optimizer_state_equal_a_real_step(
+    spec: str, dtype: str, optimizer: str
+) -> None:
+    # the state does not depend on the input size: a small image keeps backward fast
+    net = archc.load(SPECS_DIR / f"{spec}.arch", inputs=SMALL_INPUTS.get(spec))
+    real = _step_state(net, optimizer, dtype)
+    ours = training_memory(net, TrainOptions(optimizer=optimizer, batch=2, dtype=dtype))
+    assert (ours.weight_bytes, ours.gradient_bytes, ours.optimizer_bytes) == (
+        real["weights"],
+        real["gradients"],
+        real["optimizer"],
+    )
+
+
+def test_master_weights_keep_float32_copies_and_state() -> None:
+    net = load_spec("resnet50")
+    params = net.totals().params
+    tensors = sum(1 for _, _, t in net.weights() if t.trainable)
+    plain = training_memory(net, TrainOptions(optimizer="adam", dtype="bfloat16"))
+    mixed = training_memory(
+        net, TrainOptions(optimizer="adam", dtype="bfloat16", master_weights=True)
+    )
+    assert plain.optimizer_bytes == 2 * params * 2 + 4 * tensors
+    assert mixed.master_weight_bytes == 4 * params
+    assert mixed.optimizer_bytes == 2 * params * 4 + 4 * tensors + 4 * params
+    assert mixed.gradient_bytes == plain.gradient_bytes == 2 * params
+
+
+def test_saved_activations_scale_with_the_batch_and_per_layer_add_up() -> None:
+    net = load_spec("resnet50")
+    one = training_memory(net, TrainOptions(batch=1))
+    four = training_memory(net, TrainOptions(batch=4))
+    bn_stats = 2 * 4 * sum(net.shape(n)[0] for n in net.order if net.layer(n).op == "batchnorm")
+    assert four.saved_activation_bytes - bn_stats == 4 * (one.saved_activation_bytes - bn_stats)
+    assert sum(layer.saved_bytes for layer in four.layers) == four.saved_activation_bytes
+    assert four.peak_backward_bytes > four.weight_bytes + four.saved_activation_bytes
+
+
+def test_checkpointing_a_scope_keeps_only_what_enters_it() -> None:
+    net = load_spec("resnet50")
+    base = training_memory(net, TrainOptions(batch=8))
+    ckpt = training_memory(net, TrainOptions(batch=8, checkpoint=("layer3",)))
+    assert ckpt.saved_activation_bytes < base.saved_activation_bytes
+    inside = [x for x in ckpt.layers if x.checkpointed]
+    assert inside and all(x.name.startswith("layer3.") for x in inside)
+    # what the first checkpointed layer keeps is layer3's input, layer2's output
+    entering = 8 * 4 * 512 * 28 * 28
+    assert sum(x.saved_bytes for x in inside) <= entering
+    with pytest.raises(UsageError, match="no scope 'nope'"):
+        training_memory(net, TrainOptions(checkpoint=("nope",)))

@@ -39,8 +39,9 @@ Data = bytes | str | Callable[[BinaryIO], None]
 STDOUT = "-"
 _TEMP = re.compile(r"^\..+\.archc-(\d+)\.[A-Za-z0-9_]+\.tmp$")
 
-# (device, inode) of every file this run read as input: writing one of them is refused
-_INPUTS: set[tuple[int, int]] = set()
+# (device, inode, modification time) of every file this run read as input: writing one of them
+# is refused (the time keeps a later file that happens to reuse a deleted input's inode apart)
+_INPUTS: set[tuple[int, int, int]] = set()
 
 
 def note_input(path: str | Path) -> None:
@@ -48,7 +49,7 @@ def note_input(path: str | Path) -> None:
     with contextlib.suppress(OSError):
         info = os.stat(path)
         if stat.S_ISREG(info.st_mode):
-            _INPUTS.add((info.st_dev, info.st_ino))
+            _INPUTS.add((info.st_dev, info.st_ino, info.st_mtime_ns))
 
 
 def forget_inputs() -> None:
@@ -79,7 +80,7 @@ def write_atomic(path: str | Path, data: Data) -> Path:
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
             raise EmitError(f"cannot write {shown}: it is a directory")
-        if (info.st_dev, info.st_ino) in _INPUTS:
+        if (info.st_dev, info.st_ino, info.st_mtime_ns) in _INPUTS:
             raise EmitError(
                 f"refusing to write {shown}: it is an input of this run",
                 hints=["choose another output file"],

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from archc import __version__
 from archc.errors import ArchError
+from archc.fileio import forget_inputs
 from archc.limits import LimitSyntaxError, from_environment, use_limits, with_settings
 from archc.loader import use_include_paths
 from archc.source import visible
@@ -156,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2
+    forget_inputs()  # a new run: only its own inputs are protected from being overwritten
     try:
         limits = with_settings(from_environment(), getattr(args, "limit_settings", None) or [])
     except LimitSyntaxError as exc:

@@ -76,6 +76,7 @@ CONVENTION = Convention(
         ),
         "relu": Rule("n", in_elements, "patched F.relu"),
         "relu6": Rule("0", zero, "nn.ReLU6 calls F.hardtanh, which is not patched"),
+        "hardswish": Rule("0", zero, "F.hardswish is not patched"),
         "sigmoid": _UNPATCHED,
         "tanh": _UNPATCHED,
         "softmax": Rule("n", in_elements, "patched F.softmax"),

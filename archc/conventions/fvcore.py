@@ -69,6 +69,7 @@ CONVENTION = Convention(
         ),
         "relu": _UNHANDLED,
         "relu6": Rule("0", zero, "aten::hardtanh: no handle"),
+        "hardswish": Rule("0", zero, "aten::hardswish: no handle"),
         "sigmoid": _UNHANDLED,
         "tanh": _UNHANDLED,
         "softmax": _UNHANDLED,

@@ -29,6 +29,7 @@ CONVENTION = Convention(
         "lrn": _NONE,
         "relu": _NONE,
         "relu6": _NONE,
+        "hardswish": _NONE,
         "sigmoid": _NONE,
         "tanh": _NONE,
         "softmax": _NONE,

@@ -70,6 +70,7 @@ CONVENTION = Convention(
             out_elements,
             "relu_flops_counter_hook",
         ),
+        "hardswish": Rule("0", zero, "nn.Hardswish has no hook; F.hardswish is not patched"),
         "sigmoid": _UNHOOKED,
         "tanh": _UNHOOKED,
         "softmax": Rule(

@@ -34,6 +34,7 @@ CONVENTION = Convention(
         "lrn": _ZERO,
         "relu": _ZERO,
         "relu6": _ZERO,
+        "hardswish": _ZERO,
         "sigmoid": _ZERO,
         "tanh": _ZERO,
         "softmax": _ZERO,

@@ -66,6 +66,7 @@ CONVENTION = Convention(
         "lrn": _NO_RULE,
         "relu": _ZERO_OPS,
         "relu6": _ZERO_OPS,
+        "hardswish": _NO_RULE,
         "sigmoid": _NO_RULE,
         "tanh": _NO_RULE,
         "softmax": Rule("(3·C − 1)·n/C (exp, sum, divide per row)", _softmax, "count_softmax"),

@@ -50,6 +50,7 @@ CONVENTION = Convention(
         "lrn": _NO_PARAMS,
         "relu": _NO_PARAMS,
         "relu6": _NO_PARAMS,
+        "hardswish": _NO_PARAMS,
         "sigmoid": _NO_PARAMS,
         "tanh": _NO_PARAMS,
         "softmax": _NO_PARAMS,

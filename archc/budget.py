@@ -16,13 +16,15 @@ from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from archc import conventions
 from archc import nodes as n
 from archc.analysis import Network
-from archc.errors import BudgetError, SpecNameError, did_you_mean
+from archc.errors import BudgetError, SpecNameError, UsageError, did_you_mean
 from archc.evaluate import Value, evaluate, type_name
 from archc.ir import G_ASSERTS, G_SPAN, Assertion
 from archc.passes import G_PEAK
 from archc.source import Span, source_line
+from archc.training import OPTIMIZERS, TrainOptions, training_memory
 from archc.units import DTYPE_BYTES, QuantityError, parse_quantity
 
 COUNT = "count"
@@ -53,6 +55,10 @@ class Metric:
     batch: bool = False  # scales with the batch size
     dtype: bool = False  # depends on the element type
     network_only: bool = False  # a whole-network figure, with no per-scope meaning
+    #: further keyword arguments, each with the values it accepts (None: any string)
+    keywords: Mapping[str, tuple[Value, ...] | None] | None = None
+    #: computes the metric when a keyword argument is given: (net, sel, batch, dtype, keywords)
+    compute_with: Callable[[Network, Selection, int, str, Mapping[str, Value]], Value] | None = None
 
 
 def _cost_sum(field: str, scaled: bool) -> Callable[[Network, Selection, int, str], int]:
@@ -81,6 +87,30 @@ def _total_memory(net: Network, sel: Selection, batch: int, dtype: str) -> int:
     return _weight_memory(net, sel, batch, dtype) + _peak_memory(net, sel, batch, dtype)
 
 
+def _macs_with(
+    net: Network, sel: Selection, batch: int, dtype: str, keywords: Mapping[str, Value]
+) -> int:
+    """``macs(convention="thop")``: the total a peer tool would report (archc/conventions/)."""
+    counts = conventions.layer_counts(net, str(keywords.get("convention", "archc")))
+    return sum(counts[node] for node in sel.nodes) * batch
+
+
+def _train_memory(
+    net: Network, sel: Selection, batch: int, dtype: str, keywords: Mapping[str, Value]
+) -> int:
+    """Peak memory of one training step (archc/training.py): weights, gradients, optimizer
+    state, and the saved activations and gradients alive during backward."""
+    checkpoint = str(keywords.get("checkpoint", ""))
+    options = TrainOptions(
+        optimizer=str(keywords.get("optimizer", "adam")),
+        batch=batch,
+        dtype=dtype,
+        master_weights=bool(keywords.get("master_weights", False)),
+        checkpoint=tuple(s for s in checkpoint.split(",") if s),
+    )
+    return training_memory(net, options).peak_backward_bytes
+
+
 def _layers(net: Network, sel: Selection, batch: int, dtype: str) -> int:
     return sum(1 for node in sel.nodes if net.layer(node).op != "input")
 
@@ -103,9 +133,12 @@ METRICS: dict[str, Metric] = {
         Metric(
             "macs",
             COUNT,
-            "multiply-accumulates of one forward pass",
+            'multiply-accumulates of one forward pass; convention="thop" (fvcore, ptflops, '
+            "ptflops-aten, torchinfo, deepspeed) gives that tool's number",
             _cost_sum("macs", True),
             batch=True,
+            keywords={"convention": tuple(conventions.NAMES)},
+            compute_with=_macs_with,
         ),
         Metric("flops", COUNT, "floating-point operations", _cost_sum("flops", True), batch=True),
         Metric(
@@ -140,6 +173,23 @@ METRICS: dict[str, Metric] = {
             batch=True,
             dtype=True,
             network_only=True,
+        ),
+        Metric(
+            "train_memory",
+            BYTES,
+            "peak bytes of one training step: weights, gradients, optimizer state (optimizer="
+            '"adam", "adamw", "sgd", "sgd-momentum"; master_weights=true) and the '
+            'activations saved for backward (checkpoint="layer3,layer4")',
+            lambda net, sel, batch, dtype: _train_memory(net, sel, batch, dtype, {}),
+            batch=True,
+            dtype=True,
+            network_only=True,
+            keywords={
+                "optimizer": tuple(OPTIMIZERS),
+                "master_weights": (True, False),
+                "checkpoint": None,
+            },
+            compute_with=_train_memory,
         ),
         Metric("layers", COUNT, "layers (inputs not counted)", _layers),
         Metric("shape", SHAPE, "output shape per sample, a tuple such as (1000,)", _shape),
@@ -303,6 +353,7 @@ class BudgetResolver:
         span: Span | None,
         batch: int | None = None,
         dtype: str | None = None,
+        keywords: Mapping[str, Value] | None = None,
     ) -> Value:
         """``metric`` of ``sel``; ``batch``/``dtype`` override the command line's."""
         if metric.network_only and sel.path:
@@ -322,6 +373,13 @@ class BudgetResolver:
                 span,
                 [f"name one: {next(iter(self.net.graph.graph['outputs']))}.shape"],
             )
+        if keywords and metric.compute_with is not None:
+            try:
+                return metric.compute_with(
+                    self.net, sel, batch or self.batch, dtype or self.dtype, keywords
+                )
+            except UsageError as exc:  # a checkpoint scope the network does not have
+                raise BudgetError(exc.message, span) from None
         return metric.compute(self.net, sel, batch or self.batch, dtype or self.dtype)
 
     def attr(self, target: n.Expr, name: str, expr: n.Attr) -> Value:
@@ -370,7 +428,20 @@ class BudgetResolver:
             path = args[0]
         spans = {a.name: a.span for a in expr.args if a.name}
         batch = dtype = None
+        keywords: dict[str, Value] = {}
         for key, value in kwargs.items():
+            allowed = (metric.keywords or {}).get(key, ())
+            if metric.keywords and key in metric.keywords:
+                if allowed is None and not isinstance(value, str):
+                    raise BudgetError(f"{key} must be a string, got {value!r}", spans[key])
+                if allowed is not None and value not in allowed:
+                    raise BudgetError(
+                        f"unknown {key} {value!r}",
+                        spans[key],
+                        [f"{key}: {', '.join(repr(v) for v in allowed)}"],
+                    )
+                keywords[key] = value
+                continue
             if key == "batch" and metric.batch:
                 if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
                     raise BudgetError(
@@ -389,13 +460,14 @@ class BudgetResolver:
                 raise BudgetError(f"{func} does not depend on the {key}", spans[key])
             else:
                 takes = [k for k, on in (("batch", metric.batch), ("dtype", metric.dtype)) if on]
+                takes += list(metric.keywords or {})
                 raise BudgetError(
                     f"{func}() has no argument '{key}'",
                     spans[key],
                     [f"it takes a path{''.join(', ' + t + '=' for t in takes)}"],
                 )
         sel = self.select(path, positional[0].span if positional else expr.span)
-        return self.value(metric, sel, expr.span, batch, dtype)
+        return self.value(metric, sel, expr.span, batch, dtype, keywords)
 
 
 def _scope_output(net: Network, members: tuple[str, ...]) -> str:

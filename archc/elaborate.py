@@ -12,12 +12,21 @@ from __future__ import annotations
 import time
 from collections import ChainMap
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 
 from archc import nodes as n
+from archc.binding import (
+    bind_block_args,
+    bind_op_args,
+    merge_inputs,
+    no_input_error,
+    plan_chain,
+    repeat_is_one_call,
+    split_args,
+)
 from archc.errors import (
     SpecArgumentError,
     SpecNameError,
@@ -42,8 +51,9 @@ from archc.ir import (
 )
 from archc.limits import current as current_limits
 from archc.loader import Program
-from archc.ops import REGISTRY, ArgProblem, callable_names, lookup
-from archc.ops.attrs import bind, show_value, signature
+from archc.naming import ScopeNames
+from archc.ops import REGISTRY, callable_names, lookup
+from archc.ops.attrs import show_value
 from archc.source import Span
 
 BLOCK_INPUT = "in"
@@ -66,7 +76,6 @@ class _Frame:
     current: _Tensor | None
     in_block: bool
     block_stack: tuple[str, ...] = ()
-    used: dict[str, dict[str, Span]] = field(default_factory=dict)  # shared: prefix -> names taken
 
     def child(self, prefix: str, **changes: Any) -> _Frame:
         frame = _Frame(
@@ -76,7 +85,6 @@ class _Frame:
             current=self.current,
             in_block=self.in_block,
             block_stack=self.block_stack,
-            used=self.used,
         )
         for key, value in changes.items():
             setattr(frame, key, value)
@@ -99,9 +107,7 @@ class Elaborator:
         self.g: nx.DiGraph = new_graph(net.name, program.files[0], net.span)
         self.g.graph[G_BLOCKS] = dict(program.blocks)
         self.layers: list[Layer] = []  # added to the graph in one go at the end
-        # (scope prefix, base name) -> the next suffix to try for an automatic name: naming
-        # stays linear however many anonymous layers share a base (relu, relu_2, ... relu_10000)
-        self._next_suffix: dict[tuple[str, str], int] = {}
+        self.names = ScopeNames()  # every layer and scope name, per scope prefix
         self.limits = current_limits()
         self._depth = 0  # nested bodies being elaborated (if, repeat, block calls)
         self._deadline = time.monotonic() + self.limits.elaboration_seconds
@@ -258,9 +264,9 @@ class Elaborator:
             if stmt.index:
                 inner.values[stmt.index] = i
             body = stmt.body
-            if len(body) == 1 and isinstance(body[0], n.ChainStmt):
+            if repeat_is_one_call(stmt):
                 # a body that is a single call is the iteration scope itself: layer1.0.conv1
-                current = self._chain(body[0].chain, str(i), inner)
+                current = self._chain(body[0].chain, str(i), inner)  # type: ignore[union-attr]
             else:
                 iteration = self._claim(inner, str(i), stmt.span)
                 self.g.graph[G_SCOPES][iteration] = Scope(iteration, "iteration", stmt.span)
@@ -275,26 +281,17 @@ class Elaborator:
 
     # ------------------------------------------------------------------ chains
     def _chain(self, chain: n.Chain, assign: str | None, frame: _Frame) -> _Tensor:
-        links = list(chain.links)
-        first = links[0]
+        plan = plan_chain(chain, assign, lambda link: link.name in frame.tensors)
         source: _Tensor | None = None
-        if first.args is None and first.name in frame.tensors:
-            if first.alias:
-                raise SpecNameError(f"'{first.name}' is a tensor; 'as' names layers", first.span)
-            source = frame.tensors[first.name]
-            links = links[1:]
-            if not links:
+        if plan.start == "tensor":
+            source = frame.tensors[chain.links[0].name]
+            if not plan.links:
                 return source
-        elif not self._is_merge(first):
+        elif plan.start == "current":
             source = frame.current
             if source is None:
-                raise SpecNameError(
-                    f"'{first.name}' has no input: nothing comes before it",
-                    first.name_span,
-                    ["start the chain with a tensor (in, an input, or a name assigned earlier)"],
-                )
-        # naming: one link assigned to t is t; more links (or an explicit 'as') make t a scope
-        if assign is not None and len(links) == 1 and links[0].alias is None:
+                raise no_input_error(chain.links[0])
+        if assign is not None and not plan.scope:
             names: list[tuple[str, _Frame]] = [(assign, frame)]
         else:
             scope_frame = frame
@@ -302,15 +299,11 @@ class Elaborator:
                 path = self._claim(frame, assign, chain.span)
                 self.g.graph[G_SCOPES][path] = Scope(path, "chain", chain.span)
                 scope_frame = frame.child(path + ".")
-            names = [(link.alias or "", scope_frame) for link in links]
-        for link, (local, owner) in zip(links, names, strict=True):
+            names = [(link.alias or "", scope_frame) for link in plan.links]
+        for link, (local, owner) in zip(plan.links, names, strict=True):
             source = self._link(link, local, owner, frame, source)
         assert source is not None
         return source
-
-    def _is_merge(self, link: n.Link) -> bool:
-        op = lookup(link.name)
-        return op is not None and op.arity is None
 
     def _link(
         self,
@@ -348,20 +341,7 @@ class Elaborator:
     def _args(
         self, link: n.Link, frame: _Frame
     ) -> tuple[list[tuple[Any, n.Arg]], dict[str, tuple[Any, n.Arg]]]:
-        positional: list[tuple[Any, n.Arg]] = []
-        named: dict[str, tuple[Any, n.Arg]] = {}
-        for arg in link.args or ():
-            if arg.name is None:
-                if named:
-                    raise SpecArgumentError(
-                        "a positional argument cannot follow a named one", arg.span
-                    )
-                positional.append((evaluate(arg.value, frame.values), arg))
-            else:
-                if arg.name in named:
-                    raise SpecArgumentError(f"'{arg.name}' is given twice", arg.span)
-                named[arg.name] = (evaluate(arg.value, frame.values), arg)
-        return positional, named
+        return split_args(link.args or (), lambda e: evaluate(e, frame.values))
 
     def _layer(
         self,
@@ -373,49 +353,17 @@ class Elaborator:
         source: _Tensor | None,
     ) -> _Tensor:
         op = REGISTRY[op_name]
-        args = list(link.args or ())
         inputs: list[_Tensor]
-        if op.arity is None:
-            tensor_args = [a for a in args if a.name is None]
-            if len(tensor_args) < 2:
-                raise SpecArgumentError(
-                    f"{op.name} joins two or more tensors, got {len(tensor_args)}",
-                    link.span,
-                    [f"usage: {op.name}(a, b, ...)"],
-                )
-            inputs = []
-            for a in tensor_args:
-                if not isinstance(a.value, n.Name):
-                    raise SpecArgumentError(
-                        f"{op.name} takes tensor names, not expressions", a.span
-                    )
-                inputs.append(self._tensor(a.value.name, frame, a.span))
-            attr_link = n.Link(
-                link.name, tuple(a for a in args if a.name), link.alias, link.span, link.name_span
-            )
+        if op.is_merge:
+            tensor_args, attr_link = merge_inputs(op, link)
+            inputs = [self._tensor(name, frame, a.span) for name, a in tensor_args]
             positional, named = self._args(attr_link, frame)
         else:
             assert source is not None
             inputs = [source]
             positional, named = self._args(link, frame)
-        try:
-            attrs = bind(op, [v for v, _ in positional], {k: v for k, (v, _) in named.items()})
-        except ArgProblem as exc:
-            span = link.span
-            if exc.attr and exc.attr in named:
-                span = named[exc.attr][1].span
-            elif exc.attr:
-                index = (
-                    [s.name for s in op.attrs].index(exc.attr)
-                    if exc.attr in [s.name for s in op.attrs]
-                    else -1
-                )
-                if 0 <= index < len(positional):
-                    span = positional[index][1].span
-            hints = [f"usage: {signature(op)}"]
-            if exc.attr and exc.attr not in {s.name for s in op.attrs}:
-                hints.insert(0, did_you_mean(exc.attr, [s.name for s in op.attrs]))
-            raise SpecArgumentError(str(exc), span, hints) from None
+        attrs = bind_op_args(op, link, positional, named)
+        self._check_size(link.span)
         self._check_size(link.span)
         name = self._claim(owner, local or op.name, link.span, auto=not local)
         self.layers.append(
@@ -444,37 +392,16 @@ class Elaborator:
             chain = " -> ".join([*frame.block_stack, block.name])
             raise SpecNameError(f"block '{block.name}' calls itself ({chain})", link.name_span)
         positional, named = self._args(link, frame)
-        params = {p.name: p for p in block.params}
-        usage = f"usage: {_block_signature(block)}"
-        if len(positional) > len(block.params):
-            raise SpecArgumentError(
-                f"block '{block.name}' takes {len(block.params)} arguments, got {len(positional)}",
-                positional[len(block.params)][1].span,
-                [usage],
-            )
-        bound: dict[str, Any] = {}
-        for p, (value, _) in zip(block.params, positional, strict=False):
-            bound[p.name] = value
-        for key, (value, arg) in named.items():
-            if key not in params:
-                raise SpecArgumentError(
-                    f"block '{block.name}' has no parameter '{key}'",
-                    arg.span,
-                    [did_you_mean(key, params), usage],
-                )
-            if key in bound:
-                raise SpecArgumentError(f"'{key}' is given twice", arg.span)
-            bound[key] = value
         globals_ = frame.values.maps[-1]
-        for p in block.params:
-            if p.name not in bound:
-                if p.default is None:
-                    raise SpecArgumentError(
-                        f"block '{block.name}' needs '{p.name}'", link.span, [usage]
-                    )
-                bound[p.name] = evaluate(p.default, ChainMap(bound, globals_))
+        bound = bind_block_args(
+            block,
+            link,
+            positional,
+            named,
+            lambda p, known: evaluate(p.default, ChainMap(known, globals_)),  # type: ignore[arg-type]
+        )
         path = self._claim(owner, local or block.name, link.span, auto=not local)
-        ordered = tuple((p.name, bound[p.name]) for p in block.params)
+        ordered = tuple(bound.items())
         self.g.graph[G_SCOPES][path] = Scope(path, "block", link.span, block.name, ordered)
         inner = _Frame(
             values=ChainMap({}, dict(bound), globals_),
@@ -483,7 +410,6 @@ class Elaborator:
             current=_Tensor(source.node, source.label),
             in_block=True,
             block_stack=(*frame.block_stack, block.name),
-            used=frame.used,
         )
         self._body(block.body, inner)
         out = inner.tensors.get(BLOCK_OUTPUT) or inner.current
@@ -492,6 +418,23 @@ class Elaborator:
 
     def _check_size(self, span: Span) -> None:
         """The layer and elaboration-time limits, checked before each new layer."""
+        count = len(self.layers)
+        if count >= self.limits.layers:
+            raise SpecValueError(
+                f"the network has more than {self.limits.layers:,} layers",
+                span,
+                [self.limits.hint("layers")],
+            )
+        if count % 1024 == 0 and time.monotonic() > self._deadline:
+            raise SpecValueError(
+                f"elaboration took longer than {self.limits.elaboration_seconds:g} seconds "
+                f"({count:,} layers so far)",
+                span,
+                [self.limits.hint("elaboration_seconds")],
+            )
+
+    def _check_size(self, span: Span) -> None:
+        """The layer and elaboration-time limits (archc.limits), checked before each layer."""
         count = len(self.layers)
         if count >= self.limits.layers:
             raise SpecValueError(
@@ -528,45 +471,10 @@ class Elaborator:
         )
 
     def _claim(self, frame: _Frame, local: str, span: Span, auto: bool = False) -> str:
-        """Reserve a layer or scope name in ``frame``'s scope and return its full path.
-
-        Automatic names take the next free numbered form (``conv``, ``conv_2``); an explicit name
-        that is taken is an error.
-        """
-        used = frame.used.setdefault(frame.prefix, {})
-        name = local
-        if auto:
-            key = (frame.prefix, local)
-            k = self._next_suffix.get(key, 2)
-            if k > 2:  # local and local_2 .. local_{k-1} are taken already
-                name = f"{local}_{k}"
-                k += 1
-            while name in used:
-                name = f"{local}_{k}"
-                k += 1
-            self._next_suffix[key] = k
-        elif name in used:
-            raise SpecNameError(
-                f"the name '{frame.prefix}{name}' is already used",
-                span,
-                ["layer and scope names must be unique; pick another name"],
-                notes=[("first used here", used[name])],
-            )
-        used[name] = span
-        return frame.prefix + name
-
-
-def _block_signature(block: n.BlockDef) -> str:
-    """``unit(width, stride=1)``: literal defaults shown, computed ones as ``...``."""
-    parts = []
-    for p in block.params:
-        if p.default is None:
-            parts.append(p.name)
-        elif isinstance(p.default, n.Number | n.Bool | n.String):
-            parts.append(f"{p.name}={show_value(p.default.value)}")
-        else:
-            parts.append(f"{p.name}=...")
-    return f"{block.name}({', '.join(parts)})"
+        """Reserve a layer or scope name in ``frame``'s scope and return its full path
+        (:class:`~archc.naming.ScopeNames`: ``conv``, ``conv_2``; a taken explicit name is an
+        error)."""
+        return frame.prefix + self.names.claim(frame.prefix, local, span, auto)
 
 
 def _is_count(value: Any) -> bool:

@@ -6,7 +6,7 @@ errors read the same: the argument's name, what it got, what it takes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from archc.ops.base import REQUIRED, ArgProblem, Attrs, AttrSpec, Op
@@ -91,8 +91,20 @@ def signature(op: Op) -> str:
     return f"{op.name}({', '.join(parts)})" if parts else op.name
 
 
-def bind(op: Op, positional: Sequence[Any], named: dict[str, Any]) -> Attrs:
-    """Match positional and named values to ``op.attrs``; fill defaults; normalise; validate."""
+def bind(
+    op: Op,
+    positional: Sequence[Any],
+    named: dict[str, Any],
+    symbolic: Callable[[AttrSpec, Any], Any] | None = None,
+) -> Attrs:
+    """Match positional and named values to ``op.attrs``; fill defaults; normalise; validate.
+
+    ``symbolic(spec, given)`` replaces :func:`normalise` for values that are not plain numbers (the
+    PyTorch class generator binds symbolic expressions: it normalises the literal ones and
+    keeps the rest); the cross-attribute :meth:`Op.check` then runs only when ``symbolic`` is
+    not given.  Defaults are always normalised.
+    """
+    convert = symbolic or normalise
     specs = op.attrs
     if len(positional) > len(specs):
         raise ArgProblem(
@@ -113,16 +125,18 @@ def bind(op: Op, positional: Sequence[Any], named: dict[str, Any]) -> Attrs:
     deferred: list[AttrSpec] = []
     for spec in specs:
         if spec.name in raw:
-            attrs[spec.name] = normalise(spec, raw[spec.name])
+            attrs[spec.name] = convert(spec, raw[spec.name])
         elif spec.required:
             raise ArgProblem(f"{op.name} needs '{spec.name}'", None)
         elif isinstance(spec.default, str) and spec.default.startswith("="):
             deferred.append(spec)
         else:
-            attrs[spec.name] = normalise(spec, spec.default)
+            default = normalise(spec, spec.default)
+            attrs[spec.name] = default if symbolic is None else convert(spec, default)
     for spec in deferred:
         attrs[spec.name] = attrs[spec.default[1:]]
-    op.check(attrs)
+    if symbolic is None:
+        op.check(attrs)
     return attrs
 
 

@@ -8,6 +8,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from archc import nodes as n
+from archc.binding import (
+    bind_block_args,
+    is_merge,
+    merge_inputs,
+    no_input_error,
+    plan_chain,
+    split_args,
+)
 from archc.emit import pyexpr as px
 from archc.emit.codegen import (
     Call,
@@ -19,6 +27,7 @@ from archc.emit.pytorch.statements import Do, For, If, Store, render_statements
 from archc.emit.pytorch.table import TORCH_OPS, OpContext, Tensor
 from archc.errors import EmitError
 from archc.ir import G_INPUTS
+from archc.naming import ScopeNames
 from archc.ops import Op, lookup
 from archc.source import Span
 
@@ -90,7 +99,7 @@ class ClassGen:
         self.locals = Namespace(LOCAL_RESERVED | em.module_names)
         self.fwd = Namespace(LOCAL_RESERVED)
         self.ctx = Container()
-        self.used: dict[str, dict[str, bool]] = {}  # prefix -> name -> claimed on every path
+        self.names = ScopeNames()  # elaboration's naming rule, within this class
         self.params: list[tuple[str, str | None, str | None]] = []  # name, annotation, default
         self.param_vars: list[tuple[str, str, px.PyExpr | None]] = []  # spec, python, default
         self.positional = 0  # how many spec parameters a call may give by position
@@ -136,24 +145,7 @@ class ClassGen:
 
     def claim(self, prefix: str, local: str, span: Span, auto: bool = False) -> str:
         """Elaboration's naming rule (``conv``, ``conv_2``), within this class."""
-        used = self.used.setdefault(prefix, {})
-        name = local
-        if auto:
-            k = 2
-            while name in used:
-                if not used[name]:
-                    raise EmitError(
-                        f"the layer here is called '{prefix}{local}' with a number that depends "
-                        "on which branch of an earlier 'if' ran, so one class cannot name it",
-                        span,
-                        ["name the layer with 'as', or the layers inside the if"],
-                    )
-                name = f"{local}_{k}"
-                k += 1
-        elif name in used:
-            raise EmitError(f"the name '{prefix}{name}' is already used", span)
-        used[name] = True
-        return name
+        return self.names.claim(prefix, local, span, auto)
 
     def link_name(self, link: n.Link, local: str, prefix: str) -> str:
         op = lookup(link.name)
@@ -253,19 +245,19 @@ class ClassGen:
         )
 
     def chain(self, chain: n.Chain, assign: str | None, frame: Frame) -> Tensor:
-        links = list(chain.links)
-        first = links[0]
+        plan = plan_chain(chain, assign, lambda link: self.is_tensor_link(link, frame))
+        links = list(plan.links)
+        first = chain.links[0]
         sources: list[Tensor] | None = None
-        if self.is_tensor_link(first, frame):
+        if plan.start == "tensor":
             sources = [self.lookup(first.name, frame, first.span)]
-            links = links[1:]
             if not links:
                 return sources[0]
-        elif not self.em.is_merge(first):
+        elif plan.start == "current":
             if frame.current is None:
-                raise EmitError(f"'{first.name}' has no input", first.span)
+                raise no_input_error(first)
             sources = [frame.current]
-        if assign is not None and (len(links) > 1 or links[0].alias is not None):
+        if assign is not None and plan.scope:
             return self.chain_scope(links, assign, frame, sources, chain.span)
         if assign is not None:
             self.claim(frame.prefix, assign, chain.span)
@@ -350,19 +342,15 @@ class ClassGen:
         return self.instance(link, block, frame, sources[0], ref)
 
     def layer(self, link: n.Link, op: Op, frame: Frame, sources: list[Tensor] | None) -> Built:
-        args = list(link.args or ())
-        if op.arity is None:
-            inputs = []
-            for a in args:
-                if a.name is None:
-                    if not isinstance(a.value, n.Name):
-                        raise EmitError(f"{op.name} takes tensor names", a.span)
-                    inputs.append(self.lookup(a.value.name, frame, a.span))
-            args = [a for a in args if a.name is not None]
+        if op.is_merge:
+            tensor_args, attr_link = merge_inputs(op, link)
+            inputs = [self.lookup(name, frame, a.span) for name, a in tensor_args]
+            link_for_attrs = attr_link
         else:
             assert sources is not None
             inputs = list(sources)
-        attrs, concrete = self.em.bind(op, args, frame.values, link)
+            link_for_attrs = link
+        attrs, concrete = self.em.bind(op, link_for_attrs, frame.values)
         rule = TORCH_OPS[op.name]
         ctx = OpContext(self, link, op.is_inplace and self.em.inplace_ok(link))
         assert rule.module is not None
@@ -380,30 +368,24 @@ class ClassGen:
         source: Tensor,
         ref: str | None,
     ) -> Built:
-        positional: list[px.PyExpr] = []
-        named: dict[str, px.PyExpr] = {}
-        for arg in link.args or ():
-            value = px.from_ast(arg.value, frame.values)
-            if arg.name is None:
-                positional.append(value)
-            else:
-                named[arg.name] = value
+        positional, named = split_args(link.args or (), lambda e: px.from_ast(e, frame.values))
         cls = self.em.block_class(block, source.rank, link.span)
-        if len(positional) > cls.positional or set(named) - {p for p, _, _ in cls.param_vars}:
-            raise EmitError(f"bad arguments for block '{block.name}'", link.span)
+        var_of = {spec: var for spec, var, _ in cls.param_vars}
+        default_of = {spec: default for spec, _, default in cls.param_vars}
         mapping: dict[str, px.PyExpr] = {cls.in_var: source.size}
-        args = [self.code(source.size)] + [self.code(v) for v in positional]
-        kwargs: list[tuple[str, str | Call]] = []
-        for i, (spec, var, default) in enumerate(cls.param_vars):
-            if i < len(positional):
-                mapping[var] = positional[i]
-            elif spec in named:
-                mapping[var] = named[spec]
-                kwargs.append((var, self.code(named[spec])))
-            elif default is not None:
-                mapping[var] = px.substitute(default, mapping)
-            else:
-                raise EmitError(f"block '{block.name}' needs '{spec}'", link.span)
+
+        def default(p: n.Param, known: dict[str, px.PyExpr]) -> px.PyExpr:
+            mapping.update({var_of[spec]: value for spec, value in known.items()})
+            found = default_of[p.name]
+            assert found is not None  # a parameter without a default is required
+            return px.substitute(found, mapping)
+
+        bound = bind_block_args(block, link, positional, named, default)
+        mapping.update({var_of[spec]: value for spec, value in bound.items()})
+        args = [self.code(source.size)] + [self.code(v) for v, _ in positional]
+        kwargs: list[tuple[str, str | Call]] = [
+            (var, self.code(named[spec][0])) for spec, var, _ in cls.param_vars if spec in named
+        ]
         call = Call(cls.name, tuple(args), tuple(kwargs))
         return Built(call, [source], cls.seen_from(mapping, ref, link.span), cls.ctx)
 
@@ -444,7 +426,7 @@ class ClassGen:
         if len(stmt.body) == 1 and isinstance(stmt.body[0], n.ChainStmt):
             first = stmt.body[0].chain.links[0]
             if (
-                self.em.is_merge(first)
+                is_merge(first)
                 or self.is_tensor_link(first, frame)
                 or (
                     first.args is None
@@ -522,7 +504,7 @@ class ClassGen:
                 b = self.build(links[0], frame, [x], ref)
                 return b.call, b.out, b.ctx
             prefix = f"{stmt.name}.#."
-            self.used.pop(prefix, None)  # every iteration names its layers afresh
+            self.names.forget(prefix)  # every iteration names its layers afresh
             ctx, call, _, out = self.chain_module(links, prefix, frame, [x], None)
             return call, out, ctx
         body = self.em.body_class(stmt, self, values, x.rank)
@@ -543,7 +525,7 @@ class ClassGen:
             self.body(stmt.then if test.value else stmt.orelse, frame)
             return
         self.init_reads.update(px.free_vars(test))
-        before = {k: dict(v) for k, v in self.used.items()}
+        before = self.names
         init_if, fwd_if = If(test, [], []), If(test, [], [])
         results = []
         self.branch_depth += 1
@@ -551,7 +533,7 @@ class ClassGen:
             (stmt.then, init_if.then, fwd_if.then),
             (stmt.orelse, init_if.orelse, fwd_if.orelse),
         ):
-            self.used = {k: dict(v) for k, v in before.items()}
+            self.names = before.fork()
             sub = Frame(
                 frame.values.new_child(),
                 frame.tensors.new_child(),
@@ -563,10 +545,10 @@ class ClassGen:
             self._init_at, self._fwd_at = init_at, fwd_at
             self.body(stmts, sub)
             self._init_at, self._fwd_at = outer
-            results.append((sub, self.used, fwd_at))
+            results.append((sub, self.names, fwd_at))
         self.branch_depth -= 1
         (a, used_a, fwd_a), (b, used_b, fwd_b) = results
-        self.used = merge_used(used_a, used_b)
+        self.names = ScopeNames.join(used_a, used_b)
         self._init_at.append(init_if)
         self._fwd_at.append(fwd_if)
         for name in dict.fromkeys([*a.values.maps[0], *b.values.maps[0]]):
@@ -664,17 +646,3 @@ def join_tensors(test: px.PyExpr, a: Tensor | None, b: Tensor | None, span: Span
         raise EmitError("the branches of this if give tensors of different ranks", span)
     spatial = a.spatial if a.spatial == b.spatial else None
     return Tensor(a.var, px.ifelse(test, a.size, b.size), a.rank, spatial)
-
-
-def merge_used(
-    a: dict[str, dict[str, bool]], b: dict[str, dict[str, bool]]
-) -> dict[str, dict[str, bool]]:
-    """Names after an if: claimed on both paths, or (False) on only one of them."""
-    merged: dict[str, dict[str, bool]] = {}
-    for prefix in dict.fromkeys([*a, *b]):
-        ua, ub = a.get(prefix, {}), b.get(prefix, {})
-        merged[prefix] = {
-            name: name in ua and name in ub and ua[name] and ub[name]
-            for name in dict.fromkeys([*ua, *ub])
-        }
-    return merged

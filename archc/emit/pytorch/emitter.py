@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import archc
 from archc import nodes as n
 from archc.analysis import Network
+from archc.binding import bind_op_args, op_argument_error, split_args
 from archc.emit import pyexpr as px
 from archc.emit.codegen import (
     PY_BUILTINS,
@@ -25,7 +26,7 @@ from archc.emit.pytorch.statements import Do, If, Store
 from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor, TorchOp
 from archc.errors import EmitError, IRError
 from archc.ir import G_BLOCKS, G_CONSTS, G_NETWORK
-from archc.ops import ArgProblem, Op, ShapeProblem, lookup
+from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, lookup
 from archc.ops.attrs import bind, normalise
 from archc.source import Span
 
@@ -91,46 +92,29 @@ class Emitter:
             )
         return px.lit(sizes.pop())
 
-    def is_merge(self, link: n.Link) -> bool:
-        op = lookup(link.name)
-        return op is not None and op.arity is None
-
     def bind(
-        self, op: Op, args: list[n.Arg], values: Mapping[str, px.PyExpr], link: n.Link
+        self, op: Op, link: n.Link, values: Mapping[str, px.PyExpr]
     ) -> tuple[Attrs, dict[str, Any] | None]:
-        """The op's attributes for ``args``: known ones normalised as elaboration does."""
-        positional = [px.from_ast(a.value, values) for a in args if a.name is None]
-        named = {a.name: px.from_ast(a.value, values) for a in args if a.name is not None}
-        if all(isinstance(v, px.Lit) for v in [*positional, *named.values()]):
-            try:
-                concrete = bind(
-                    op,
-                    [v.value for v in positional],  # type: ignore[union-attr]
-                    {k: v.value for k, v in named.items()},  # type: ignore[union-attr]
-                )
-            except ArgProblem as exc:
-                raise EmitError(str(exc), link.span) from None
+        """The op's attributes for ``link``'s arguments, bound by elaboration's rules
+        (:mod:`archc.binding`); with every value known, also the concrete attributes."""
+        positional, named = split_args(link.args or (), lambda e: px.from_ast(e, values))
+        if all(isinstance(v, px.Lit) for v, _ in [*positional, *named.values()]):
+            concrete = bind_op_args(
+                op,
+                link,
+                [(v.value, a) for v, a in positional],  # type: ignore[attr-defined]
+                {k: (v.value, a) for k, (v, a) in named.items()},  # type: ignore[attr-defined]
+            )
             return {k: px.lit(v) for k, v in concrete.items()}, concrete
-        specs = {s.name: s for s in op.attrs}
-        raw: dict[str, px.PyExpr] = dict(zip([s.name for s in op.attrs], positional, strict=False))
-        raw.update(named)
-        attrs: Attrs = {}
-        for spec in op.attrs:
-            if spec.name in raw:
-                value = raw[spec.name]
-                if isinstance(value, px.Lit):
-                    try:
-                        value = px.lit(normalise(spec, value.value))
-                    except ArgProblem as exc:
-                        raise EmitError(str(exc), link.span) from None
-                attrs[spec.name] = value
-            elif spec.required:
-                raise EmitError(f"{op.name} needs '{spec.name}'", link.span)
-            elif not (isinstance(spec.default, str) and spec.default.startswith("=")):
-                attrs[spec.name] = px.lit(normalise(spec, spec.default))
-        for spec in op.attrs:
-            if spec.name not in attrs:
-                attrs[spec.name] = attrs[specs[spec.name].default[1:]]
+        try:
+            attrs = bind(
+                op,
+                [v for v, _ in positional],
+                {k: v for k, (v, _) in named.items()},
+                symbolic=_symbolic_value,
+            )
+        except ArgProblem as exc:
+            raise op_argument_error(op, exc, link, positional, named) from None
         return attrs, None
 
     def output(
@@ -434,3 +418,13 @@ def source_program(network: Network) -> SourceProgram:
     constants' values, all kept in the IR (``G_NETWORK``, ``G_BLOCKS``, ``G_CONSTS``)."""
     g = network.graph.graph
     return SourceProgram(g[G_NETWORK], dict(g[G_BLOCKS]), dict(g[G_CONSTS]))
+
+
+def _symbolic_value(spec: AttrSpec, value: Any) -> px.PyExpr:
+    """An attribute value while binding symbolically: literals normalised as elaboration does,
+    expressions over block parameters kept, defaults (plain values) made literals."""
+    if isinstance(value, px.Lit):
+        return px.lit(normalise(spec, value.value))
+    if isinstance(value, px.PyExpr):
+        return value
+    return px.lit(value)

@@ -22,7 +22,7 @@ from archc.budget import check_assertions
 from archc.cli import main
 from archc.errors import ArchError, SpecNameError, SpecValueError, UsageError
 from archc.sweep.api import sweep
-from archc.sweep.candidate import ERROR, METRIC_NAMES, OK, REJECTED, Evaluator
+from archc.sweep.candidate import DEFAULT_METRICS, ERROR, METRIC_NAMES, OK, REJECTED, Evaluator
 from archc.sweep.pareto import Objective, pareto_front
 from archc.sweep.space import make_space
 from archc.sweep.values import parse_axis, parse_value
@@ -76,6 +76,12 @@ def totals_row(path: Path, consts: dict[str, Any], resolution: int | None = None
     }
 
 
+def assert_metrics(row: dict[str, Any], expected: dict[str, Any]) -> None:
+    known = [k for k in METRIC_NAMES if k in expected and k in row]
+    assert len(known) >= 9
+    assert {k: row[k] for k in known} == {k: expected[k] for k in known}
+
+
 # --------------------------------------------------------------------------- values and axes
 
 
@@ -96,10 +102,10 @@ def test_grid_order_and_values(tiny: Path) -> None:
     result = sweep(tiny, {"width": "8,16", "depth": "1:3:1"}, workers=0)
     assert [(r["width"], r["depth"]) for r in result] == list(itertools.product([8, 16], [1, 2, 3]))
     assert [r["index"] for r in result] == list(range(6))
-    assert result.columns == ["index", "width", "depth", "status", *METRIC_NAMES, "message"]
+    assert result.columns == ["index", "width", "depth", "status", *DEFAULT_METRICS, "message"]
     for row in result:
         expected = totals_row(tiny, {"width": row["width"], "depth": row["depth"]})
-        assert {k: row[k] for k in METRIC_NAMES} == {k: expected[k] for k in METRIC_NAMES}
+        assert_metrics(row, expected)
 
 
 def test_resolution_axis_sets_every_image_input(tiny: Path) -> None:
@@ -107,6 +113,22 @@ def test_resolution_axis_sets_every_image_input(tiny: Path) -> None:
     for row in result:
         expected = totals_row(tiny, {}, resolution=row["resolution"])
         assert row["macs"] == expected["macs"] and row["status"] == OK
+
+
+def test_rows_equal_a_fresh_compile_whatever_the_order(tiny: Path) -> None:
+    """Candidates that differ only in resolution reuse an elaborated graph: the rows must still
+    be what compiling each candidate from scratch gives, in any order, errors in between."""
+    axes = {"width": "8,16", "depth": "1,2", "resolution": "8,16,32"}
+    result = sweep(tiny, axes, samples=12, seed=5, workers=0, check_asserts=False)
+    assert {r["status"] for r in result} == {OK, ERROR}
+    for row in result:
+        if row["status"] == OK:
+            consts = {"width": row["width"], "depth": row["depth"]}
+            expected = totals_row(tiny, consts, resolution=row["resolution"])
+            assert_metrics(row, expected)
+    for row in sweep(WIDTH_SPEC, {"width": "50,100", "resolution": "128,224"}, workers=0):
+        expected = totals_row(WIDTH_SPEC, {"width": row["width"]}, resolution=row["resolution"])
+        assert_metrics(row, expected)
 
 
 def test_random_sample_is_seeded_distinct_and_in_the_grid(tiny: Path) -> None:
@@ -215,7 +237,7 @@ def test_failing_candidates_are_rows_with_located_messages(tiny: Path) -> None:
     assert bad["status"] == ERROR and good["status"] == OK
     assert bad["message"].startswith(f"{tiny}:14:15: shape error: maxpool 8×8 does not fit")
     assert "squeeze = maxpool(8)" in bad["message"] and "^^^" in bad["message"]
-    assert all(bad[m] is None for m in METRIC_NAMES)
+    assert all(bad[m] is None for m in DEFAULT_METRICS)
 
 
 def _die_once(marker: str) -> Any:
@@ -402,3 +424,16 @@ def test_set_on_the_command_line(tiny: Path, capsys) -> None:
     assert main(["analyze", str(tiny), "--set", "width=abc"]) == 2
     err = capsys.readouterr().err
     assert "'width' is integer 16 here, not string" in err and f"{tiny}:1:1" in err
+
+
+def test_metric_columns(tiny: Path) -> None:
+    result = sweep(tiny, {"width": "8,16"}, workers=0)
+    assert result.metrics == list(DEFAULT_METRICS)
+    everything = sweep(tiny, {"width": "8,16"}, metrics="all", workers=0)
+    assert everything.metrics == list(METRIC_NAMES)
+    if "train_memory" in METRIC_NAMES:  # an objective brings its column
+        trained = sweep(tiny, {"width": "8,16"}, pareto="train_memory,macs", workers=0)
+        assert "train_memory" in trained.columns
+        assert all(r["train_memory"] > r["total_memory"] for r in trained)
+    with pytest.raises(UsageError, match="did you mean 'params'"):
+        sweep(tiny, {"width": "8"}, metrics="parms", workers=0)

@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=",".join(DEFAULT_OBJECTIVES),
         help="objectives, minimised; NAME:max maximises (default params,macs)",
     )
+    parser.add_argument(
+        "--metrics",
+        metavar="COLS",
+        help="metric columns of a row (default: those of archc analyze, and the objectives; "
+        "all: every metric, training memory included)",
+    )
     parser.add_argument("--samples", type=int, metavar="N", help="a random sample of N points")
     parser.add_argument("--seed", type=int, default=0, help="seed of --samples (default 0)")
     parser.add_argument("--engine", choices=ENGINES, default="local", help="default local")
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         axes,
         where=args.where,
         pareto=args.pareto,
+        metrics=args.metrics,
         samples=args.samples,
         seed=args.seed,
         engine=args.engine,

@@ -10,7 +10,7 @@ from archc.ops import REGISTRY
 
 def count_costs(g: nx.DiGraph) -> None:
     """Annotate :data:`~archc.ir.COST` (per sample; batch scaling happens in reports)."""
-    nodes = g.nodes
+    nodes = dict(g.nodes(data=True))  # node -> data dict; a NodeView lookup is a call
     for node in g.graph[G_ORDER]:
         layer: Layer = nodes[node][LAYER]
         op = REGISTRY[layer.op]

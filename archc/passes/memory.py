@@ -21,7 +21,7 @@ G_PEAK = "peak_elements"
 
 def plan_memory(g: nx.DiGraph) -> None:
     """Annotate :data:`~archc.ir.MEMORY` and set ``g.graph[G_PEAK]`` (elements per sample)."""
-    nodes = g.nodes
+    nodes = dict(g.nodes(data=True))  # node -> data dict; a NodeView lookup is a call
     order = g.graph[G_ORDER]
     outputs = set(g.graph[G_OUTPUTS].values())
     buffer_of: dict[str, str] = {}
@@ -55,11 +55,12 @@ def _peak(g: nx.DiGraph, order: list[str], buffer_of: dict[str, str], outputs: s
     frees: dict[int, list[str]] = {}
     for buf, at in last_use.items():
         frees.setdefault(at, []).append(buf)
+    nodes = dict(g.nodes(data=True))
     live = peak = 0
     for i, node in enumerate(order):
-        mem: Memory = g.nodes[node][MEMORY]
+        mem: Memory = nodes[node][MEMORY]
         live += mem.new_elements
         peak = max(peak, live)
         for buf in frees.get(i, ()):
-            live -= g.nodes[buf][MEMORY].new_elements
+            live -= nodes[buf][MEMORY].new_elements
     return peak

@@ -15,7 +15,7 @@ from archc.ops import REGISTRY
 
 def receptive_fields(g: nx.DiGraph) -> None:
     """Annotate :data:`~archc.ir.RF`."""
-    nodes = g.nodes
+    nodes = dict(g.nodes(data=True))  # node -> data dict; a NodeView lookup is a call
     for node in g.graph[G_ORDER]:
         layer: Layer = nodes[node][LAYER]
         if not layer.inputs:

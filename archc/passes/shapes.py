@@ -11,7 +11,7 @@ from archc.ops import REGISTRY, ShapeProblem, dims
 
 def infer_shapes(g: nx.DiGraph) -> None:
     """Annotate :data:`~archc.ir.SHAPE`; a misfit becomes a located :class:`SpecShapeError`."""
-    nodes = g.nodes
+    nodes = dict(g.nodes(data=True))  # node -> data dict; a NodeView lookup is a call
     for node in g.graph[G_ORDER]:
         layer: Layer = nodes[node][LAYER]
         ins = [nodes[src][SHAPE] for src in layer.inputs]

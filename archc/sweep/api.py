@@ -6,6 +6,7 @@ for argument parsing and printing.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,7 +17,16 @@ from typing import Any
 from archc.errors import ArchError, SpecNameError, UsageError, did_you_mean
 from archc.evaluate import Value
 from archc.loader import load_program
-from archc.sweep.candidate import ERROR, METRIC_NAMES, OK, REJECTED, Evaluator, Job, source_texts
+from archc.sweep.candidate import (
+    DEFAULT_METRICS,
+    ERROR,
+    METRIC_NAMES,
+    OK,
+    REJECTED,
+    Evaluator,
+    Job,
+    source_texts,
+)
 from archc.sweep.engines import Batch, make_engine
 from archc.sweep.pareto import Objective, pareto_front, parse_objectives
 from archc.sweep.results import ResultFile
@@ -56,6 +66,7 @@ class SweepResult:
     spec: str
     network: str
     axes: list[str]
+    metrics: list[str]
     columns: list[str]
     objectives: list[Objective]
     rows: list[dict[str, Any]]
@@ -84,6 +95,7 @@ def sweep(
     *,
     where: str | None = None,
     pareto: str | Sequence[str] = DEFAULT_OBJECTIVES,
+    metrics: str | Sequence[str] | None = None,
     samples: int | None = None,
     seed: int = 0,
     engine: str = "local",
@@ -105,7 +117,8 @@ def sweep(
     ``axes`` maps a file-level constant (or ``resolution``: every image input C×R×R) to its
     values: a list, one value, or text (``"0.35:1.4:0.05"``, ``"128,160,224"``).  ``where`` is
     a constraint in the assert language (``"params <= 4M and macs <= 400M"``); ``pareto`` the
-    objectives (columns; ``"width:max"`` maximises).  ``engine`` is ``local`` (``workers``
+    objectives (columns; ``"width:max"`` maximises); ``metrics`` the metric columns of a row
+    (default: the ``archc analyze`` figures, plus the objectives; ``"all"``: every metric).  ``engine`` is ``local`` (``workers``
     processes, every core by default; ``0`` runs in this process) or ``ray`` (``address`` of a
     cluster, or a local instance).  With ``output`` (``.jsonl``, ``.csv``, ``.parquet``) every
     row is streamed to the file and a rerun resumes.  Errors in the spec, the axes or the
@@ -120,10 +133,13 @@ def sweep(
     space = make_space(axes or {}, samples, seed)
     _check_axes(space, program)
     where_expr = parse_expression(where, "--where") if where else None
+    objectives = parse_objectives(pareto, [*space.names, *METRIC_NAMES])
+    chosen = _metric_columns(metrics, objectives)
     sources = source_texts([*program.files, *(["--where"] if where else [])])
     job = Job(
         program=program,
         axes=tuple(space.names),
+        metrics=chosen,
         where=where_expr,
         where_text=where,
         batch=batch,
@@ -132,8 +148,7 @@ def sweep(
         sources=sources,
         check_asserts=check_asserts,
     )
-    columns = ["index", *space.names, "status", *METRIC_NAMES, "message"]
-    objectives = parse_objectives(pareto, [*space.names, *METRIC_NAMES])
+    columns = ["index", *space.names, "status", *chosen, "message"]
     if len(space):
         _probe(job, space)
 
@@ -166,6 +181,8 @@ def sweep(
     total = len(space)
     evaluated = 0
     run_started = time.perf_counter()
+    collecting = gc.isenabled()
+    gc.disable()  # rows pile up here and hold no cycles: a collector pass finds nothing
     try:
         if resumed < total:
             runner = make_engine(engine, workers, address)
@@ -195,12 +212,15 @@ def sweep(
         if results is not None:
             results.finish()
     finally:
+        if collecting:
+            gc.enable()
         if results is not None:
             results.close()
     result = SweepResult(
         spec=program.files[0],
         network=program.network.name,
         axes=list(space.names),
+        metrics=list(chosen),
         columns=columns,
         objectives=objectives,
         rows=rows,
@@ -215,6 +235,30 @@ def sweep(
 
         write_report(result, Path(report))
     return result
+
+
+def _metric_columns(
+    metrics: str | Sequence[str] | None, objectives: Sequence[Objective]
+) -> tuple[str, ...]:
+    """The metric columns: the chosen (or default) ones and every metric objective, in the
+    budget vocabulary's order."""
+    if metrics is None:
+        wanted = set(DEFAULT_METRICS)
+    elif metrics == "all" or list(metrics) == ["all"]:
+        wanted = set(METRIC_NAMES)
+    else:
+        wanted = set()
+        for name in metrics.split(",") if isinstance(metrics, str) else metrics:
+            name = name.strip()
+            if name not in METRIC_NAMES:
+                raise UsageError(
+                    f"--metrics names '{name}', which is not a metric",
+                    None,
+                    [did_you_mean(name, METRIC_NAMES) or f"metrics: {', '.join(METRIC_NAMES)}"],
+                )
+            wanted.add(name)
+    wanted.update(o.column for o in objectives if o.column in METRIC_NAMES)
+    return tuple(name for name in METRIC_NAMES if name in wanted)
 
 
 def _check_axes(space: Space, program: Any) -> None:

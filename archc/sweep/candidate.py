@@ -11,10 +11,14 @@ exception.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import networkx as nx
 
 from archc import nodes as n
 from archc.analysis import Network
@@ -28,12 +32,35 @@ from archc.passes import run_passes
 from archc.source import register_source, source_line
 from archc.sweep.space import RESOLUTION
 
-#: every count and byte metric of the budget vocabulary, the columns of a row
+#: every count and byte metric of the budget vocabulary: what a row can hold
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in LIMITABLE)
+#: the metrics a row holds by default: the figures ``archc analyze`` shows.  Others (training
+#: memory: a whole backward-pass analysis per candidate) are added by --metrics or by naming
+#: them in --pareto; --where evaluates whatever it names either way.
+DEFAULT_METRICS: tuple[str, ...] = tuple(
+    name
+    for name in (
+        "params",
+        "buffers",
+        "macs",
+        "flops",
+        "weight_memory",
+        "activation_memory",
+        "peak_memory",
+        "total_memory",
+        "layers",
+    )
+    if name in METRIC_NAMES
+)
 
 OK = "ok"
 REJECTED = "rejected"  # built, but a constraint (--where or an assert of the spec) fails
 ERROR = "error"  # cannot be built: a shape error, a bad value, ...
+
+#: candidates between two collections of the young garbage in a worker
+COLLECT_EVERY = 200
+#: elaborated graphs kept for reuse by candidates that differ only in resolution
+KEEP_ELABORATED = 16
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,7 @@ class Job:
 
     program: Program
     axes: tuple[str, ...]
+    metrics: tuple[str, ...] = DEFAULT_METRICS
     where: n.Expr | None = None
     where_text: str | None = None
     batch: int = 1
@@ -77,15 +105,20 @@ class Evaluator:
         self.const_names = {c.name for c in job.program.consts}
         self.fixed_inputs = dict(job.inputs)
         self.input_channels: dict[str, int] | None = None
+        # recently elaborated graphs by the constants they were built with: a candidate that
+        # differs from one of them only in its input sizes reuses its graph (elaboration does
+        # not look at input sizes, and the passes rewrite every annotation)
+        self._elaborated: OrderedDict[tuple[tuple[str, Value], ...], nx.DiGraph] = OrderedDict()
+        self._since_collect = 0
 
     def evaluate(self, position: int, values: dict[str, Value]) -> dict[str, Any]:
         row: dict[str, Any] = {"index": position, **values}
-        row.update(dict.fromkeys(METRIC_NAMES))
+        row.update(dict.fromkeys(self.job.metrics))
         try:
             net = self.build(values)
             resolver = BudgetResolver(net, self.job.batch, self.job.dtype)
             whole = resolver.select("", None)
-            for name in METRIC_NAMES:
+            for name in self.job.metrics:
                 row[name] = resolver.value(_METRICS[name], whole, None)
             failed = self.constraint_failure(net)
         except ArchError as exc:
@@ -96,10 +129,21 @@ class Evaluator:
         return row
 
     def evaluate_batch(self, batch: Sequence[tuple[int, dict[str, Value]]]) -> list[dict[str, Any]]:
+        # As archc.load does, the cyclic collector is paused while compiling: it finds little
+        # and its passes over every live object cost more than the compiling.  The little it
+        # would find (networkx graphs keep views of themselves) is collected here, every
+        # COLLECT_EVERY candidates, from the young generations only.
         enabled = gc.isenabled()
-        gc.disable()  # as archc.load does: compiling allocates much and frees little
+        gc.disable()
         try:
-            return [self.evaluate(position, values) for position, values in batch]
+            rows = []
+            for position, values in batch:
+                rows.append(self.evaluate(position, values))
+                self._since_collect += 1
+                if self._since_collect >= COLLECT_EVERY:
+                    gc.collect(1)
+                    self._since_collect = 0
+            return rows
         finally:
             if enabled:
                 gc.enable()
@@ -109,8 +153,23 @@ class Evaluator:
         inputs = dict(self.fixed_inputs)
         if self.job.resolution_axis and RESOLUTION in values:
             inputs.update(self.resolution_inputs(values[RESOLUTION]))
-        graph = run_passes(elaborate(self.job.program, inputs, consts))
-        return Network(graph, self.job.program.files)
+        key = tuple(sorted(consts.items()))
+        graph = self._elaborated.get(key)
+        if graph is not None:
+            self._elaborated.move_to_end(key)
+            for name, node in graph.graph[G_INPUTS].items():
+                if name in inputs:
+                    data = graph.nodes[node]
+                    data[LAYER] = dataclasses.replace(
+                        data[LAYER], attrs={"shape": tuple(inputs[name])}
+                    )
+        else:
+            graph = elaborate(self.job.program, inputs, consts)
+            if self.job.resolution_axis:
+                self._elaborated[key] = graph
+                if len(self._elaborated) > KEEP_ELABORATED:
+                    self._elaborated.popitem(last=False)
+        return Network(run_passes(graph), self.job.program.files)
 
     def resolution_inputs(self, resolution: Value) -> dict[str, tuple[int, ...]]:
         """``resolution=R``: every image input (C×H×W) becomes C×R×R."""
@@ -177,4 +236,13 @@ def worker_evaluator(key: str, job: Job) -> Evaluator:
     return evaluator
 
 
-__all__ = ["ERROR", "METRIC_NAMES", "OK", "REJECTED", "Evaluator", "Job", "source_texts"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "ERROR",
+    "METRIC_NAMES",
+    "OK",
+    "REJECTED",
+    "Evaluator",
+    "Job",
+    "source_texts",
+]

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from archc.errors import MissingDependencyError, UsageError
 from archc.evaluate import Value
-from archc.sweep.candidate import ERROR, METRIC_NAMES, Job, worker_evaluator
+from archc.sweep.candidate import ERROR, Job, worker_evaluator
 
 Batch = list[tuple[int, dict[str, Value]]]
 Rows = list[dict[str, Any]]
@@ -39,11 +39,11 @@ class Engine(Protocol):
     def run(self, job: Job, batches: Iterable[Batch]) -> Iterator[Rows]: ...
 
 
-def died_rows(batch: Batch, attempts: int) -> Rows:
+def died_rows(job: Job, batch: Batch, attempts: int) -> Rows:
     """Rows for candidates whose worker died ``attempts`` times: errors, not a crash."""
     rows = []
     for position, values in batch:
-        row: dict[str, Any] = {"index": position, **values, **dict.fromkeys(METRIC_NAMES)}
+        row: dict[str, Any] = {"index": position, **values, **dict.fromkeys(job.metrics)}
         row["status"] = ERROR
         row["message"] = (
             f"the worker evaluating this candidate died {attempts} times "
@@ -119,7 +119,7 @@ class LocalEngine:
                 except BrokenProcessPool:
                     pool.shutdown(wait=True, cancel_futures=True)
                     pool = self._pool(key, job)
-                    pending = self._resubmit(pool, pending)
+                    pending = self._resubmit(job, pool, pending)
                     continue
                 pending.popleft()
                 yield rows
@@ -127,7 +127,10 @@ class LocalEngine:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _resubmit(
-        self, pool: ProcessPoolExecutor, pending: deque[tuple[Batch, int, Future[Rows] | None]]
+        self,
+        job: Job,
+        pool: ProcessPoolExecutor,
+        pending: deque[tuple[Batch, int, Future[Rows] | None]],
     ) -> deque[tuple[Batch, int, Future[Rows] | None]]:
         """After a worker died: every unfinished batch again, one attempt more."""
         again: deque[tuple[Batch, int, Future[Rows] | None]] = deque()
@@ -142,7 +145,7 @@ class LocalEngine:
                 continue
             if attempts >= MAX_ATTEMPTS and future is not None:
                 done: Future[Rows] = Future()
-                done.set_result(died_rows(batch, attempts))
+                done.set_result(died_rows(job, batch, attempts))
                 again.append((batch, attempts, done))
                 continue
             tries = attempts if future is None else attempts + 1

@@ -58,7 +58,7 @@ class RayEngine:
             try:
                 rows = ray.get(ref)
             except (ray.exceptions.WorkerCrashedError, ray.exceptions.TaskUnschedulableError):
-                rows = died_rows(batch, MAX_ATTEMPTS)
+                rows = died_rows(job, batch, MAX_ATTEMPTS)
             yield rows
 
     def close(self) -> None:

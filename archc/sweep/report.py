@@ -14,7 +14,7 @@ from typing import Any
 
 from archc.fileio import write_atomic
 from archc.sweep.api import SweepResult
-from archc.sweep.candidate import METRIC_NAMES, OK, REJECTED
+from archc.sweep.candidate import OK, REJECTED
 
 WIDTH, HEIGHT = 720, 440
 LEFT, RIGHT, TOP, BOTTOM = 90, 20, 20, 50
@@ -86,7 +86,7 @@ def _short(value: float) -> str:
 def _table(result: SweepResult) -> str:
     columns = list(
         dict.fromkeys(
-            ["index", *result.axes, *(o.column for o in result.objectives), *METRIC_NAMES]
+            ["index", *result.axes, *(o.column for o in result.objectives), *result.metrics]
         )
     )
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)

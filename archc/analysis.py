@@ -19,7 +19,7 @@ import networkx as nx
 from archc import ir
 from archc.elaborate import elaborate
 from archc.ir import COST, LAYER, MEMORY, RF, SHAPE, Cost, Layer, Memory, ReceptiveField, Scope
-from archc.loader import load_program
+from archc.loader import Reader, load_program
 from archc.ops import REGISTRY, Shape, TensorSpec, elements
 from archc.ops.attrs import show_value
 from archc.passes import G_PEAK, run_passes
@@ -44,6 +44,9 @@ class Row:
     layers: int  # how many layers the row stands for
     line: int
     args: tuple[tuple[str, Any], ...] = ()
+    #: activation elements the row reads and writes per sample (its inputs and output; 0 for a
+    #: view), for arithmetic intensity: MACs per byte moved (weights are moved once per batch)
+    moved_elements: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,14 @@ class Network:
                 out.append((f"{node}.{spec.role}", node, spec))
         return out
 
+    def moved_elements(self, node: str) -> int:
+        """Activation elements a layer reads and writes per sample: its inputs and its output
+        (nothing for a view or a network input, which move no data)."""
+        layer = self.layer(node)
+        if not layer.inputs or "view" in REGISTRY[layer.op].traits:
+            return 0
+        return elements(self.shape(node)) + sum(elements(self.shape(s)) for s in layer.inputs)
+
     # ------------------------------------------------------------------ aggregates
     def totals(self, batch: int = 1, dtype: str = "float32") -> Totals:
         nbytes = DTYPE_BYTES[dtype]
@@ -182,6 +193,7 @@ class Network:
             rf=self.rf(node),
             layers=1,
             line=layer.span.line,
+            moved_elements=self.moved_elements(node),
         )
 
     def _scope_row(self, key: str, members: list[str], batch: int) -> Row:
@@ -221,20 +233,21 @@ class Network:
             layers=len(members),
             line=(scope.span.line if scope else first.span.line),
             args=scope.args if scope is not None else (),
+            moved_elements=sum(self.moved_elements(m) for m in members),
         )
 
     # ------------------------------------------------------------------ back ends
     def to_torch(self, seed: int | None = None) -> Any:
         """Build the PyTorch ``nn.Module`` in process (needs the ``torch`` extra)."""
-        from archc.emit.pytorch import to_torch
+        from archc.backends import backend
 
-        return to_torch(self, seed=seed)
+        return backend("torch")(self, seed=seed)
 
     def to_onnx(self, **options: Any) -> Any:
         """Build the ONNX ``ModelProto`` (needs the ``onnx`` extra); see ``archc.emit.onnx``."""
-        from archc.emit.onnx import to_onnx
+        from archc.backends import backend
 
-        return to_onnx(self, **options)
+        return backend("onnx")(self, **options)
 
 
 def load(
@@ -242,15 +255,17 @@ def load(
     inputs: Mapping[str, tuple[int, ...]] | None = None,
     text: str | None = None,
     consts: Mapping[str, Any] | None = None,
+    reader: Reader | None = None,
 ) -> Network:
     """Compile and analyse the spec at ``path`` (or ``text`` standing for it).
 
     ``inputs`` overrides declared input shapes by name, ``consts`` the values of file-level
-    constants (``--set``).  Raises :class:`archc.errors.ArchError` subclasses for anything wrong
+    constants (``--set``).  ``reader`` supplies the text of the spec and its includes (default:
+    the file system; :class:`archc.diff.GitReader` reads them at a git revision).  Raises :class:`archc.errors.ArchError` subclasses for anything wrong
     with the spec.
     """
     with _gc_paused():
-        program = load_program(path, text)
+        program = load_program(path, text, reader)
         graph = run_passes(elaborate(program, inputs, consts))
         ir.verify(graph, ir.ANNOTATIONS)
     return Network(graph, program.files)

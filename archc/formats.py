@@ -1,8 +1,10 @@
 """Rendering an analysis: aligned table, JSON (versioned schema), CSV and Markdown.
 
 All four come from the same :class:`~archc.analysis.Row` list and :class:`Totals`, so they can
-never disagree.  The JSON document follows ``archc/schema/analysis-v1.json``
-(``"schema": "archc.analysis/1"``); CI jobs parse it, so fields are only ever added.
+never disagree.  The JSON document follows ``archc/schema/analysis-v2.json``
+(``"schema": "archc.analysis/2"``: version 1 plus the counting convention, each layer's count
+under it, bytes moved and arithmetic intensity, and the training memory); CI jobs parse it, so
+fields are only ever added.
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from archc import __version__
+from archc import __version__, conventions
 from archc.analysis import Network, Row, Totals
 from archc.ops import dims
 from archc.ops.attrs import show_value
 from archc.source import markdown_code, markdown_text, strict_json
 from archc.units import DTYPE_BYTES, grouped, human_bytes, human_count
 
-SCHEMA_ID = "archc.analysis/1"
+SCHEMA_ID = "archc.analysis/2"
 FORMATS = ("table", "json", "csv", "markdown")
 
 
@@ -62,13 +64,42 @@ HEADERS = ["layer", "op", "output", "params", "MACs", "activations", "memory", "
 _RIGHT = {3, 4, 5, 6}
 
 
-def _totals_lines(net: Network, t: Totals) -> list[str]:
+def _headers(convention: str) -> list[str]:
+    """The table's columns; under a peer's convention the MACs column is that tool's count."""
+    if convention == "archc":
+        return HEADERS
+    c = conventions.get(convention)
+    return [*HEADERS[:4], f"{c.unit} ({c.name})", *HEADERS[5:]]
+
+
+def _convention_line(convention: str, total: int) -> str:
+    c = conventions.get(convention)
+    return (
+        f"{c.name:<11} {grouped(total)} {c.unit} ({human_count(total)}), as {c.tool} "
+        f"{c.version} reports it (docs/conventions.md)"
+    )
+
+
+def arithmetic_intensity(row: Row, batch: int, nbytes: int) -> float:
+    """MACs per byte moved: the row's activations read and written (per sample, times the
+    batch) and its weights (read once per batch)."""
+    moved = bytes_moved(row, batch, nbytes)
+    return row.macs / moved if moved else 0.0
+
+
+def bytes_moved(row: Row, batch: int, nbytes: int) -> int:
+    return (row.moved_elements * batch + row.params + row.buffers) * nbytes
+
+
+def _totals_lines(net: Network, t: Totals, convention: str = "archc", total: int = 0) -> list[str]:
     shapes = ", ".join(f"{k} {dims(v)}" for k, v in net.outputs.items())
+    peer = [] if convention == "archc" else [_convention_line(convention, total)]
     return [
         f"network {net.name}: {t.layers} layers, batch {t.batch}, {t.dtype}",
         f"params      {grouped(t.params)} ({human_count(t.params)})"
         + (f", buffers {grouped(t.buffers)}" if t.buffers else ", no buffers"),
         f"MACs        {grouped(t.macs)} ({human_count(t.macs)}), FLOPs {human_count(t.flops)}",
+        *peer,
         f"weights     {human_bytes(t.weight_bytes)}",
         f"activations {human_bytes(t.activation_bytes)} summed, "
         f"{human_bytes(t.peak_activation_bytes)} peak live",
@@ -76,9 +107,11 @@ def _totals_lines(net: Network, t: Totals) -> list[str]:
     ]
 
 
-def render_table(net: Network, rows: list[Row], t: Totals) -> str:
+def render_table(
+    net: Network, rows: list[Row], t: Totals, convention: str = "archc", total: int = 0
+) -> str:
     nbytes = DTYPE_BYTES[t.dtype]
-    cells = [HEADERS] + [_table_cells(r, nbytes, t.batch) for r in rows]
+    cells = [_headers(convention)] + [_table_cells(r, nbytes, t.batch) for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADERS))]
 
     def line(c: list[str]) -> str:
@@ -90,20 +123,23 @@ def render_table(net: Network, rows: list[Row], t: Totals) -> str:
     out = [line(cells[0]), "  ".join("-" * w for w in widths)]
     out.extend(line(c) for c in cells[1:])
     out.append("")
-    out.extend(_totals_lines(net, t))
+    out.extend(_totals_lines(net, t, convention, total))
     return "\n".join(out) + "\n"
 
 
-def render_markdown(net: Network, rows: list[Row], t: Totals) -> str:
+def render_markdown(
+    net: Network, rows: list[Row], t: Totals, convention: str = "archc", total: int = 0
+) -> str:
     nbytes = DTYPE_BYTES[t.dtype]
+    headers = _headers(convention)
 
     def esc(text: str) -> str:
         return markdown_text(text)  # no raw HTML or '|' from a spec's strings
 
     out = [f"### {net.name}", ""]
-    out.append("| " + " | ".join(HEADERS) + " |")
+    out.append("| " + " | ".join(headers) + " |")
     out.append(
-        "| " + " | ".join("---:" if i in _RIGHT else "---" for i in range(len(HEADERS))) + " |"
+        "| " + " | ".join("---:" if i in _RIGHT else "---" for i in range(len(headers))) + " |"
     )
     for r in rows:
         out.append("| " + " | ".join(esc(c) for c in _table_cells(r, nbytes, t.batch)) + " |")
@@ -112,7 +148,7 @@ def render_markdown(net: Network, rows: list[Row], t: Totals) -> str:
     if signatures:
         out.append("Block arguments: " + ", ".join(markdown_code(s) for s in signatures) + ".")
         out.append("")
-    out.extend(f"- {esc(line)}" for line in _totals_lines(net, t))
+    out.extend(f"- {esc(line)}" for line in _totals_lines(net, t, convention, total))
     return "\n".join(out) + "\n"
 
 
@@ -129,7 +165,11 @@ def block_signatures(rows: list[Row]) -> list[str]:
     return list(seen.values())
 
 
-def render_csv(net: Network, rows: list[Row], t: Totals) -> str:
+def render_csv(
+    net: Network, rows: list[Row], t: Totals, counts: dict[str, int] | None = None
+) -> str:
+    """One line per row; the last three columns are the row's count under the chosen
+    convention (``counts``; archc's MACs without it), bytes moved and arithmetic intensity."""
     nbytes = DTYPE_BYTES[t.dtype]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -150,6 +190,9 @@ def render_csv(net: Network, rows: list[Row], t: Totals) -> str:
             "jump_h",
             "jump_w",
             "line",
+            "convention_count",
+            "bytes_moved",
+            "arithmetic_intensity",
         ]
     )
     for r in rows:
@@ -168,16 +211,31 @@ def render_csv(net: Network, rows: list[Row], t: Totals) -> str:
                 *r.rf.size,
                 *r.rf.jump,
                 r.line,
+                counts[r.name] if counts is not None else r.macs,
+                bytes_moved(r, t.batch, nbytes),
+                f"{arithmetic_intensity(r, t.batch, nbytes):.6g}",
             ]
         )
     return buf.getvalue()
 
 
 def analysis_document(
-    net: Network, rows: list[Row], t: Totals, depth: int | None
+    net: Network,
+    rows: list[Row],
+    t: Totals,
+    depth: int | None,
+    convention: str = "archc",
+    counts: dict[str, int] | None = None,
+    training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document (a dict) for ``--format json``; see ``archc/schema/analysis-v1.json``."""
+    """The JSON document (a dict) for ``--format json``; see ``archc/schema/analysis-v2.json``.
+
+    ``counts`` are the rows' counts under ``convention`` (per batch), ``training`` the
+    ``archc.training.training_document`` of ``--train`` (null without it).
+    """
     nbytes = DTYPE_BYTES[t.dtype]
+    c = conventions.get(convention)
+    counts = counts if counts is not None else row_counts(net, rows, depth, convention, t.batch)
     return {
         "schema": SCHEMA_ID,
         "archc_version": __version__,
@@ -192,6 +250,14 @@ def analysis_document(
             for k, node in net.graph.graph["outputs"].items()
         ],
         "totals": asdict(t),
+        "convention": {
+            "name": c.name,
+            "tool": c.tool,
+            "version": c.version,
+            "unit": c.unit,
+            "total": sum(counts.values()),
+        },
+        "training": training,
         "layers": [
             {
                 "name": r.name,
@@ -208,10 +274,26 @@ def analysis_document(
                 "receptive_field": {"size": list(r.rf.size), "jump": list(r.rf.jump)},
                 "layers": r.layers,
                 "line": r.line,
+                "convention_count": counts[r.name],
+                "bytes_moved": bytes_moved(r, t.batch, nbytes),
+                "arithmetic_intensity": arithmetic_intensity(r, t.batch, nbytes),
             }
             for r in rows
         ],
     }
+
+
+def row_counts(
+    net: Network, rows: list[Row], depth: int | None, convention: str, batch: int
+) -> dict[str, int]:
+    """Each row's count under ``convention`` for ``batch`` samples (rows as ``net.rows(depth)``
+    groups layers: by their first ``depth`` path segments)."""
+    per_layer = conventions.layer_counts(net, convention)
+    out = {r.name: 0 for r in rows}
+    for node, count in per_layer.items():
+        key = node if depth is None else ".".join(node.split(".")[:depth])
+        out[key] += count * batch
+    return out
 
 
 def _jsonable(value: Any) -> Any:
@@ -224,14 +306,22 @@ def render(
     depth: int | None = None,
     batch: int = 1,
     dtype: str = "float32",
+    convention: str = "archc",
+    training: dict[str, Any] | None = None,
 ) -> str:
+    """One analysis in ``fmt``.  Under a peer's ``convention`` the table's MACs column and a
+    totals line give that tool's count (the JSON keeps archc's ``macs`` and adds the
+    convention's); ``training`` is the ``--train`` document, embedded in the JSON."""
     rows = net.rows(depth, batch)
     t = net.totals(batch, dtype)
+    counts = row_counts(net, rows, depth, convention, batch)
     if fmt == "json":
-        document = strict_json(analysis_document(net, rows, t, depth))
+        document = strict_json(analysis_document(net, rows, t, depth, convention, counts, training))
         return json.dumps(document, indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
-        return render_csv(net, rows, t)
+        return render_csv(net, rows, t, counts)
+    shown = rows if convention == "archc" else [replace(r, macs=counts[r.name]) for r in rows]
+    total = sum(counts.values())
     if fmt == "markdown":
-        return render_markdown(net, rows, t)
-    return render_table(net, rows, t)
+        return render_markdown(net, shown, t, convention, total)
+    return render_table(net, shown, t, convention, total)

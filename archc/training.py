@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from archc.analysis import Network
 from archc.errors import UsageError
 from archc.ops import REGISTRY, Attrs, Shape, elements
-from archc.units import DTYPE_BYTES
+from archc.source import markdown_text
+from archc.units import DTYPE_BYTES, human_bytes
 
 
 # ---------------------------------------------------------------------------- optimizers
@@ -426,3 +427,129 @@ def _peak_backward(
         peak = max(peak, alive + extra + accumulated + flowing * o.batch * nbytes)
         alive -= by_first.get(i, 0)
     return peak
+
+
+# ---------------------------------------------------------------------------- output
+@dataclass(frozen=True)
+class TrainingRow:
+    """Training memory of one analysis row (a layer, or a scope collapsed at ``--depth``)."""
+
+    name: str
+    weight_bytes: int
+    gradient_bytes: int
+    optimizer_bytes: int
+    saved_bytes: int
+    layers: int
+
+
+def training_rows(memory: TrainingMemory, depth: int | None = None) -> list[TrainingRow]:
+    """Per-row sums, grouped like :meth:`archc.analysis.Network.rows` groups layers."""
+    groups: dict[str, list[LayerTraining]] = {}
+    for x in memory.layers:
+        key = x.name if depth is None else ".".join(x.name.split(".")[:depth])
+        groups.setdefault(key, []).append(x)
+    return [
+        TrainingRow(
+            name=key,
+            weight_bytes=sum(x.weight_bytes for x in members),
+            gradient_bytes=sum(x.gradient_bytes for x in members),
+            optimizer_bytes=sum(x.optimizer_bytes for x in members),
+            saved_bytes=sum(x.saved_bytes for x in members),
+            layers=len(members),
+        )
+        for key, members in groups.items()
+    ]
+
+
+def training_document(memory: TrainingMemory, depth: int | None = None) -> dict[str, object]:
+    """The ``training`` object of the analysis JSON (archc/schema/analysis-v2.json)."""
+    return {
+        "optimizer": memory.optimizer,
+        "batch": memory.batch,
+        "dtype": memory.dtype,
+        "master_weights": memory.master_weights,
+        "checkpoint": list(memory.checkpoint),
+        "weight_bytes": memory.weight_bytes,
+        "gradient_bytes": memory.gradient_bytes,
+        "optimizer_bytes": memory.optimizer_bytes,
+        "master_weight_bytes": memory.master_weight_bytes,
+        "saved_activation_bytes": memory.saved_activation_bytes,
+        "peak_backward_bytes": memory.peak_backward_bytes,
+        "total_bytes": memory.total_bytes,
+        "layers": [
+            {
+                "name": r.name,
+                "weight_bytes": r.weight_bytes,
+                "gradient_bytes": r.gradient_bytes,
+                "optimizer_bytes": r.optimizer_bytes,
+                "saved_bytes": r.saved_bytes,
+                "layers": r.layers,
+            }
+            for r in training_rows(memory, depth)
+        ],
+    }
+
+
+def summary_lines(memory: TrainingMemory) -> list[str]:
+    """The training totals, one figure a line."""
+    setup = f"{memory.optimizer}, batch {memory.batch}, {memory.dtype}"
+    if memory.master_weights:
+        setup += ", float32 master weights"
+    if memory.checkpoint:
+        setup += f", checkpointing {', '.join(memory.checkpoint)}"
+    return [
+        f"training    {setup}",
+        f"weights     {human_bytes(memory.weight_bytes)}",
+        f"gradients   {human_bytes(memory.gradient_bytes)}",
+        f"optimizer   {human_bytes(memory.optimizer_bytes)}"
+        + (
+            f" (master weights {human_bytes(memory.master_weight_bytes)})"
+            if memory.master_weights
+            else ""
+        ),
+        f"saved       {human_bytes(memory.saved_activation_bytes)} of activations for backward",
+        f"total       {human_bytes(memory.total_bytes)}; "
+        f"peak during backward {human_bytes(memory.peak_backward_bytes)}",
+    ]
+
+
+def render_training(memory: TrainingMemory, depth: int | None = None, fmt: str = "table") -> str:
+    """The ``--train`` section for the table, Markdown and CSV formats."""
+    rows = training_rows(memory, depth)
+    head = ["layer", "weights", "gradients", "optimizer", "saved for backward"]
+    if fmt == "csv":
+        lines = ["layer,weight_bytes,gradient_bytes,optimizer_bytes,saved_bytes"]
+        lines += [
+            f"{r.name},{r.weight_bytes},{r.gradient_bytes},{r.optimizer_bytes},{r.saved_bytes}"
+            for r in rows
+        ]
+        return "\n".join(lines) + "\n"
+    cells = [head] + [
+        [
+            r.name,
+            human_bytes(r.weight_bytes),
+            human_bytes(r.gradient_bytes),
+            human_bytes(r.optimizer_bytes),
+            human_bytes(r.saved_bytes),
+        ]
+        for r in rows
+    ]
+    if fmt == "markdown":
+        out = ["#### training memory", "", "| " + " | ".join(head) + " |"]
+        out.append("| --- | ---: | ---: | ---: | ---: |")
+        out += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in cells[1:]]
+        out.append("")
+        out += [f"- {markdown_text(line)}" for line in summary_lines(memory)]
+        return "\n".join(out) + "\n"
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+
+    def line(c: list[str]) -> str:
+        return "  ".join(
+            c[i].ljust(widths[i]) if i == 0 else c[i].rjust(widths[i]) for i in range(len(c))
+        ).rstrip()
+
+    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out += [line(c) for c in cells[1:]]
+    out.append("")
+    out += summary_lines(memory)
+    return "\n".join(out) + "\n"

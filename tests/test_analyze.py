@@ -15,7 +15,7 @@ import pytest
 from archc.cli import main
 from tests.conftest import ROOT, SPEC_PATHS, load_spec
 
-SCHEMA = json.loads(resources.files("archc").joinpath("schema/analysis-v1.json").read_text())
+SCHEMA = json.loads(resources.files("archc").joinpath("schema/analysis-v2.json").read_text())
 
 
 def analyze(capsys, *argv: str) -> str:

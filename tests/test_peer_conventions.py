@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import warnings
 from collections.abc import Callable
@@ -24,7 +25,9 @@ from archc import conventions
 from archc.analysis import Network
 from archc.conventions.base import ASPECTS
 from archc.ops import REGISTRY
-from tests.conftest import SPEC_IDS, load_spec
+from tests.conftest import SPEC_IDS, SPECS_DIR, load_spec
+
+SPECS = SPECS_DIR
 
 Measure = Callable[[Any, tuple[int, ...]], int]
 
@@ -199,3 +202,61 @@ def test_shipped_specs_match_every_tool(spec: str) -> None:
     results = {peer: (conventions.total(net, peer), _measure(peer, net)) for peer in sorted(PEERS)}
     wrong = {p: r for p, r in results.items() if r[0] != r[1]}
     assert not wrong, f"{spec}: (archc, tool) {wrong}"
+
+
+# ---------------------------------------------------------------------------- the command line
+def _schema() -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("archc").joinpath("schema/analysis-v2.json").read_text()
+    return json.loads(text)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from archc.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_convention_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+
+    spec = str(SPECS / "resnet50.arch")
+    code, out, _ = _run(capsys, "analyze", spec, "--convention", "thop", "--depth", "1")
+    assert code == 0
+    assert "MACs (thop)" in out.splitlines()[0]
+    assert "thop        4,133,742,592 MACs (4.13G), as thop 0.1.1.post2209072238" in out
+    code, out, _ = _run(capsys, "analyze", spec, "--convention", "deepspeed", "--format", "json")
+    doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    assert doc["schema"] == "archc.analysis/2"
+    assert doc["convention"]["unit"] == "FLOPs"
+    assert doc["convention"]["total"] == sum(r["convention_count"] for r in doc["layers"])
+    assert doc["totals"]["macs"] == 4_089_184_256  # archc's own MACs stay in place
+    conv1 = next(r for r in doc["layers"] if r["name"] == "stem.conv1")
+    moved = (3 * 224 * 224 + 64 * 112 * 112) * 4 + 64 * 3 * 7 * 7 * 4
+    assert conv1["bytes_moved"] == moved
+    assert conv1["arithmetic_intensity"] == pytest.approx(conv1["macs"] / moved)
+
+
+def test_analyze_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(SPECS / "resnet50.arch")
+    code, out, _ = _run(capsys, "analyze", spec, "--explain", "fvcore", "ptflops")
+    assert code == 0
+    # ptflops 4,132,436,968 − fvcore 4,111,512,576, the tools' own numbers on ResNet-50
+    assert any(line.startswith("total") and "+20,924,392" in line for line in out.splitlines())
+    assert "relu: +19,217,408" in out and "patched F.relu" in out
+    code, _, err = _run(capsys, "analyze", spec, "--explain", "fvcore", "nope")
+    assert code == 2 and "unknown convention 'nope'" in err
+
+
+def test_budget_metric_with_a_convention() -> None:
+    from archc.budget import METRICS, BudgetResolver, Selection
+
+    net = load_spec("resnet50")
+    sel = Selection("", tuple(net.order), None)
+    resolver = BudgetResolver(net)
+    value = resolver.value(METRICS["macs"], sel, None, 2, None, {"convention": "ptflops"})
+    assert value == 2 * conventions.total(net, "ptflops")

@@ -160,3 +160,45 @@ def test_checkpointing_a_scope_keeps_only_what_enters_it() -> None:
     assert sum(x.saved_bytes for x in inside) <= entering
     with pytest.raises(UsageError, match="no scope 'nope'"):
         training_memory(net, TrainOptions(checkpoint=("nope",)))
+
+
+# ---------------------------------------------------------------------------- the command line
+def _analyze(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from archc.cli import main
+
+    code = main(["analyze", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_train_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    spec = str(SPECS_DIR / "resnet50.arch")
+    argv = [spec, "--train", "--optimizer", "adamw", "--batch", "32", "--depth", "1"]
+    code, out, err = _analyze(capsys, *argv, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    schema = json.loads(resources.files("archc").joinpath("schema/analysis-v2.json").read_text())
+    jsonschema.validate(doc, schema)
+    memory = training_memory(load_spec("resnet50"), TrainOptions(optimizer="adamw", batch=32))
+    training = doc["training"]
+    assert training["saved_activation_bytes"] == memory.saved_activation_bytes
+    assert training["peak_backward_bytes"] == memory.peak_backward_bytes
+    assert [r["name"] for r in training["layers"]] == [r["name"] for r in doc["layers"]]
+    assert sum(r["saved_bytes"] for r in training["layers"]) == memory.saved_activation_bytes
+    code, out, err = _analyze(capsys, *argv, "--checkpoint", "layer3,layer4")
+    assert code == 0, err
+    assert "training    adamw, batch 32, float32, checkpointing layer3, layer4" in out
+    assert "peak during backward" in out
+
+
+def test_analyze_train_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(SPECS_DIR / "resnet50.arch")
+    code, _, err = _analyze(capsys, spec, "--optimizer", "sgd")
+    assert code == 2 and "go with --train" in err
+    code, _, err = _analyze(capsys, spec, "--train", "--checkpoint", "layer9")
+    assert code == 2 and "no scope 'layer9'" in err

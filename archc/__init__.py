@@ -21,6 +21,22 @@ def load(path: Any, inputs: Any = None, text: str | None = None, consts: Any = N
     return _load(path, inputs=inputs, text=text, consts=consts)
 
 
+def to_torch(network: Network, seed: int | None = None) -> Any:
+    """The network as a PyTorch ``nn.Module`` (the ``torch`` extra); see
+    :func:`archc.emit.pytorch.to_torch`."""
+    from archc.backends import backend
+
+    return backend("torch")(network, seed=seed)
+
+
+def to_onnx(network: Network, **options: Any) -> Any:
+    """The network as an ONNX ``ModelProto`` (the ``onnx`` extra); see
+    :func:`archc.emit.onnx.to_onnx`."""
+    from archc.backends import backend
+
+    return backend("onnx")(network, **options)
+
+
 def sweep(spec: Any, axes: Any = None, **options: Any) -> Any:
     """Explore a spec's design space; see :func:`archc.sweep.api.sweep`."""
     from archc.sweep.api import sweep as _sweep
@@ -28,4 +44,4 @@ def sweep(spec: Any, axes: Any = None, **options: Any) -> Any:
     return _sweep(spec, axes, **options)
 
 
-__all__ = ["__version__", "load", "sweep"]
+__all__ = ["__version__", "load", "sweep", "to_onnx", "to_torch"]

@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archc import __version__, ir
-from archc.analysis import Network, Row
-from archc.elaborate import elaborate
+from archc import __version__
+from archc.analysis import Network, Row, load
 from archc.errors import SourceError, UsageError
 from archc.formats import op_label
-from archc.loader import load_program
 from archc.ops import dims
-from archc.passes import run_passes
 from archc.source import Span, display_name
 from archc.units import grouped, human_bytes
 
@@ -231,10 +228,7 @@ def load_at_revision(
 ) -> tuple[str, Network]:
     """Compile ``path`` as it was in git revision ``rev``; returns (label, network)."""
     reader = GitReader(rev, Path(path))
-    program = load_program(path, reader=reader)
-    graph = run_passes(elaborate(program, inputs))
-    ir.verify(graph, ir.ANNOTATIONS)
-    return reader.name(Path(path)), Network(graph, program.files)
+    return reader.name(Path(path)), load(path, inputs, reader=reader)
 
 
 # --------------------------------------------------------------------------- rendering

@@ -437,3 +437,9 @@ def test_metric_columns(tiny: Path) -> None:
         assert all(r["train_memory"] > r["total_memory"] for r in trained)
     with pytest.raises(UsageError, match="did you mean 'params'"):
         sweep(tiny, {"width": "8"}, metrics="parms", workers=0)
+
+
+def test_set_in_check(tiny: Path, capsys) -> None:
+    assert main(["check", str(tiny), "--set", "width=32", "--set", "depth=3"]) == 1
+    assert "tiny stays tiny" in capsys.readouterr().out
+    assert main(["check", str(tiny), "--set", "width=8"]) == 0

@@ -30,8 +30,10 @@ from archc.budget import (
 )
 from archc.cli.common import (
     add_batch_dtype,
+    add_const_override,
     add_input_override,
     add_trust_arguments,
+    const_overrides,
     input_overrides,
     write_stdout,
 )
@@ -126,6 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the --format report to FILE (the text report still goes to stdout)",
     )
     add_input_override(parser, help="override an input's shape in every spec (repeatable)")
+    add_const_override(parser, help="override a file-level constant in every spec (repeatable)")
     add_batch_dtype(parser)
     add_trust_arguments(parser)
 
@@ -134,7 +137,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_spec(
-    path: str, limits: list[Limit], batch: int, dtype: str, inputs: dict[str, tuple[int, ...]]
+    path: str,
+    limits: list[Limit],
+    batch: int,
+    dtype: str,
+    inputs: dict[str, tuple[int, ...]],
+    consts: dict[str, Any] | None = None,
 ) -> SpecResult:
     result = SpecResult(display_name(Path(path)))
     try:
@@ -142,7 +150,7 @@ def check_spec(
         if not module.networks:
             result.skipped = "no network (a file of blocks and constants): parsed, nothing to check"
             return result
-        net = load(path, inputs=inputs)
+        net = load(path, inputs=inputs, consts=consts)
         result.network = net.name
         result.network_span = net.graph.graph[G_SPAN]
         check_limits(net)
@@ -476,7 +484,8 @@ def run(args: argparse.Namespace) -> int:
         for m in LIMITABLE
         if getattr(args, f"max_{m.name}") is not None
     ]
-    results = [check_spec(p, limits, args.batch, args.dtype, overrides) for p in args.specs]
+    consts = const_overrides(args)
+    results = [check_spec(p, limits, args.batch, args.dtype, overrides, consts) for p in args.specs]
     text = render_text(results, args.batch, args.dtype)
     if args.format == "json":
         document = check_document(results, limits, args.batch, args.dtype)

@@ -13,7 +13,15 @@ from archc.analysis import Network
 ROOT = Path(__file__).resolve().parent.parent
 SPECS_DIR = ROOT / "specs"
 #: every network spec shipped in specs/ (not specs/lib/, which holds only blocks)
-SPEC_PATHS = sorted(SPECS_DIR.glob("*.arch"))
+
+
+def spec_paths(directory: Path) -> list[Path]:
+    """The ``.arch`` files in ``directory``, without dot-files (editor backups, temp files),
+    which pathlib's glob would match."""
+    return sorted(p for p in directory.glob("*.arch") if not p.name.startswith("."))
+
+
+SPEC_PATHS = spec_paths(SPECS_DIR)
 SPEC_IDS = [p.stem for p in SPEC_PATHS]
 #: GoogLeNet's inception block instances, in Table 1's order (specs/googlenet.arch)
 GOOGLENET_INCEPTIONS = [
@@ -21,7 +29,7 @@ GOOGLENET_INCEPTIONS = [
     "inception_4d", "inception_4e", "inception_5a", "inception_5b",
 ]  # fmt: skip
 #: the small example specs in specs/examples/
-EXAMPLE_PATHS = sorted((SPECS_DIR / "examples").glob("*.arch"))
+EXAMPLE_PATHS = spec_paths(SPECS_DIR / "examples")
 
 
 @cache

@@ -473,8 +473,6 @@ def test_assert_kwargs_override_batch_and_dtype(tmp_path: Path) -> None:
 
 
 def test_shape_is_ambiguous_with_several_outputs(tmp_path: Path) -> None:
-    if not (SPECS_DIR / "googlenet_aux.arch").exists():
-        pytest.skip("specs/googlenet_aux.arch is not in the zoo yet")
     net = archc.load(with_asserts(tmp_path, "googlenet_aux", "assert shape == (1000,)"))
     with pytest.raises(BudgetError, match="several outputs") as exc:
         check_assertions(net)

@@ -70,3 +70,11 @@ def test_the_back_ends_resolve() -> None:
 
     for name in BACKENDS:
         assert callable(backend(name))
+
+
+def test_shipped_spec_lists_skip_dot_files(tmp_path: Path) -> None:
+    from tests.conftest import spec_paths
+
+    for name in ("a.arch", ".a.arch.swp.arch", ".hidden.arch", "b.arch", "c.txt"):
+        (tmp_path / name).write_text("")
+    assert [p.name for p in spec_paths(tmp_path)] == ["a.arch", "b.arch"]

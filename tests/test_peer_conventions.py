@@ -260,3 +260,19 @@ def test_budget_metric_with_a_convention() -> None:
     resolver = BudgetResolver(net)
     value = resolver.value(METRICS["macs"], sel, None, 2, None, {"convention": "ptflops"})
     assert value == 2 * conventions.total(net, "ptflops")
+
+
+def test_report_shows_the_convention(capsys: pytest.CaptureFixture[str]) -> None:
+    from archc.report import ReportOptions, render_markdown
+
+    net = load_spec("resnet50")
+    text = render_markdown(net, ReportOptions(depth=1, convention="ptflops"))
+    assert (
+        "| convention | ptflops | 4,132,436,968 MACs (4.13G), as ptflops 0.7.5 reports it |" in text
+    )
+    assert "| block | op | output | params | % params | MACs (ptflops) | % MACs |" in text
+    code, out, err = _run(
+        capsys, "report", str(SPECS / "lenet5.arch"), "--format", "markdown", "--convention", "thop"
+    )
+    assert code == 0, err
+    assert "| convention | thop |" in out

@@ -136,7 +136,7 @@ def test_html_structure(vgg16_page: str) -> None:
     assert sum(1 for tag, _ in page.tags if tag == "svg") == 1
     assert sum(1 for tag, _ in page.tags if tag == "script") == 1
     assert [a.get("data-type") for tag, a in page.tags if tag == "th" and "data-type" in a] == [
-        "num", "text", "text", "num", "num", "num", "num", "num", "num", "num", "num",
+        "num", "text", "text", "num", "num", "num", "num", "num", "num", "num", "num", "num",
     ]  # fmt: skip
     # totals and where the weight and compute sit
     for text in ("138.36M", "138,357,544", "15.47G", "527.79 MiB", "24.50 MiB peak live"):
@@ -194,9 +194,10 @@ def test_markdown_totals_blocks_and_link() -> None:
     assert len(table) == len(net.rows(1))
     assert (
         "| `inception_4e` | inception(256, 160, 320, 32, 128, 128) | 832×14×14 | 868,352 | "
-        "12.4% | 169,996,288 | 10.7% | 1.78 MiB |"
+        "12.4% | 169,996,288 | 10.7% | 1.78 MiB | 17.3 |"
     ) in lines
-    assert "| `drop` | dropout 0.4 | 1024×1×1 | 0 | – | 0 | – | in-place |" in lines
+    assert "| `drop` | dropout 0.4 | 1024×1×1 | 0 | – | 0 | – | in-place | – |" in lines
+    assert "| convention | archc | MACs of conv and linear (docs/conventions.md) |" in lines
     assert lines[-1] == "![googlenet diagram](googlenet.svg)"
 
 

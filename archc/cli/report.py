@@ -7,6 +7,7 @@ import os
 import shlex
 from pathlib import Path
 
+from archc.cli.analyze import add_convention_argument
 from archc.cli.common import add_batch_dtype, add_spec_arguments, load_spec, write_stdout
 from archc.cli.emit import add_diagram_flags
 from archc.emit import graphviz
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="markdown: write the diagram here and link to it (default: beside -o, .svg)",
     )
     add_batch_dtype(parser)
+    add_convention_argument(parser)
     add_diagram_flags(parser)
 
 
@@ -60,7 +62,13 @@ def _options(args: argparse.Namespace) -> ReportOptions:
         batch=args.batch,
         dtype=args.dtype,
     )
-    return ReportOptions(depth=depth, batch=args.batch, dtype=args.dtype, diagram=diagram)
+    return ReportOptions(
+        depth=depth,
+        batch=args.batch,
+        dtype=args.dtype,
+        diagram=diagram,
+        convention=args.convention,
+    )
 
 
 def _emit_command(args: argparse.Namespace, depth: int | None) -> str:

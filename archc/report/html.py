@@ -24,6 +24,7 @@ from archc.report.model import (
     build,
     facts,
     highlights,
+    intensity_text,
     memory_text,
     percent,
 )
@@ -114,6 +115,7 @@ _COLUMNS = (
     ("MACs", "num", "descending", "num"),
     ("% MACs", "num", "descending", "num"),
     ("memory", "num", "descending", "num"),
+    ("MACs/B", "num", "descending", "num"),
     ("RF/jump", "num", "descending", "num"),
     ("line", "num", "ascending", "num aux"),
 )
@@ -121,10 +123,12 @@ _COLUMNS = (
 
 def _table(data: ReportData) -> str:
     head = []
+    macs = next(s.title for s in data.shares if s.key == "macs")  # a peer tool's, by convention
     for title, kind, first, css in _COLUMNS:
+        shown = macs if title == "MACs" else title
         head.append(
             f'<th scope="col" class="{css}" data-type="{kind}" data-first="{first}">'
-            f'<button type="button">{escape(title)}</button></th>'
+            f'<button type="button">{escape(shown)}</button></th>'
         )
     body = []
     for i, row in enumerate(data.rows, 1):
@@ -139,6 +143,7 @@ def _table(data: ReportData) -> str:
             (grouped(row.macs), row.macs),
             (percent(data.share("macs", row)), f"{data.share('macs', row):.6f}"),
             (escape(memory_text(data, row)), mem),
+            (escape(intensity_text(data, row)), f"{data.intensity(row):.6g}"),
             (escape(rf_label(row)), row.rf.size[0] * row.rf.size[1]),
             (str(row.line), row.line),
         ]

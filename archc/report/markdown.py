@@ -17,6 +17,7 @@ from archc.report.model import (
     build,
     facts,
     highlights,
+    intensity_text,
     memory_text,
     percent,
 )
@@ -37,10 +38,11 @@ def _code(text: str) -> str:
 
 
 def _table(data: ReportData) -> list[str]:
-    head = ["block", "op", "output", "params", "% params", "MACs", "% MACs", "memory"]
+    macs = next(s.title for s in data.shares if s.key == "macs")
+    head = ["block", "op", "output", "params", "% params", macs, "% MACs", "memory", "MACs/B"]
     out = [
         "| " + " | ".join(head) + " |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in data.rows:
         cells = [
@@ -52,6 +54,7 @@ def _table(data: ReportData) -> list[str]:
             grouped(row.macs),
             percent(data.share("macs", row)),
             _esc(memory_text(data, row)),
+            intensity_text(data, row),
         ]
         out.append("| " + " | ".join(cells) + " |")
     return out

@@ -8,10 +8,12 @@ with each other and with ``archc analyze`` (the rows are :meth:`Network.rows`, t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from archc import conventions
 from archc.analysis import Network, Row, Totals
 from archc.emit.graphviz import DiagramOptions
+from archc.formats import arithmetic_intensity, row_counts
 from archc.ops import dims
 from archc.units import DTYPE_BYTES, grouped, human_bytes, human_count
 
@@ -24,6 +26,8 @@ class ReportOptions:
     batch: int = 1
     dtype: str = "float32"
     diagram: DiagramOptions = field(default_factory=DiagramOptions)
+    #: whose MACs the report shows (docs/conventions.md): archc's, or a peer tool's
+    convention: str = "archc"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ class ReportData:
     def memory_bytes(self, row: Row) -> int:
         return row.activation_elements * DTYPE_BYTES[self.totals.dtype] * self.totals.batch
 
+    def intensity(self, row: Row) -> float:
+        """MACs per byte moved (formats.arithmetic_intensity) at the report's batch and dtype."""
+        return arithmetic_intensity(row, self.totals.batch, DTYPE_BYTES[self.totals.dtype])
+
     @property
     def unit(self) -> str:
         """What a row is: a layer, or (at ``--depth``) a layer or a collapsed scope."""
@@ -74,9 +82,15 @@ def build(net: Network, options: ReportOptions | None = None) -> ReportData:
     rows = net.rows(options.depth, options.batch)
     totals = net.totals(options.batch, options.dtype)
     nbytes = DTYPE_BYTES[options.dtype]
+    macs_title = "MACs"
+    if options.convention != "archc":  # the MACs column, share and chart count as the tool does
+        counts = row_counts(net, rows, options.depth, options.convention, options.batch)
+        rows = [replace(r, macs=counts[r.name]) for r in rows]
+        c = conventions.get(options.convention)
+        macs_title = f"{c.unit} ({c.name})"
     shares = [
         Share("params", "params", lambda r: r.params, human_count),
-        Share("macs", "MACs", lambda r: r.macs, human_count),
+        Share("macs", macs_title, lambda r: r.macs, human_count),
         Share(
             "memory",
             "activation memory",
@@ -98,6 +112,7 @@ def facts(data: ReportData) -> list[Fact]:
             grouped(t.params) + (f" + {grouped(t.buffers)} buffers" if t.buffers else ""),
         ),
         Fact("MACs", human_count(t.macs), f"{grouped(t.macs)}; FLOPs {human_count(t.flops)}"),
+        _convention_fact(data),
         Fact("weights", human_bytes(t.weight_bytes), f"{t.dtype}, params + buffers"),
         Fact(
             "activations",
@@ -108,6 +123,25 @@ def facts(data: ReportData) -> list[Fact]:
         Fact("input", ", ".join(dims(v) for v in net.inputs.values()), ", ".join(net.inputs)),
         Fact("output", ", ".join(dims(v) for v in net.outputs.values()), ", ".join(net.outputs)),
     ]
+
+
+def _convention_fact(data: ReportData) -> Fact:
+    """Which counting convention the MACs column and chart use (docs/conventions.md)."""
+    c = conventions.get(data.options.convention)
+    if c.name == "archc":
+        return Fact("convention", "archc", "MACs of conv and linear (docs/conventions.md)")
+    total = data.share_totals["macs"]
+    return Fact(
+        "convention",
+        c.name,
+        f"{grouped(total)} {c.unit} ({human_count(total)}), as {c.tool} {c.version} reports it",
+    )
+
+
+def intensity_text(data: ReportData, row: Row) -> str:
+    """A row's arithmetic intensity, ``12.3`` MACs per byte, or ``–`` without MACs."""
+    value = data.intensity(row)
+    return f"{value:.1f}" if value else "–"
 
 
 def percent(fraction: float) -> str:

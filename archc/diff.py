@@ -13,14 +13,14 @@ import json
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from archc import __version__
+from archc import __version__, conventions
 from archc.analysis import Network, Row, load
 from archc.errors import SourceError, UsageError
-from archc.formats import op_label
+from archc.formats import op_label, row_counts
 from archc.ops import dims
 from archc.source import Span, display_name
 from archc.units import grouped, human_bytes
@@ -83,6 +83,8 @@ class NetworkDiff:
     depth: int | None
     totals: tuple[TotalChange, ...]
     layers: tuple[LayerChange, ...]  # every layer, unchanged ones included, in merged order
+    #: whose MACs the layer rows compare (docs/conventions.md); a peer's adds a totals line
+    convention: str = "archc"
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.layers if c.status == status)
@@ -138,10 +140,12 @@ def diff_networks(
     batch: int = 1,
     dtype: str = "float32",
     depth: int | None = None,
+    convention: str = "archc",
 ) -> NetworkDiff:
-    """Compare ``old`` with ``new``; ``depth`` compares scopes collapsed to that many segments."""
-    old_rows = {r.name: r for r in old.net.rows(depth, batch)}
-    new_rows = {r.name: r for r in new.net.rows(depth, batch)}
+    """Compare ``old`` with ``new``; ``depth`` compares scopes collapsed to that many segments,
+    ``convention`` counts the layers' MACs as that peer tool does."""
+    old_rows = _rows(old.net, depth, batch, convention)
+    new_rows = _rows(new.net, depth, batch, convention)
     changes = []
     for name in _merged_order(list(old_rows), list(new_rows)):
         a, b = old_rows.get(name), new_rows.get(name)
@@ -152,15 +156,26 @@ def diff_networks(
         else:
             fields = tuple(f for f in FIELDS if _field(a, f) != _field(b, f))
             changes.append(LayerChange(name, CHANGED if fields else UNCHANGED, a, b, fields))
-    return NetworkDiff(
-        old,
-        new,
-        batch,
-        dtype,
-        depth,
-        _totals(old.net, new.net, batch, dtype),
-        tuple(changes),
-    )
+    totals = _totals(old.net, new.net, batch, dtype)
+    if convention != "archc":
+        c = conventions.get(convention)
+        peer = TotalChange(
+            f"{c.unit.lower()} ({c.name})",
+            "count",
+            conventions.total(old.net, c, batch),
+            conventions.total(new.net, c, batch),
+        )
+        at = next(i for i, t in enumerate(totals) if t.metric == "macs") + 1
+        totals = (*totals[:at], peer, *totals[at:])
+    return NetworkDiff(old, new, batch, dtype, depth, totals, tuple(changes), convention)
+
+
+def _rows(net: Network, depth: int | None, batch: int, convention: str) -> dict[str, Row]:
+    rows = net.rows(depth, batch)
+    if convention != "archc":
+        counts = row_counts(net, rows, depth, convention, batch)
+        rows = [replace(r, macs=counts[r.name]) for r in rows]
+    return {r.name: r for r in rows}
 
 
 # --------------------------------------------------------------------------- git revisions
@@ -270,11 +285,15 @@ def _visible(d: NetworkDiff, show_all: bool) -> list[LayerChange]:
 _MARK = {ADDED: "+", REMOVED: "-", CHANGED: "~", UNCHANGED: " "}
 
 
+def _convention_note(d: NetworkDiff) -> str:
+    return "" if d.convention == "archc" else f", layer MACs as {d.convention} counts them"
+
+
 def render_text(d: NetworkDiff, show_all: bool = False) -> str:
     a, b = d.old.net, d.new.net
     out = [
         f"archc diff: {d.old.label} ({a.name}) → {d.new.label} ({b.name}), "
-        f"batch {d.batch}, {d.dtype}",
+        f"batch {d.batch}, {d.dtype}{_convention_note(d)}",
         "",
     ]
     names = (a.name, b.name) if a.name != b.name else ("old", "new")
@@ -309,7 +328,7 @@ def render_markdown(d: NetworkDiff, show_all: bool = False) -> str:
     out = [
         f"### archc diff: `{esc(d.old.label)}` → `{esc(d.new.label)}`",
         "",
-        f"{a.name} → {b.name}, batch {d.batch}, {d.dtype}",
+        f"{a.name} → {b.name}, batch {d.batch}, {d.dtype}{_convention_note(d)}",
         "",
         f"| metric | {esc(d.old.label)} | {esc(d.new.label)} | change |",
         "| --- | ---: | ---: | ---: |",
@@ -379,6 +398,7 @@ def diff_document(d: NetworkDiff, show_all: bool = False) -> dict[str, Any]:
         "batch": d.batch,
         "dtype": d.dtype,
         "depth": d.depth,
+        "convention": d.convention,
         "totals": [
             {
                 "metric": t.metric,

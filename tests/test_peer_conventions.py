@@ -276,3 +276,19 @@ def test_report_shows_the_convention(capsys: pytest.CaptureFixture[str]) -> None
     )
     assert code == 0, err
     assert "| convention | thop |" in out
+
+
+def test_diff_with_a_convention(capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = str(SPECS / "resnet50.arch"), str(SPECS / "resnet101.arch")
+    code, out, err = _run(capsys, "diff", old, new, "--convention", "thop", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["convention"] == "thop"
+    peer = next(t for t in doc["totals"] if t["metric"] == "macs (thop)")
+    assert (peer["old"], peer["new"]) == (
+        conventions.total(load_spec("resnet50"), "thop"),
+        conventions.total(load_spec("resnet101"), "thop"),
+    )
+    code, out, _ = _run(capsys, "diff", old, new, "--convention", "deepspeed")
+    assert "layer MACs as deepspeed counts them" in out.splitlines()[0]
+    assert any(line.startswith("flops (deepspeed)") for line in out.splitlines())

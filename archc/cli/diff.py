@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archc.analysis import load
+from archc.cli.analyze import add_convention_argument
 from archc.cli.common import (
     add_batch_dtype,
     add_input_override,
@@ -64,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_input_override(parser, help="override an input's shape on both sides (repeatable)")
     add_batch_dtype(parser)
+    add_convention_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         args.batch,
         args.dtype,
         args.depth,
+        args.convention,
     )
     write_stdout(render(d, args.format, args.show_all))
     return 1 if args.exit_code and not d.identical else 0

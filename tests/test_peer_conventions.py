@@ -292,3 +292,10 @@ def test_diff_with_a_convention(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "diff", old, new, "--convention", "deepspeed")
     assert "layer MACs as deepspeed counts them" in out.splitlines()[0]
     assert any(line.startswith("flops (deepspeed)") for line in out.splitlines())
+
+
+def test_docs_tables_are_the_conventions() -> None:
+    text = (SPECS.parent / "docs" / "conventions.md").read_text(encoding="utf-8")
+    assert conventions.markdown_tables() in text, (
+        "docs/conventions.md is out of date: paste archc.conventions.markdown_tables()"
+    )

@@ -123,6 +123,30 @@ def render_explain(network: Network, a: str, b: str, batch: int = 1) -> str:
     return "\n".join(out) + "\n"
 
 
+def markdown_tables() -> str:
+    """docs/conventions.md's tables, generated from the conventions (a test keeps them equal):
+    the tools and versions, how each treats the usual suspects, and every op's rule."""
+    from archc.ops import REGISTRY
+
+    peers = [c for c in CONVENTIONS.values() if c.name != "archc"]
+    out = ["| convention | tool and version | the number it reproduces | unit |"]
+    out.append("| --- | --- | --- | --- |")
+    for c in CONVENTIONS.values():
+        tool = f"{c.tool} {c.version}".strip()
+        out.append(f"| `{c.name}` | {tool} | `{c.reports}` | {c.unit} |")
+    out += ["", "| convention | " + " | ".join(ASPECTS) + " |"]
+    out.append("| --- |" + " --- |" * len(ASPECTS))
+    for c in CONVENTIONS.values():
+        out.append(f"| `{c.name}` | " + " | ".join(c.treats[a] for a in ASPECTS) + " |")
+    out += ["", "| op | " + " | ".join(f"`{c.name}`" for c in peers) + " |"]
+    out.append("| --- |" + " --- |" * len(peers))
+    for op in REGISTRY:
+        if op != "input":
+            cells = [c.rule(op).formula.replace("|", "\\|") for c in peers]
+            out.append(f"| `{op}` | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def _rule_text(rule: Rule) -> str:
     return f"{rule.formula} ({rule.mechanism})" if rule.mechanism else rule.formula
 
@@ -137,6 +161,7 @@ __all__ = [
     "explain",
     "get",
     "layer_counts",
+    "markdown_tables",
     "render_explain",
     "total",
 ]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from archc.conventions.base import Convention, Rule, registry_macs, zero
 
-_MACS = "the op's own macs(): "
+_MACS = "Op.macs() in archc/ops/"
 _NONE = Rule("0", zero, "no multiply-accumulates")
 
 CONVENTION = Convention(
     name="archc",
     tool="archc",
-    version="this version",
+    version="",  # whatever version is running
     unit="MACs",
     reports="archc analyze: MACs",
     summary="multiply-accumulates of conv and linear; bias, norms, activations, pools, adds: 0",
@@ -24,7 +24,7 @@ CONVENTION = Convention(
         "conv": Rule(
             "C_out·H_out·W_out·(C_in/groups)·k_h·k_w", registry_macs("conv"), _MACS + "conv"
         ),
-        "linear": Rule("in·out", registry_macs("linear"), _MACS + "linear"),
+        "linear": Rule("in·out", registry_macs("linear"), _MACS),
         "batchnorm": _NONE,
         "lrn": _NONE,
         "relu": _NONE,

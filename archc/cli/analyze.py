@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--optimizer, --master-weights and --checkpoint go with --train")
     net = load_spec(args)
     if args.explain:
-        write_stdout(conventions.render_explain(net, *args.explain, batch=args.batch))
+        first, second = args.explain
+        write_stdout(conventions.render_explain(net, first, second, batch=args.batch))
         return 0
     memory = None
     if args.train:

@@ -306,3 +306,23 @@ def render(e: PyExpr) -> str:
             inner = ", ".join(wrap(i, 2) for i in items)
             return f"({inner},)" if len(items) == 1 else f"({inner})"
     raise EmitError(f"internal: cannot write {e!r} as Python")  # pragma: no cover
+
+
+class ExprArithmetic:
+    """The arithmetic an op's symbolic shape rule needs (:class:`archc.ops.base.Arithmetic`),
+    over expressions: what lets the PyTorch emitter track channel counts through a block
+    whose parameters are Python variables with the registry's own rule."""
+
+    def total(self, terms: list[PyExpr]) -> PyExpr:
+        return total(terms)
+
+    def product(self, factors: list[PyExpr]) -> PyExpr:
+        return product(factors)
+
+    def items(self, value: PyExpr) -> tuple[PyExpr, ...] | None:
+        if isinstance(value, Lit) and isinstance(value.value, tuple):
+            return tuple(lit(v) for v in value.value)
+        return None
+
+
+EXPR_ARITHMETIC = ExprArithmetic()

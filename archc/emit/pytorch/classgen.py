@@ -357,7 +357,7 @@ class ClassGen:
         call = rule.module(attrs, inputs, ctx)
         if rule.helper:
             self.em.helpers.add(rule.helper)
-        out = self.em.output(op, rule, attrs, concrete, inputs, ctx)
+        out = self.em.output(op, attrs, concrete, inputs, ctx)
         return Built(call, inputs, out, None)
 
     def instance(

@@ -19,14 +19,15 @@ from archc.emit.codegen import (
     py_literal,
     safe_comment,
 )
+from archc.emit.pyexpr import EXPR_ARITHMETIC
 from archc.emit.pytorch.classgen import Child, ClassGen, Container, Frame
 from archc.emit.pytorch.helpers import HELPERS
 from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES
 from archc.emit.pytorch.statements import Do, If, Store
-from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor, TorchOp
+from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor
 from archc.errors import EmitError, IRError
 from archc.ir import G_BLOCKS, G_CONSTS, G_NETWORK
-from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, lookup
+from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, SymbolicShape, lookup
 from archc.ops.attrs import bind, normalise
 from archc.source import Span
 
@@ -120,7 +121,6 @@ class Emitter:
     def output(
         self,
         op: Op,
-        rule: TorchOp,
         attrs: Attrs,
         concrete: dict[str, Any] | None,
         inputs: list[Tensor],
@@ -134,19 +134,12 @@ class Emitter:
                 raise EmitError(str(exc), ctx.link.span) from None
             known = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
             return Tensor("", px.lit(shape[0]), len(shape), known)
-        size = rule.size(attrs, inputs, ctx) if rule.size else inputs[0].size
-        rank = rule.rank or inputs[0].rank
-        spatial: tuple[px.PyExpr, px.PyExpr] | None = None
-        if rank == 3:
-            if rule.spatial == "keep":
-                spatial = inputs[0].spatial
-            elif rule.spatial == "one":
-                spatial = (px.lit(1), px.lit(1))
-            elif rule.spatial == "size":
-                size_attr = attrs["size"]
-                if isinstance(size_attr, px.Lit):
-                    spatial = (px.lit(size_attr.value[0]), px.lit(size_attr.value[1]))
-        return Tensor("", size, rank, spatial)
+        ins = [SymbolicShape(t.size, t.rank, t.spatial) for t in inputs]
+        out = op.symbolic_shape(attrs, ins, EXPR_ARITHMETIC)
+        # a flatten of a map whose size only elaboration knows: the IR's number, when every
+        # instance of this layer agrees on it
+        size = out.channels if out.channels is not None else ctx.ir_features()
+        return Tensor("", size, out.rank, out.spatial)
 
     # ------------------------------------------------------------------ classes
     def block_class(self, block: n.BlockDef, rank: int, span: Span) -> ClassGen:

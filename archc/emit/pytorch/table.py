@@ -131,53 +131,35 @@ def _activation(cls: str) -> Callable[..., Call]:
     return render
 
 
-def _flatten_size(a: Attrs, ins: list[Tensor], ctx: OpContext) -> px.PyExpr:
-    x = ins[0]
-    if x.rank == 1:
-        return x.size
-    if x.spatial is not None:
-        return px.product([x.size, *x.spatial])
-    return ctx.ir_features()
-
-
 @dataclass(frozen=True)
 class TorchOp:
     """How one op becomes PyTorch.
 
-    ``module`` builds the constructor call (None for ``input``: a ``forward`` argument).
-    ``size`` gives the output channels/features (default: the first input's); ``rank`` the
-    output rank (default: the input's).  ``spatial`` says what happens to height and width when
-    they are not all known: ``"keep"``, ``"one"`` (global pooling), ``"size"`` (the ``size``
-    attribute), or None (unknown).  ``fresh`` means the output is a new tensor that autograd
+    ``module`` builds the constructor call (None for ``input``: a ``forward`` argument).  What
+    the output's channels, rank and spatial size are comes from the op's own
+    :meth:`~archc.ops.base.Op.symbolic_shape`, not from this table.  ``fresh`` means the output is a new tensor that autograd
     does not keep, so a following ReLU may overwrite it in place; ``helper`` names the helper
     class the module needs.
     """
 
     module: Callable[[Attrs, list[Tensor], OpContext], Call] | None
-    size: Callable[[Attrs, list[Tensor], OpContext], px.PyExpr] | None = None
-    rank: int | None = None
-    spatial: str | None = "keep"
     fresh: bool = False
     helper: str | None = None
 
 
 TORCH_OPS: dict[str, TorchOp] = {
     "input": TorchOp(None),
-    "conv": TorchOp(_conv, size=lambda a, ins, ctx: a["out"], rank=3, spatial=None, fresh=True),
-    "maxpool": TorchOp(_pool("nn.MaxPool2d"), spatial=None, fresh=True),
+    "conv": TorchOp(_conv, fresh=True),
+    "maxpool": TorchOp(_pool("nn.MaxPool2d"), fresh=True),
     "avgpool": TorchOp(
-        _pool("nn.AvgPool2d", (("count_include_pad", "count_include_pad", True),)),
-        spatial=None,
-        fresh=True,
+        _pool("nn.AvgPool2d", (("count_include_pad", "count_include_pad", True),)), fresh=True
     ),
-    "global_avgpool": TorchOp(_plain("nn.AdaptiveAvgPool2d", "1"), spatial="one", fresh=True),
+    "global_avgpool": TorchOp(_plain("nn.AdaptiveAvgPool2d", "1"), fresh=True),
     "adaptive_avgpool": TorchOp(
-        lambda a, ins, ctx: Call("nn.AdaptiveAvgPool2d", (ctx.pair(a["size"]),)),
-        spatial="size",
-        fresh=True,
+        lambda a, ins, ctx: Call("nn.AdaptiveAvgPool2d", (ctx.pair(a["size"]),)), fresh=True
     ),
-    "linear": TorchOp(_linear, size=lambda a, ins, ctx: a["out"], rank=1, fresh=True),
-    "flatten": TorchOp(_plain("nn.Flatten"), size=_flatten_size, rank=1),
+    "linear": TorchOp(_linear, fresh=True),
+    "flatten": TorchOp(_plain("nn.Flatten")),
     "relu": TorchOp(_activation("nn.ReLU")),
     "relu6": TorchOp(_activation("nn.ReLU6")),
     "hardswish": TorchOp(_activation("nn.Hardswish")),
@@ -188,11 +170,6 @@ TORCH_OPS: dict[str, TorchOp] = {
     "lrn": TorchOp(_lrn, fresh=True),
     "dropout": TorchOp(lambda a, ins, ctx: Call("nn.Dropout", (ctx.code(a["p"]),))),
     "identity": TorchOp(_plain("nn.Identity")),
-    "concat": TorchOp(
-        _plain("Concat"),
-        size=lambda a, ins, ctx: px.total([t.size for t in ins]),
-        fresh=True,
-        helper="Concat",
-    ),
+    "concat": TorchOp(_plain("Concat"), fresh=True, helper="Concat"),
     "add": TorchOp(_plain("Add"), fresh=True, helper="Add"),
 }

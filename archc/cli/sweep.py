@@ -7,7 +7,13 @@ import sys
 import time
 from typing import Any
 
-from archc.cli.common import add_batch_dtype, add_input_override, input_overrides, write_stdout
+from archc.cli.common import (
+    add_batch_dtype,
+    add_input_override,
+    add_trust_arguments,
+    input_overrides,
+    write_stdout,
+)
 from archc.errors import UsageError
 from archc.sweep.api import DEFAULT_OBJECTIVES, Progress, SweepResult, sweep
 from archc.sweep.candidate import ERROR, REJECTED
@@ -91,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_input_override(parser, help="fix an input's shape (repeatable)")
     add_batch_dtype(parser)
+    add_trust_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

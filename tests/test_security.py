@@ -469,3 +469,16 @@ def test_comparing_different_kinds_is_an_error(
     code, out, _ = run(capsys, "check", str(spec))
     assert code == 2
     assert "cannot compare" in out
+
+
+def test_table_output_shows_control_characters_visibly(
+    spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec.write_text(
+        'block b(mode="\x1b[31mred\x07") {\n    relu\n}\n'
+        "network n {\n    input x: 3x8x8\n    conv(4, 3)\n    output y = b()\n}\n"
+    )
+    code, out, err = run(capsys, "analyze", str(spec), "--depth", "1")
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert 'b("\u241b[31mred\u2407")' in out

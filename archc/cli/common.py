@@ -9,6 +9,7 @@ from typing import Any
 from archc.analysis import Network, load
 from archc.errors import UsageError
 from archc.limits import check_network
+from archc.source import visible
 from archc.units import DTYPE_BYTES
 
 
@@ -130,5 +131,7 @@ def load_spec(args: argparse.Namespace) -> Network:
 
 
 def write_stdout(text: str) -> None:
-    sys.stdout.write(text)
+    """Print a command's text output; control characters from a spec (ESC, BEL) are shown as
+    visible symbols, so a spec cannot drive the terminal (docs/security.md)."""
+    sys.stdout.write(visible(text))
     sys.stdout.flush()

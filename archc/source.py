@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 _SOURCES: dict[str, str] = {}
-# sources whose lines may be quoted in excerpts; an include outside the allowed roots is
-# registered as withheld, so an error in it never prints a line of, say, a secrets file
-_WITHHELD: set[str] = set()
 
 # C0 controls (but tab and newline), DEL, C1 controls, lone surrogates (undecodable bytes in a
 # file name), the Unicode line and paragraph separators and the two XML 1.0 non-characters
@@ -45,19 +42,11 @@ def one_line(text: str) -> str:
     return visible(text).replace("\n", "\u2424").replace("\t", "\u2409")
 
 
-def register_source(name: str, text: str, quotable: bool = True) -> None:
-    """Remember ``text`` under ``name`` so spans into it can show excerpts; with
-    ``quotable=False`` (a file outside the allowed roots) excerpts leave its lines out."""
+def register_source(name: str, text: str) -> None:
+    """Remember ``text`` under ``name`` so spans into it can show excerpts.  Only files the
+    loader was allowed to read are registered (an include outside the allowed roots is refused
+    unread), so no excerpt can quote anything else."""
     _SOURCES[name] = text
-    if quotable:
-        _WITHHELD.discard(name)
-    else:
-        _WITHHELD.add(name)
-
-
-def withhold_source(name: str) -> None:
-    """Never quote lines of ``name`` in excerpts (it lies outside the allowed include roots)."""
-    _WITHHELD.add(name)
 
 
 def split_lines(text: str) -> list[str]:
@@ -73,7 +62,7 @@ def split_lines(text: str) -> list[str]:
 def source_line(name: str, line: int) -> str | None:
     """Line ``line`` (1-based) of a registered source, without its newline."""
     text = _SOURCES.get(name)
-    if text is None or name in _WITHHELD:
+    if text is None:
         return None
     lines = split_lines(text)
     if 1 <= line <= len(lines):

@@ -81,9 +81,9 @@ def per_core(spec: Path, axes: dict[str, str], reuse: bool) -> tuple[int, float,
 
 
 def engine_rate(spec: Path, axes: dict[str, str], rows: list[Any], **options: Any) -> float:
-    """Wall-clock candidates/s of one engine, after a small warm-up sweep (Ray's workers import
+    """Wall-clock candidates/s of one engine, on its second run of the sweep (Ray's workers import
     archc on their first task; that start-up is not what a long sweep pays per candidate)."""
-    sweep(spec, {k: v.split(":")[0] for k, v in axes.items()}, **options)
+    sweep(spec, axes, **options)
     start = time.perf_counter()
     result = sweep(spec, axes, **options)
     wall = time.perf_counter() - start

@@ -141,7 +141,6 @@ def sweep(
         axes=tuple(space.names),
         metrics=chosen,
         where=where_expr,
-        where_text=where,
         batch=batch,
         dtype=dtype,
         inputs=tuple(sorted((inputs or {}).items())),
@@ -284,7 +283,7 @@ def _probe(job: Job, space: Space) -> None:
     try:
         net = evaluator.build(values)
     except ArchError as exc:
-        if exc.message.startswith(("--set", "resolution must")):
+        if exc.message.startswith(("--set", "--input", "resolution must")):
             raise
         return
     try:

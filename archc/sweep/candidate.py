@@ -71,7 +71,6 @@ class Job:
     axes: tuple[str, ...]
     metrics: tuple[str, ...] = DEFAULT_METRICS
     where: n.Expr | None = None
-    where_text: str | None = None
     batch: int = 1
     dtype: str = "float32"
     inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # fixed --input overrides
@@ -87,7 +86,7 @@ def source_texts(names: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """The registered text of each named source (for excerpts in workers)."""
     texts = []
     for name in names:
-        lines = []
+        lines: list[str] = []
         while (line := source_line(name, len(lines) + 1)) is not None:
             lines.append(line)
         if lines:
@@ -188,10 +187,10 @@ class Evaluator:
     def constraint_failure(self, net: Network) -> str | None:
         """Why the candidate is rejected (``--where`` first, then the spec's asserts), or None."""
         if self.job.where is not None:
-            where = Assertion(
+            constraint = Assertion(
                 self.job.where, None, self.job.where.span, "", net.graph.graph[G_CONSTS]
             )
-            check = AssertionChecker(net, self.job.batch, self.job.dtype).check(where)
+            check = AssertionChecker(net, self.job.batch, self.job.dtype).check(constraint)
             if not check.passed:
                 return "--where: " + describe(check)
         if self.job.check_asserts:

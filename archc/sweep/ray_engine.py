@@ -38,7 +38,8 @@ class RayEngine:
                 kwargs["num_cpus"] = workers
             ray.init(address=address, **kwargs)
             self._started = True
-        self.workers = int(ray.cluster_resources().get("CPU", 1))
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        self.workers = int(resources.get("CPU", 1))
 
     def run(self, job: Job, batches: Iterable[Batch]) -> Iterator[Rows]:
         key = uuid.uuid4().hex

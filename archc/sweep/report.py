@@ -102,8 +102,7 @@ def _plot(result: SweepResult) -> str:
     x_col = objectives[0].column
     y_col = objectives[1].column if len(objectives) > 1 else "index"
     points = [r for r in result.rows if r["status"] in (OK, REJECTED)]
-    xy = [(r, r.get(x_col), r.get(y_col)) for r in points]
-    xy = [(r, x, y) for r, x, y in xy if _is_number(x) and _is_number(y)]
+    xy = _numeric_points(points, x_col, y_col)
     if not xy:
         return '<p class="muted">No candidate to plot.</p>'
     xs = [float(x) for _, x, _ in xy]
@@ -135,11 +134,7 @@ def _plot(result: SweepResult) -> str:
             f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}">'
             f"<title>{_e(_tooltip(row, result))}</title></circle>"
         )
-    front = sorted(
-        ((r, r.get(x_col), r.get(y_col)) for r in result.front),
-        key=lambda item: (item[1], item[2]),
-    )
-    front = [(r, x, y) for r, x, y in front if _is_number(x) and _is_number(y)]
+    front = sorted(_numeric_points(result.front, x_col, y_col), key=lambda p: (p[1], p[2]))
     if len(front) > 1:
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for _, x, y in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="#2563eb" stroke-width="1.5"/>')
@@ -150,6 +145,17 @@ def _plot(result: SweepResult) -> str:
         )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _numeric_points(
+    rows: Sequence[dict[str, Any]], x_col: str, y_col: str
+) -> list[tuple[dict[str, Any], float, float]]:
+    """(row, x, y) for the rows whose two plotted columns are numbers."""
+    return [
+        (r, float(r[x_col]), float(r[y_col]))
+        for r in rows
+        if _is_number(r.get(x_col)) and _is_number(r.get(y_col))
+    ]
 
 
 def _tooltip(row: dict[str, Any], result: SweepResult) -> str:

@@ -38,7 +38,8 @@ def parse_expression(text: str, origin: str) -> n.Expr:
         register_source(origin, text)
     if len(module.consts) != 1 or module.blocks or module.networks or module.includes:
         raise UsageError(f"{origin} {text!r} is not one expression")
-    return _shift(module.consts[0].value, len(_PREFIX))
+    expr: n.Expr = _shift(module.consts[0].value, len(_PREFIX))
+    return expr
 
 
 def parse_value(text: str, origin: str = "--set") -> Value:

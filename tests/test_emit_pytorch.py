@@ -263,8 +263,8 @@ def outputs(result) -> tuple:
 
 
 # ---------------------------------------------------------------------------------- the table
-def test_table_covers_every_registry_op() -> None:
-    assert set(pytorch.TORCH_OPS) == set(REGISTRY)
+def test_table_rows_are_well_formed() -> None:
+    # that every op has a row at all is tests/test_emitter_tables.py's one guard
     for op, rule in pytorch.TORCH_OPS.items():
         assert (rule.module is None) == REGISTRY[op].internal, op
         assert rule.helper is None or rule.helper in pytorch.HELPERS

@@ -110,7 +110,7 @@ class _ClosedStream(io.TextIOBase):
         raise OSError(errno.EBADF, "standard output is closed")
 
     @property
-    def buffer(self) -> _ClosedStream:  # type: ignore[override]
+    def buffer(self) -> _ClosedStream:
         return self
 
     def isatty(self) -> bool:

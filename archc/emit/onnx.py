@@ -466,11 +466,12 @@ def _prepare(
             raise UsageError(
                 f"weights must be one of {', '.join(WEIGHT_MODES)} or a mapping, not {weights!r}"
             )
-        source = {
+        makers: dict[str, Callable[[], WeightSource | None]] = {
             "random": lambda: RandomWeights(network, 0 if seed is None else seed, INITIALISERS),
-            "zeros": ZeroWeights,
+            "zeros": lambda: ZeroWeights(),
             "none": lambda: None,
-        }[weights]()
+        }
+        source = makers[weights]()
     else:
         source = GivenWeights(network, weights)
     description = "none (graph inputs)" if source is None else source.description
@@ -559,7 +560,9 @@ def stream(network: Network, out: BinaryIO, options: OnnxOptions | None = None) 
     writer.write(out)
 
 
-def write_file(network: Network, path: str | Path, options: OnnxOptions | None = None) -> list[Path]:
+def write_file(
+    network: Network, path: str | Path, options: OnnxOptions | None = None
+) -> list[Path]:
     """:func:`write` with the target's options."""
     options = options or OnnxOptions()
     return write(

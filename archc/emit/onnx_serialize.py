@@ -142,7 +142,7 @@ class ModelWriter:
         for piece in self._pieces:
             values = self._array(piece)
             fh.write(piece.prefix)
-            fh.write(memoryview(values).cast("B"))
+            fh.write(values.data.cast("B"))
             del values  # one tensor in memory at a time
         fh.write(self._graph_tail)
         fh.write(self._model_tail)
@@ -176,7 +176,7 @@ class ModelWriter:
         for piece, (offset, _) in zip(self._pieces, self._offsets(), strict=True):
             values = self._array(piece)
             fh.write(b"\0" * (offset - position))
-            fh.write(memoryview(values).cast("B"))
+            fh.write(values.data.cast("B"))
             del values
             position = offset + piece.nbytes
 

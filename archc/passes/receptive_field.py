@@ -27,7 +27,7 @@ def receptive_fields(g: nx.DiGraph) -> None:
         ins = [nodes[src][SHAPE] for src in layer.inputs]
         window = REGISTRY[layer.op].window(layer.attrs, ins) if len(ins[0]) == 3 else None
         if window is not None:
-            size = tuple(  # type: ignore[assignment]
+            size = tuple(
                 size[i] + window.dilation[i] * (window.kernel[i] - 1) * jump[i] for i in (0, 1)
             )
             jump = (jump[0] * window.stride[0], jump[1] * window.stride[1])

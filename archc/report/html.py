@@ -37,7 +37,12 @@ CSP = (
 
 
 def _asset(name: str) -> str:
-    return resources.files("archc.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return (
+        resources.files("archc.report")
+        .joinpath("assets")
+        .joinpath(name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def inline_svg(svg: str) -> str:

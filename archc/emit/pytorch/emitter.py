@@ -99,13 +99,10 @@ class Emitter:
         """The op's attributes for ``link``'s arguments, bound by elaboration's rules
         (:mod:`archc.binding`); with every value known, also the concrete attributes."""
         positional, named = split_args(link.args or (), lambda e: px.from_ast(e, values))
-        if all(isinstance(v, px.Lit) for v, _ in [*positional, *named.values()]):
-            concrete = bind_op_args(
-                op,
-                link,
-                [(v.value, a) for v, a in positional],  # type: ignore[attr-defined]
-                {k: (v.value, a) for k, (v, a) in named.items()},  # type: ignore[attr-defined]
-            )
+        known_pos = [(v.value, a) for v, a in positional if isinstance(v, px.Lit)]
+        known_named = {k: (v.value, a) for k, (v, a) in named.items() if isinstance(v, px.Lit)}
+        if len(known_pos) == len(positional) and len(known_named) == len(named):
+            concrete = bind_op_args(op, link, known_pos, known_named)
             return {k: px.lit(v) for k, v in concrete.items()}, concrete
         try:
             attrs = bind(

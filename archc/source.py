@@ -38,8 +38,11 @@ def visible(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """:func:`visible`, with newlines and tabs shown as symbols too: a name in a one-line slot."""
-    return visible(text).replace("\n", "\u2424").replace("\t", "\u2409")
+    """``text`` for a one-line slot (a file name in a message): newline, carriage return and tab
+    written as ``\\n``, ``\\r``, ``\\t``, other control characters as :func:`visible` shows them."""
+    if "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return visible(text)
 
 
 def register_source(name: str, text: str) -> None:

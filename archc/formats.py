@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, replace
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from archc import __version__, conventions
@@ -64,6 +66,87 @@ HEADERS = ["layer", "op", "output", "params", "MACs", "activations", "memory", "
 _RIGHT = {3, 4, 5, 6}
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of the aligned table: its ``--columns`` key, header index and how it yields
+    when the table must fit a terminal (``drop``: 1 is dropped first, 0 never)."""
+
+    key: str
+    index: int
+    drop: int
+
+
+#: ``--columns`` keys in table order; activations (memory says it in bytes) go first, then the
+#: receptive field, the output shape and memory; layer, op, params and MACs stay
+COLUMNS: tuple[Column, ...] = (
+    Column("layer", 0, 0),
+    Column("op", 1, 0),
+    Column("output", 2, 3),
+    Column("params", 3, 0),
+    Column("macs", 4, 0),
+    Column("activations", 5, 1),
+    Column("memory", 6, 4),
+    Column("rf", 7, 2),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+#: the op column is elided (``…``) down to this many characters before a column is dropped
+OP_MIN = 28
+#: and, when nothing is left to drop, down to this
+OP_FLOOR = 10
+GAP = "  "
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """``"layer,op,macs"`` -> the keys in table order; raises :class:`ValueError` naming them."""
+    keys = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [k for k in keys if k not in COLUMN_KEYS]
+    if unknown or not keys:
+        raise ValueError(
+            f"--columns takes a comma-separated list of {', '.join(COLUMN_KEYS)}; "
+            f"got {unknown[0] if unknown else text!r}"
+        )
+    return tuple(k for k in COLUMN_KEYS if k in keys)
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with ``…``."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def fit_columns(
+    natural: dict[str, int], keys: tuple[str, ...], width: int | None, may_drop: bool
+) -> tuple[list[str], dict[str, int]]:
+    """Which columns to show and how wide, so a line fits in ``width`` characters.
+
+    The op column is elided to :data:`OP_MIN` first; then (``may_drop``) the columns with the
+    lowest priority go; then op shrinks to :data:`OP_FLOOR` and the layer name after it.
+    Returns the shown keys and the widths of the columns that were narrowed.
+    """
+    shown = list(keys)
+
+    def need(cols: list[str]) -> int:
+        return sum(natural[k] for k in cols) + len(GAP) * (len(cols) - 1)
+
+    if width is None:
+        return shown, {}
+    while need(shown) > width:
+        excess = need(shown) - width
+        if "op" in shown and natural["op"] - excess >= OP_MIN:
+            return shown, {"op": natural["op"] - excess}
+        droppable = sorted((c for c in COLUMNS if c.key in shown and c.drop), key=lambda c: c.drop)
+        if not may_drop or not droppable:
+            break
+        shown.remove(droppable[0].key)
+    excess = need(shown) - width
+    narrowed: dict[str, int] = {}
+    for key, floor in (("op", OP_FLOOR), ("layer", OP_FLOOR)):
+        if excess > 0 and key in shown and natural[key] > floor:
+            cut = min(excess, natural[key] - floor)
+            narrowed[key] = natural[key] - cut
+            excess -= cut
+    return shown, narrowed
+
+
 def _headers(convention: str) -> list[str]:
     """The table's columns; under a peer's convention the MACs column is that tool's count."""
     if convention == "archc":
@@ -108,22 +191,44 @@ def _totals_lines(net: Network, t: Totals, convention: str = "archc", total: int
 
 
 def render_table(
-    net: Network, rows: list[Row], t: Totals, convention: str = "archc", total: int = 0
+    net: Network,
+    rows: list[Row],
+    t: Totals,
+    convention: str = "archc",
+    total: int = 0,
+    width: int | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> str:
+    """The aligned table and the totals.  ``width`` (a terminal's columns) makes the table fit:
+    long op details are elided with ``…`` and, unless ``columns`` chooses them, the
+    lower-priority columns are dropped (a last line names them); numbers are right-aligned."""
     nbytes = DTYPE_BYTES[t.dtype]
     cells = [_headers(convention)] + [_table_cells(r, nbytes, t.batch) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADERS))]
+    natural = {c.key: max(len(cell[c.index]) for cell in cells) for c in COLUMNS}
+    keys = columns if columns is not None else COLUMN_KEYS
+    shown, narrowed = fit_columns(natural, keys, width, may_drop=columns is None)
+    picked = [c for c in COLUMNS if c.key in shown]
+    widths = {c.key: narrowed.get(c.key, natural[c.key]) for c in picked}
 
-    def line(c: list[str]) -> str:
-        parts = [
-            c[i].rjust(widths[i]) if i in _RIGHT else c[i].ljust(widths[i]) for i in range(len(c))
-        ]
-        return "  ".join(parts).rstrip()
+    def line(cell: list[str]) -> str:
+        parts = []
+        for c in picked:
+            text = elide(cell[c.index], widths[c.key])
+            parts.append(
+                text.rjust(widths[c.key]) if c.index in _RIGHT else text.ljust(widths[c.key])
+            )
+        return GAP.join(parts).rstrip()
 
-    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out = [line(cells[0]), GAP.join("-" * widths[c.key] for c in picked)]
     out.extend(line(c) for c in cells[1:])
     out.append("")
     out.extend(_totals_lines(net, t, convention, total))
+    hidden = [c for c in COLUMNS if c.key in keys and c.key not in shown]
+    if hidden:
+        names = ", ".join(cells[0][c.index] for c in hidden)
+        note = f"({names} hidden to fit {width} columns; --wide shows all)"
+        short = f"({len(hidden)} columns hidden; --wide shows all)"
+        out.append(note if width is None or len(note) <= width else short)
     return "\n".join(out) + "\n"
 
 
@@ -308,8 +413,11 @@ def render(
     dtype: str = "float32",
     convention: str = "archc",
     training: dict[str, Any] | None = None,
+    width: int | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> str:
-    """One analysis in ``fmt``.  Under a peer's ``convention`` the table's MACs column and a
+    """One analysis in ``fmt``; ``width`` and ``columns`` shape the aligned table
+    (:func:`render_table`).  Under a peer's ``convention`` the table's MACs column and a
     totals line give that tool's count (the JSON keeps archc's ``macs`` and adds the
     convention's); ``training`` is the ``--train`` document, embedded in the JSON."""
     rows = net.rows(depth, batch)
@@ -324,4 +432,37 @@ def render(
     total = sum(counts.values())
     if fmt == "markdown":
         return render_markdown(net, shown, t, convention, total)
-    return render_table(net, shown, t, convention, total)
+    return render_table(net, shown, t, convention, total, width, columns)
+
+
+# --------------------------------------------------------------------------- terminals
+#: SGR codes for the few styles a command colours with
+ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
+
+
+def color_enabled(stream: Any, environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    if environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, style: str) -> str:
+    """``text`` in an ANSI style (:data:`ANSI`); apply after escaping a spec's control chars."""
+    return f"\x1b[{ANSI[style]}m{text}\x1b[0m" if text else text
+
+
+def terminal_width(stream: Any, environ: Mapping[str, str]) -> int | None:
+    """The width a table must fit: ``COLUMNS`` when set, else the terminal's; None (no limit)
+    when the output is not a terminal, so files and pipes get every column."""
+    text = environ.get("COLUMNS", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    isatty = getattr(stream, "isatty", None)
+    if isatty and isatty():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError):
+            return None
+    return None

@@ -18,6 +18,12 @@ from tests.conftest import ROOT, SPEC_PATHS, load_spec
 SCHEMA = json.loads(resources.files("archc").joinpath("schema/analysis-v2.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables here are compared whole: the terminal running pytest must not narrow them."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 def analyze(capsys, *argv: str) -> str:
     code = main(["analyze", *argv])
     out, err = capsys.readouterr()
@@ -172,3 +178,65 @@ def test_analyze_works_when_torch_and_onnx_cannot_be_imported() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "6,998,552" in proc.stdout
+
+
+def _width(text: str) -> int:
+    return max(len(line) for line in text.splitlines())
+
+
+def test_columns_80_fits_resnet50_depth_1() -> None:
+    """The acceptance check of issue 16, as a user runs it."""
+    env = {**__import__("os").environ, "COLUMNS": "80"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "archc", "analyze", "specs/resnet50.arch", "--depth", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert _width(proc.stdout) <= 80
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["layer", "op", "params", "MACs"]
+    assert "layer3  6× bottleneck" in proc.stdout
+    assert " 7,098,368  1,464,336,384" in proc.stdout  # numbers whole, right-aligned
+    assert "stem    conv 7×7/2, 64 → batchnorm → rel…" in proc.stdout  # op elided
+    assert lines[-1] == "(output, activations, RF/jump hidden to fit 80 columns; --wide shows all)"
+
+
+@pytest.mark.parametrize("width", [60, 100, 120])
+def test_tables_fit_the_width_they_are_given(width: int, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    for spec in ("googlenet", "inception_v3", "lenet5"):
+        out = analyze(capsys, str(ROOT / "specs" / f"{spec}.arch"), "--depth", "1")
+        assert _width(out) <= width, spec
+
+
+def test_wide_and_columns(monkeypatch, capsys) -> None:
+    spec = str(ROOT / "specs" / "googlenet.arch")
+    full = analyze(capsys, spec, "--depth", "1")
+    monkeypatch.setenv("COLUMNS", "70")
+    assert analyze(capsys, spec, "--depth", "1", "--wide") == full
+    out = analyze(capsys, spec, "--columns", "layer,macs,op")
+    assert out.splitlines()[0].split() == ["layer", "op", "MACs"]  # table order
+    assert _width(out) <= 70
+    assert "hidden" not in out  # chosen columns are never dropped
+    with pytest.raises(SystemExit) as exc:
+        main(["analyze", spec, "--columns", "layer,flops"])
+    assert exc.value.code == 2
+    assert "--columns takes a comma-separated list of layer, op" in capsys.readouterr().err
+
+
+def test_colour_only_on_a_terminal_without_no_color() -> None:
+    from archc.formats import color_enabled, paint, terminal_width
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert color_enabled(Tty(), {})
+    assert not color_enabled(Tty(), {"NO_COLOR": "1"})
+    assert not color_enabled(io.StringIO(), {})
+    assert paint("x", "red") == "\x1b[31mx\x1b[0m"
+    assert terminal_width(io.StringIO(), {"COLUMNS": "77"}) == 77
+    assert terminal_width(io.StringIO(), {}) is None  # a pipe gets every column

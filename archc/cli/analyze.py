@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from archc import conventions
 from archc.cli.common import (
@@ -13,7 +15,16 @@ from archc.cli.common import (
     write_stdout,
 )
 from archc.errors import UsageError
-from archc.formats import FORMATS, render
+from archc.formats import (
+    COLUMN_KEYS,
+    FORMATS,
+    color_enabled,
+    paint,
+    parse_columns,
+    render,
+    terminal_width,
+)
+from archc.source import visible
 from archc.training import (
     OPTIMIZERS,
     TrainOptions,
@@ -28,6 +39,8 @@ activation memory). Counting conventions: docs/conventions.md."""
 EPILOG = """examples:
   archc analyze specs/vgg16.arch
   archc analyze specs/googlenet.arch --depth 1 --format markdown
+  archc analyze specs/resnet50.arch --depth 1 --columns layer,op,params,macs
+  archc analyze specs/vgg16.arch --wide | less -S
   archc analyze specs/resnet50.arch --format json --batch 32 --dtype float16
   archc analyze specs/inception_v3.arch --input image=3x331x331
   archc analyze specs/resnet50.arch --convention ptflops
@@ -46,6 +59,13 @@ def add_convention_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _column_list(text: str) -> tuple[str, ...]:
+    try:
+        return parse_columns(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _checkpoint_scopes(values: list[str]) -> tuple[str, ...]:
     return tuple(s.strip() for v in values for s in v.split(",") if s.strip())
 
@@ -58,6 +78,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="collapse scopes deeper than N path segments into one row each",
+    )
+    table = parser.add_argument_group("table width (--format table)")
+    table.add_argument(
+        "--columns",
+        type=_column_list,
+        default=None,
+        metavar="LIST",
+        help=f"the columns to show, comma-separated: {','.join(COLUMN_KEYS)} "
+        "(long op details are still elided to fit)",
+    )
+    table.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column at full width, whatever the terminal's width (COLUMNS or the tty's "
+        "size; output to a file or pipe is never narrowed)",
     )
     add_batch_dtype(parser)
     add_convention_argument(parser)
@@ -115,8 +150,24 @@ def run(args: argparse.Namespace) -> int:
         )
         memory = training_memory(net, options)
     document = training_document(memory, args.depth) if memory is not None else None
-    text = render(net, args.format, args.depth, args.batch, args.dtype, args.convention, document)
+    width = None if args.wide else terminal_width(sys.stdout, os.environ)
+    text = render(
+        net,
+        args.format,
+        args.depth,
+        args.batch,
+        args.dtype,
+        args.convention,
+        document,
+        width=width,
+        columns=args.columns,
+    )
     if memory is not None and args.format != "json":
         text += "\n" + render_training(memory, args.depth, args.format)
+    if args.format == "table" and color_enabled(sys.stdout, os.environ):
+        head, _, rest = visible(text).partition("\n")
+        sys.stdout.write(paint(head, "bold") + "\n" + rest)
+        sys.stdout.flush()
+        return 0
     write_stdout(text)
     return 0

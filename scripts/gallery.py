@@ -7,7 +7,8 @@
 The page's text depends only on the specs (so tests/test_diagrams.py can compare it exactly
 without running Graphviz); the SVGs depend on the Graphviz version too, so ``--check`` only
 requires that each one exists.  Networks too large to read at full depth are drawn with
-``--depth`` (the page says so and gives the command for every layer).
+``--depth``, exactly as ``archc emit`` picks it by default (the page says so and gives the
+command for every layer).
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ sys.path.insert(0, str(ROOT))
 
 import archc  # noqa: E402
 from archc.analysis import Network  # noqa: E402
-from archc.emit.graphviz import DiagramOptions, render  # noqa: E402
+from archc.emit.graphviz import DiagramOptions, groups, render, resolve_depth  # noqa: E402
 from archc.fileio import write_atomic  # noqa: E402
 from archc.units import human_count  # noqa: E402
 
 SPECS = ROOT / "specs"
 PAGE = ROOT / "docs" / "gallery.md"
 SVG_DIR = ROOT / "docs" / "gallery"
-#: the most nodes a gallery diagram shows; a larger network is drawn collapsed with --depth
-MAX_NODES = 90
+#: the most nodes a gallery diagram shows, as ``archc emit`` by default; a larger network is
+#: drawn collapsed with --depth
+MAX_NODES = DiagramOptions().max_nodes
 
 
 def spec_paths(specs: Path = SPECS) -> list[Path]:
@@ -37,13 +39,16 @@ def spec_paths(specs: Path = SPECS) -> list[Path]:
     return sorted(specs.glob("*.arch"))
 
 
-def pick_depth(net: Network, limit: int = MAX_NODES) -> int | None:
-    """Full depth when it fits in ``limit`` nodes, else the deepest ``--depth`` that does."""
-    if len(net.rows()) <= limit:
-        return None
-    deepest = max(len(node.split(".")) for node in net.order)
-    fitting = [d for d in range(1, deepest) if len(net.rows(d)) <= limit]
-    return max(fitting, default=1)
+def pick_depth(net: Network) -> int | None:
+    """The depth ``archc emit`` draws by default: full depth when it fits in ``MAX_NODES``
+    nodes (normalizations and activations fused into the layer before), else the deepest
+    ``--depth`` that does."""
+    return resolve_depth(net, DiagramOptions())
+
+
+def node_count(net: Network) -> int:
+    options = DiagramOptions()
+    return len(groups(net, resolve_depth(net, options), options))
 
 
 def description(path: Path) -> str:
@@ -61,10 +66,10 @@ def description(path: Path) -> str:
     return " ".join(lines)
 
 
-def _command(path: Path, depth: int | None) -> str:
+def _command(path: Path) -> str:
+    """The command that draws the picture (the default depth)."""
     rel = path.relative_to(ROOT).as_posix()
-    depth_flag = f" --depth {depth}" if depth is not None else ""
-    return f"archc emit {rel} --target svg{depth_flag} -o {path.stem}.svg"
+    return f"archc emit {rel} --target svg -o {path.stem}.svg"
 
 
 def page(paths: list[Path]) -> str:
@@ -77,14 +82,14 @@ def page(paths: list[Path]) -> str:
         "legend is in each picture). This page and the pictures in `docs/gallery/` are generated",
         "by `scripts/gallery.py`: run `python scripts/gallery.py` after adding or changing a spec",
         "(CI runs `tests/test_diagrams.py`, which fails when this page is out of step with",
-        "`specs/`). Networks that need more than "
-        f"{MAX_NODES} nodes at full depth are drawn with `--depth`, so that blocks",
-        "and repeats show as single nodes; the command under each picture draws it, and the same",
-        "command without `--depth` draws every layer. See [diagrams.md](diagrams.md) for the",
-        "options.",
+        "`specs/`). Each is the diagram `archc emit` draws by default: a layer and the",
+        "normalizations and activations after it are one node, and networks that need more than",
+        f"{MAX_NODES} nodes at full depth are collapsed to the deepest `--depth` that fits, so that",
+        "blocks and repeats show as single nodes; `--depth all` draws every layer. See",
+        "[diagrams.md](diagrams.md) for the options.",
         "",
-        "| spec | network | params | MACs | layers | drawn at |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        "| spec | network | params | MACs | layers | drawn at | nodes |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: |",
     ]
     for path, net in nets:
         t = net.totals()
@@ -92,7 +97,7 @@ def page(paths: list[Path]) -> str:
         drawn = "full depth" if depth is None else f"depth {depth}"
         out.append(
             f"| [{path.stem}](#{path.stem}) | {net.name} | {human_count(t.params)} | "
-            f"{human_count(t.macs)} | {t.layers} | {drawn} |"
+            f"{human_count(t.macs)} | {t.layers} | {drawn} | {node_count(net)} |"
         )
     for path, net in nets:
         t = net.totals()
@@ -109,7 +114,8 @@ def page(paths: list[Path]) -> str:
             f"[`specs/{path.name}`](../specs/{path.name}) · network `{net.name}` · "
             f"{human_count(t.params)} params · {human_count(t.macs)} MACs · {t.layers} layers",
             "",
-            f"`{_command(path, depth)}`",
+            f"`{_command(path)}`"
+            + ("" if depth is None else f" (depth {depth}; every layer: `--depth all`)"),
             "",
             f"![{path.stem}](gallery/{path.stem}.svg)",
         ]
@@ -125,7 +131,7 @@ def write(paths: list[Path]) -> None:
             print(f"removed {stale.relative_to(ROOT)}")
     for path in paths:
         net = archc.load(path)
-        svg = render(net, "svg", DiagramOptions(depth=pick_depth(net)))
+        svg = render(net, "svg", DiagramOptions())
         write_atomic(SVG_DIR / f"{path.stem}.svg", svg)
         print(f"wrote docs/gallery/{path.stem}.svg")
     write_atomic(PAGE, page(paths))

@@ -108,6 +108,9 @@ def read_dot(source: str) -> Dot:
 
 
 def diagram(name: str, **options: object) -> Dot:
+    """The diagram of a shipped spec; every layer, unfused, unless the options say otherwise
+    (the defaults, automatic depth and fused chains, have tests of their own)."""
+    options = {"depth": None, "fuse": False, **options}
     return read_dot(dot_source(load_spec(name), DiagramOptions(**options)))  # type: ignore[arg-type]
 
 
@@ -262,7 +265,7 @@ def test_show_adds_numbers_with_their_share() -> None:
 @pytest.mark.parametrize("metric", ["params", "macs", "memory"])
 def test_color_by_shades_by_share_with_a_legend(metric: str) -> None:
     net = load_spec("vgg16")
-    source = dot_source(net, DiagramOptions(color_by=metric))
+    source = dot_source(net, DiagramOptions(color_by=metric, depth=None, fuse=False))
     dot = read_dot(source)
     values = {r.name: gv.METRICS[metric].value(r) for r in net.rows()}
     top = max(values, key=values.__getitem__)
@@ -271,14 +274,14 @@ def test_color_by_shades_by_share_with_a_legend(metric: str) -> None:
     for name, value in values.items():
         if value == 0:
             assert f'fillcolor="{gv.ZERO_FILL}"' in dot.nodes[name].attrs, name
-    assert f"share of {gv.METRICS[metric].title}:" in source
+    assert f"share of {gv.METRICS[metric].title} (log scale):" in source
     assert all(colour in source for colour in gv.RAMP)
     # the shaded metric is shown on every node, even without --show
     assert dot.nodes[top].label[-1].startswith(gv.METRICS[metric].title + " ")
 
 
 def test_color_by_op_legend_lists_the_groups_in_use() -> None:
-    source = dot_source(load_spec("lenet5"))
+    source = dot_source(load_spec("lenet5"), DiagramOptions(depth=None, fuse=False))
     legend = re.findall(r'<TD ALIGN="LEFT">([^<]+)</TD>', source)
     assert legend == [
         "input",
@@ -288,6 +291,113 @@ def test_color_by_op_legend_lists_the_groups_in_use() -> None:
         "reshape / dropout",
         "linear",
     ]
+
+
+# --------------------------------------------------------------------------- the defaults
+#: what issue 16 asks of the default diagram ("at most ~60 nodes")
+MAX_DEFAULT_NODES = 60
+
+
+def test_default_diagram_of_every_spec_is_small() -> None:
+    """Every shipped spec's default diagram (automatic depth, fused chains) has at most 60
+    nodes; the ones that fit at full depth are drawn at full depth."""
+    sizes = {}
+    for spec in SPEC_IDS:
+        net = load_spec(spec)
+        dot = read_dot(dot_source(net))
+        sizes[spec] = len(dot.nodes)
+        assert len(dot.nodes) <= MAX_DEFAULT_NODES, spec
+        if gv.resolve_depth(net, DiagramOptions()) is not None:  # collapsed: nothing fitted
+            assert len(gv.groups(net, None, DiagramOptions())) > MAX_DEFAULT_NODES
+    assert max(sizes.values()) >= 50  # the limit is used, not undershot
+    assert sizes["vgg16"] == 25 and sizes["resnet34"] == 57  # full depth, fused
+
+
+def test_fused_chain_nodes_list_their_ops() -> None:
+    dot = diagram("vgg16_bn", fuse=True)
+    node = dot.nodes["conv1_1.conv"]
+    assert node.label[:2] == ["conv1_1", "conv 3×3, 64 → batchnorm → relu"]
+    assert "conv1_1.bn" not in dot.nodes and "conv1_1.relu" not in dot.nodes
+    # a residual add and its relu fuse too; the branch point (one tensor, two readers) does not
+    net = load_spec("resnet18")
+    dot = read_dot(dot_source(net, DiagramOptions(depth=None)))
+    assert dot.nodes["layer1.0.out.add"].label[1] == "add → relu"
+    assert "stem.relu" not in dot.nodes  # conv → batchnorm → relu, the maxpool after it
+    edges_into_add = dot.into("layer1.0.out.add")
+    assert len(edges_into_add) == 2
+
+
+def test_edge_labels_only_where_the_shape_changes() -> None:
+    dot = diagram("vgg16", fuse=True)
+    labels = {(s, d): label for s, d, label in dot.edges}
+    assert labels[("conv1_1.conv", "conv1_2.conv")] == ""  # 64×224×224 both sides
+    assert labels[("conv1_2.conv", "pool1")] == "64×224×224"  # pooled to 64×112×112
+    assert labels[("pool1", "conv2_1.conv")] == "64×112×112"  # 64 -> 128 channels
+
+
+def test_log_scale_shading() -> None:
+    """fc7 (12% of VGG-16's params) shares fc6's colour (74%); conv1_1 (0.001%) does not."""
+    dot = diagram("vgg16", color_by="params")
+    fill = {k: re.search(r'fillcolor="([^"]+)"', n.attrs)[1] for k, n in dot.nodes.items()}  # type: ignore[index]
+    assert fill["fc6.linear"] == fill["fc7.linear"] == gv.RAMP[-1]
+    assert fill["conv1_1.conv"] == gv.RAMP[0]
+    assert fill["conv5_1.conv"] == gv.RAMP[-2]  # 1.7% of 138M: within 100x of fc6
+
+
+def test_dpi_and_marks() -> None:
+    net = load_spec("lenet5")
+    source = dot_source(
+        net,
+        DiagramOptions(dpi=200, marks=(("c1.tanh", "#00ff00"),), legend=(("#00ff00", "added"),)),
+    )
+    assert "dpi=200" in source
+    dot = read_dot(source)
+    assert 'fillcolor="#00ff00"' in dot.nodes["c1.conv"].attrs
+    assert ">added<" in source
+
+
+@needs_dot
+def test_graphviz_warnings_are_surfaced() -> None:
+    with pytest.warns(gv.GraphvizWarning, match="nosuchcolour"):
+        gv.render_source('digraph { a [color="nosuchcolour"] }', "svg")
+
+
+def test_cli_says_what_the_automatic_depth_collapsed(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(SPECS_DIR / "resnet50.arch")
+    code, out, err = run_cli(["emit", spec, "--target", "dot"], capsys)
+    assert code == 0
+    assert err == (
+        "archc: diagram of resnet50 collapsed to --depth 3 (175 layers in 42 nodes, at most 60);"
+        " --depth all draws every layer\n"
+    )
+    assert len(read_dot(out).nodes) == 42
+    code, out, err = run_cli(["emit", spec, "--target", "dot", "--depth", "all"], capsys)
+    assert code == 0 and err == ""
+    assert len(read_dot(out).nodes) == 74  # every layer, fused
+    code, out, err = run_cli(
+        ["emit", spec, "--target", "dot", "--depth", "all", "--no-fuse"], capsys
+    )
+    assert len(read_dot(out).nodes) == len(load_spec("resnet50").order)
+
+
+def test_cli_reports_progress_on_slow_work(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    from archc.cli import emit as emit_cli
+
+    monkeypatch.setattr(emit_cli, "PROGRESS_AFTER", 0.05)
+    net = load_spec("lenet5")
+
+    def slow() -> bytes:
+        time.sleep(0.2)
+        return b"x"
+
+    assert emit_cli.diagram_work(net, DiagramOptions(), slow) == b"x"
+    err = capsys.readouterr().err
+    assert "archc: drawing lenet5... " in err
+    assert re.search(r"archc: drew lenet5 in 0\.\d s", err)
 
 
 def test_rankdir() -> None:
@@ -305,7 +415,7 @@ def test_multiple_outputs_are_marked() -> None:
 def test_dot_source_structure_for_every_spec(spec: str) -> None:
     net = load_spec(spec)
     for depth in (None, 1):
-        dot = read_dot(dot_source(net, DiagramOptions(depth=depth)))
+        dot = read_dot(dot_source(net, DiagramOptions(depth=depth, fuse=False)))
         rows = net.rows(depth)
         assert list(dot.nodes) == [r.name for r in rows]
         nodes = set(dot.nodes)
@@ -374,7 +484,8 @@ def _check_svg(data: bytes, net_rows: int) -> None:
 @pytest.mark.parametrize("spec", SPEC_IDS)
 def test_svg_renders_for_every_spec(spec: str) -> None:
     net = load_spec(spec)
-    _check_svg(render(net, "svg"), len(net.rows()))
+    options = DiagramOptions()
+    _check_svg(render(net, "svg"), len(gv.groups(net, gv.resolve_depth(net, options), options)))
 
 
 #: png and pdf for every spec: a few seconds in all, dot is fast on these sizes
@@ -392,7 +503,8 @@ def test_png_and_pdf_render_for_every_spec(spec: str, fmt: str, magic: bytes) ->
 @needs_dot
 @pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
 def test_full_depth_large_network_renders(fmt: str) -> None:
-    data = render(load_spec("inception_v3_aux"), fmt, DiagramOptions(color_by="macs"))
+    options = DiagramOptions(color_by="macs", depth=None)
+    data = render(load_spec("inception_v3_aux"), fmt, options)
     assert len(data) > 10_000
 
 
@@ -517,4 +629,4 @@ def test_gallery_depth_keeps_diagrams_readable() -> None:
     for spec in ("googlenet", "resnet152", "inception_v3"):
         net = load_spec(spec)
         depth = gallery.pick_depth(net)
-        assert depth is not None and len(net.rows(depth)) <= gallery.MAX_NODES
+        assert depth is not None and gallery.node_count(net) <= gallery.MAX_NODES == 60

@@ -31,6 +31,8 @@ EPILOG = """examples:
 """
 
 BINARY = frozenset({"onnx", "png", "pdf"})
+#: seconds of diagram work before progress is reported on standard error
+PROGRESS_AFTER = 2.0
 
 
 # --------------------------------------------------------------------------- per-target flags
@@ -77,8 +79,15 @@ def _show_list(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def diagram_depth(text: str) -> int | str | None:
+    """``--depth N``, ``all`` (every layer) or ``auto`` (at most ~60 nodes, the default)."""
+    if text in ("all", "auto"):
+        return None if text == "all" else text
+    return positive_int(text)
+
+
 def add_diagram_flags(parser: argparse.ArgumentParser) -> None:
-    from archc.emit.graphviz import COLOR_BY, RANKDIRS
+    from archc.emit.graphviz import AUTO, COLOR_BY, RANKDIRS
 
     group = parser.add_argument_group("diagram options (dot, svg, png, pdf)")
     group.add_argument(
@@ -90,11 +99,22 @@ def add_diagram_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--depth",
-        type=positive_int,
-        default=None,
-        metavar="N",
+        type=diagram_depth,
+        default=AUTO,
+        metavar="N|all",
         help="collapse scopes deeper than N path segments into one node each "
-        "(as archc analyze --depth)",
+        "(as archc analyze --depth); all: every layer; default: the deepest depth with at "
+        "most 60 nodes (what was collapsed is said on standard error)",
+    )
+    group.add_argument(
+        "--no-fuse",
+        dest="fuse",
+        action="store_false",
+        help="draw normalizations and activations as nodes of their own instead of fusing "
+        "them into the layer before (conv → batchnorm → relu as one node)",
+    )
+    group.add_argument(
+        "--dpi", type=positive_int, default=None, help="PNG resolution (Graphviz's default 96)"
     )
     group.add_argument(
         "--rankdir", choices=RANKDIRS, default="TB", help="layout direction (default TB)"
@@ -118,7 +138,51 @@ def _diagram_options(args: argparse.Namespace) -> Any:
         color_by=args.color_by,
         show=tuple(args.show or ()),
         format=args.target,
+        fuse=args.fuse,
+        dpi=args.dpi,
     )
+
+
+def diagram_work(net: Network, options: Any, what: Callable[[], bytes]) -> bytes:
+    """Run ``what`` (drawing a diagram): say on standard error what the automatic depth
+    collapsed, each warning Graphviz prints, and progress when it takes over two seconds."""
+    import threading
+    import time
+    import warnings
+
+    from archc.emit.graphviz import GraphvizWarning, collapse_note
+
+    note = collapse_note(net, options)
+    if note:
+        sys.stderr.write(f"archc: {note}\n")
+    started = time.monotonic()
+    done = threading.Event()
+
+    def progress() -> None:
+        while not done.wait(PROGRESS_AFTER):
+            sys.stderr.write(f"archc: drawing {net.name}... {time.monotonic() - started:.0f} s\n")
+            sys.stderr.flush()
+
+    ticker = threading.Thread(target=progress, daemon=True)
+    ticker.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GraphvizWarning)
+            data = what()
+    finally:
+        done.set()
+        ticker.join()
+    for warning in caught:
+        if issubclass(warning.category, GraphvizWarning):
+            sys.stderr.write(f"archc: {warning.message}\n")
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    elapsed = time.monotonic() - started
+    if elapsed >= PROGRESS_AFTER:
+        sys.stderr.write(f"archc: drew {net.name} in {elapsed:.1f} s\n")
+    return data
 
 
 def _write_onnx(net: Network, options: Any, output: str | None) -> None:
@@ -212,5 +276,9 @@ def run(args: argparse.Namespace) -> int:
         target.write(net, options, args.output)
         return 0
     module = importlib.import_module(target.module)
-    write_out(module.emit(net, options), args.output, args.target in BINARY)
+    if module.__name__ == "archc.emit.graphviz":
+        data = diagram_work(net, options, lambda: bytes(module.emit(net, options)))
+    else:
+        data = module.emit(net, options)
+    write_out(data, args.output, args.target in BINARY)
     return 0

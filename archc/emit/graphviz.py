@@ -17,9 +17,13 @@ source is deterministic: nodes, clusters and edges are written in evaluation ord
 from __future__ import annotations
 
 import html
+import math
 import re
+import shutil
+import subprocess
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from archc.analysis import Network, Row, Totals
@@ -135,8 +139,12 @@ METRICS: dict[str, Metric] = {
     "memory": Metric("memory", lambda r: r.activation_elements, _activation_bytes),
 }
 COLOR_BY = ("op", *METRICS)
+#: ``DiagramOptions.depth``: pick the deepest depth that keeps the diagram readable
+AUTO = "auto"
 
-#: light to dark (ColorBrewer YlOrRd); a node with none of the metric stays white
+#: light to dark (ColorBrewer YlOrRd); a node with none of the metric stays white.  The steps are
+#: decades below the largest node (log scale): the darkest holds nodes within 10x of it, the
+#: lightest everything under 1/10,000 of it
 RAMP = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 DARK_FROM = 3  # ramp steps from here on get white text
 ZERO_FILL = "#ffffff"
@@ -148,13 +156,23 @@ LEGEND_COLUMNS = 4
 class DiagramOptions:
     """What to draw: collapse depth, direction, shading and the extra numbers on each node."""
 
-    depth: int | None = None
+    depth: int | str | None = "auto"  # None: every layer; AUTO: at most max_nodes nodes
     rankdir: str = "TB"
     color_by: str = "op"
     show: tuple[str, ...] = ()
     batch: int = 1
     dtype: str = "float32"
     format: str = "dot"  # what emit() renders: one of FORMATS
+    #: with ``depth=AUTO``: the deepest depth whose diagram has at most this many nodes
+    max_nodes: int = 60
+    #: draw a layer and the normalizations and activations that follow it alone as one node
+    fuse: bool = True
+    #: PNG resolution (dots per inch; Graphviz's default is 96)
+    dpi: int | None = None
+    #: (row name, fill colour) pairs that override the shading (``archc diff --format html``)
+    marks: tuple[tuple[str, str], ...] = ()
+    #: (colour, meaning) pairs: the legend, when ``marks`` colour the nodes
+    legend: tuple[tuple[str, str], ...] = ()
 
 
 def parse_show(text: str) -> tuple[str, ...]:
@@ -219,12 +237,14 @@ class _Shading:
         self.groups = _dedupe_groups([_style_of(net, r) for r in rows])
 
     def step(self, row: Row) -> int | None:
-        """The ramp index for a row (by its value relative to the largest), None for zero."""
+        """The ramp index for a row: how many decades below the largest its value is (log
+        scale, so 12% and 74% share a colour and 0.01% does not), None for zero."""
         assert self.metric is not None
         value = self.metric.value(row)
         if value <= 0 or self.top <= 0:
             return None
-        return min(len(RAMP) - 1, value * len(RAMP) // self.top)
+        decades = math.floor(math.log10(self.top / value) + 1e-9)
+        return max(0, len(RAMP) - 1 - decades)
 
     def fill(self, row: Row) -> tuple[str, str]:
         """(fill colour, font colour)."""
@@ -241,11 +261,20 @@ class _Shading:
             return "op", [(s.fill, s.group) for s in self.groups]
         entries = [(ZERO_FILL, "none")]
         n = len(RAMP)
+        top = 100 * self.top / self.total if self.total else 0.0
         for i, colour in enumerate(RAMP):
-            lo = 100 * self.top * i / n / self.total if self.total else 0.0
-            hi = 100 * self.top * (i + 1) / n / self.total if self.total else 0.0
-            entries.append((colour, f"{lo:.1f}–{hi:.1f}%"))
-        return f"share of {self.metric.title}", entries
+            hi = top / 10 ** (n - 1 - i)
+            text = f"≤{_pct(hi)}" if i == 0 else f"{_pct(hi / 10)}–{_pct(hi)}"
+            entries.append((colour, text))
+        return f"share of {self.metric.title} (log scale)", entries
+
+
+def _pct(value: float) -> str:
+    """A legend bound in percent, with as many decimals as a small one needs."""
+    if value >= 10:
+        return f"{value:.0f}%"
+    decimals = min(6, 1 - math.floor(math.log10(value))) if value > 0 else 1
+    return f"{value:.{decimals}f}%"
 
 
 # --------------------------------------------------------------------------- labels
@@ -298,6 +327,7 @@ def _node_label(
     totals: Totals,
     metric_totals: dict[str, int],
     output: str | None,
+    fused: bool = False,
 ) -> str:
     small = '<FONT POINT-SIZE="9">{}</FONT>'
     lines = [f"<B>{_esc(name)}</B>"]
@@ -306,7 +336,7 @@ def _node_label(
     # "b1.relu" needs no second line saying "relu"
     if row.layers > 1 or not re.fullmatch(rf"{re.escape(op_text)}(_\d+)?", local):
         lines.extend(_esc(text) for text in _wrap(op_text))
-    if row.layers > 1:
+    if row.layers > 1 and not fused:
         lines.append(small.format(f"{row.layers} layers"))
     lines.append(small.format(_esc(dims(row.shape))))
     shown = list(options.show)
@@ -339,19 +369,135 @@ def _cluster_label(net: Network, cluster: _Cluster) -> str:
     return f"{cluster.path}: {block}" if block else cluster.path
 
 
+# --------------------------------------------------------------------------- what is drawn
+#: a layer with one of these traits joins the node of the layer it follows (conv → bn → relu)
+FUSE_TRAITS = frozenset({"normalization", "activation"})
+
+
+@dataclass(frozen=True)
+class Group:
+    """One drawn node: an analysis row, or a row and the normalizations and activations fused
+    into it (``members`` are the rows' names, the first is the node's key)."""
+
+    row: Row
+    members: tuple[str, ...]
+
+    @property
+    def fused(self) -> bool:
+        return len(self.members) > 1
+
+
+def _joins(net: Network, prev: Row, row: Row, outputs: set[str]) -> bool:
+    """Whether ``row`` fuses into the node that ends with ``prev``: a single normalization or
+    activation layer whose one input is ``prev``'s layer, which nothing else reads."""
+    if row.layers != 1 or prev.name not in net.graph or row.name not in net.graph:
+        return False
+    layer = net.layer(row.name)
+    op = REGISTRY[layer.op]
+    return (
+        bool(op.traits & FUSE_TRAITS)
+        and layer.inputs == (prev.name,)
+        and net.graph.out_degree(prev.name) == 1
+        and prev.name not in outputs
+        and net.layer(prev.name).op != "input"
+        and prev.name.rpartition(".")[0] == row.name.rpartition(".")[0]
+    )
+
+
+def _merge(rows: list[Row]) -> Row:
+    head, tail = rows[0], rows[-1]
+    return replace(
+        head,
+        detail=" → ".join(op_label(r) for r in rows),
+        shape=tail.shape,
+        params=sum(r.params for r in rows),
+        buffers=sum(r.buffers for r in rows),
+        macs=sum(r.macs for r in rows),
+        flops=sum(r.flops for r in rows),
+        out_elements=tail.out_elements,
+        activation_elements=sum(r.activation_elements for r in rows),
+        rf=tail.rf,
+        layers=sum(r.layers for r in rows),
+        moved_elements=sum(r.moved_elements for r in rows),
+    )
+
+
+def groups(net: Network, depth: int | None, options: DiagramOptions) -> list[Group]:
+    """The nodes of the diagram at ``depth``, fused as ``options.fuse`` says."""
+    rows = net.rows(depth, options.batch)
+    if not options.fuse:
+        return [Group(r, (r.name,)) for r in rows]
+    outputs = set(net.graph.graph[G_OUTPUTS].values())
+    runs: list[list[Row]] = []
+    for row in rows:
+        if runs and _joins(net, runs[-1][-1], row, outputs):
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return [
+        Group(_merge(run) if len(run) > 1 else run[0], tuple(r.name for r in run)) for run in runs
+    ]
+
+
+def resolve_depth(net: Network, options: DiagramOptions) -> int | None:
+    """The depth drawn: ``options.depth``, or for :data:`AUTO` every layer when that fits in
+    ``max_nodes`` nodes, else the deepest depth that does (1 when none does)."""
+    if options.depth != AUTO:
+        return options.depth if isinstance(options.depth, int) else None
+    deepest = max(len(node.split(".")) for node in net.order)
+    for depth in (None, *range(deepest - 1, 0, -1)):
+        if len(groups(net, depth, options)) <= options.max_nodes:
+            return depth
+    return 1
+
+
+def collapse_note(net: Network, options: DiagramOptions) -> str | None:
+    """What the automatic depth collapsed, for standard error; None when nothing was."""
+    if options.depth != AUTO:
+        return None
+    depth = resolve_depth(net, options)
+    if depth is None:
+        return None
+    nodes = len(groups(net, depth, options))
+    layers = net.totals().layers
+    return (
+        f"diagram of {net.name} collapsed to --depth {depth} ({layers} layers in {nodes} "
+        f"nodes, at most {options.max_nodes}); --depth all draws every layer"
+    )
+
+
 # --------------------------------------------------------------------------- building
 def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digraph:
     """The diagram as a ``graphviz.Digraph`` (needs the graphviz package, not the binary)."""
     gv = _import_graphviz()
     options = options or DiagramOptions()
     totals = net.totals(options.batch, options.dtype)
-    rows = net.rows(options.depth, options.batch)
+    drawn = groups(net, resolve_depth(net, options), options)
+    rows = [g.row for g in drawn]
     row_of = {r.name: r for r in rows}
+    fused = {g.row.name for g in drawn if g.fused}
+    group_of = {member: g.row.name for g in drawn for member in g.members}
     key_of: dict[str, str] = {}  # layer node -> the displayed node (row) that holds it
     for node in net.order:
-        key_of[node] = (
-            node if node in row_of else next(p for p in reversed(_prefixes(node)) if p in row_of)
+        row_name = (
+            node
+            if node in group_of
+            else next(p for p in reversed(_prefixes(node)) if p in group_of)
         )
+        key_of[node] = group_of[row_name]
+    # a fused node that is a whole named chain (conv1_1 = conv -> relu) takes the chain's name
+    under: dict[str, int] = {}
+    for node in net.order:
+        for prefix in _prefixes(node):
+            under[prefix] = under.get(prefix, 0) + 1
+    named: dict[str, str] = {}
+    for g in drawn:
+        parent = g.row.name.rpartition(".")[0]
+        chain = parent and _scope_kind(net, parent) not in CLUSTER_STYLE
+        if g.fused and chain and under.get(parent) == g.row.layers:
+            named[g.row.name] = parent
+    marks = dict(options.marks)
+    mark_of = {g.row.name: next((marks[m] for m in g.members if m in marks), None) for g in drawn}
     outputs: dict[str, str] = {}
     for out_name, node in net.graph.graph[G_OUTPUTS].items():
         outputs.setdefault(key_of[node], out_name)
@@ -376,6 +522,7 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
         base_of[key] = base
 
     shading = _Shading(net, rows, options.color_by)
+    legend = ("change", list(options.legend)) if options.legend else shading.legend()
     metric_totals = {key: sum(m.value(r) for r in rows) for key, m in METRICS.items()}
     title = (
         f"{net.name}: {human_count(totals.params)} params, {human_count(totals.macs)} MACs, "
@@ -390,10 +537,11 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
         fontsize="11",
         labelloc="t",
         labeljust="l",
-        label=_graph_label(title, *shading.legend()),
+        label=_graph_label(title, *legend),
         nodesep="0.25",
         ranksep="0.35",
         newrank="true",
+        **({"dpi": str(options.dpi)} if options.dpi else {}),
     )
     dot.attr(
         "node",
@@ -411,10 +559,14 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
         row = row_of[key]
         style = _style_of(net, row)
         fill, font = shading.fill(row)
-        name = _display_name(key, base_of[key])
+        if mark_of[key] is not None:
+            fill, font = mark_of[key] or fill, "#000000"
+        name = _display_name(named.get(key, key), base_of[key])
         graph.node(
             key,
-            label=_node_label(row, name, options, totals, metric_totals, outputs.get(key)),
+            label=_node_label(
+                row, name, options, totals, metric_totals, outputs.get(key), key in fused
+            ),
             shape=style.shape,
             style=style.style,
             fillcolor=fill,
@@ -452,7 +604,14 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
             if key_of[src] == dst or (src, dst) in seen:
                 continue
             seen.add((src, dst))
-            dot.edge(key_of[src], dst, label=dims(net.shape(src)))
+            # the tensor's shape only where it changes: into a node with another output shape,
+            # or out of a node that shows another shape (a collapsed scope's inner tensor)
+            shape = net.shape(src)
+            changes = shape != row_of[dst].shape or shape != row_of[key_of[src]].shape
+            if changes:
+                dot.edge(key_of[src], dst, label=dims(shape))
+            else:
+                dot.edge(key_of[src], dst)
     return dot
 
 
@@ -482,20 +641,32 @@ def render(net: Network, fmt: str, options: DiagramOptions | None = None) -> byt
     return render_source(source, fmt)
 
 
+class GraphvizWarning(UserWarning):
+    """A warning Graphviz's ``dot`` printed while rendering (a bitmap scaled down to fit, a
+    font not found): issued with :func:`warnings.warn`, never swallowed."""
+
+
 def render_source(source: str, fmt: str) -> bytes:
-    """Run ``dot -T<fmt>`` on ``source``; a missing binary or a failure is a one-line error."""
-    gv = _import_graphviz()
-    try:
-        return bytes(gv.Source(source, engine="dot").pipe(format=fmt, quiet=True))
-    except gv.ExecutableNotFound:
+    """Run ``dot -T<fmt>`` on ``source``; a missing binary or a failure is a one-line error,
+    and each warning ``dot`` prints is issued as a :class:`GraphvizWarning`."""
+    program = shutil.which("dot")
+    if program is None:
         raise MissingDependencyError(
             f"{fmt} output needs Graphviz's 'dot' program, which is not on PATH: install "
             "Graphviz (Debian/Ubuntu: apt-get install graphviz) or emit --target dot instead"
-        ) from None
-    except gv.CalledProcessError as exc:
-        detail = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        reason = detail[-1] if detail else f"exit status {exc.returncode}"
-        raise EmitError(f"Graphviz's dot failed to render {fmt}: {reason}") from None
+        )
+    proc = subprocess.run(
+        [program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, check=False
+    )
+    messages = [
+        line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()
+    ]
+    if proc.returncode != 0:
+        reason = messages[-1] if messages else f"exit status {proc.returncode}"
+        raise EmitError(f"Graphviz's dot failed to render {fmt}: {reason}")
+    for message in messages:
+        warnings.warn(f"Graphviz: {message}", GraphvizWarning, stacklevel=2)
+    return proc.stdout
 
 
 def emit(net: Network, options: DiagramOptions | None = None) -> bytes:

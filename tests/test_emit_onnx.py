@@ -158,11 +158,66 @@ OP_CASES: dict[str, list[str]] = {
     "adaptive_avgpool": [
         "output y = adaptive_avgpool(1)",
         "output y = conv(4, 2) -> adaptive_avgpool((5, 3))",
+        "output y = adaptive_avgpool((3, 4))",  # neither axis divides: overlapping bins
+        "output y = adaptive_avgpool((11, 4))",  # one axis divides, the other not
+        "output y = adaptive_avgpool((7, 7))",  # torchvision's VGG/AlexNet head on a small map
     ],
+    "adaptive_maxpool": [
+        "output y = adaptive_maxpool(1)",
+        "output y = adaptive_maxpool((3, 4))",
+        "output y = adaptive_maxpool((2, 5))",  # 10 → 5 divides, 11 → 2 not
+    ],
+    "conv_transpose": [
+        "output y = conv_transpose(6, 3, stride=2, pad=1, output_padding=1)",
+        "output y = conv_transpose(4, 4, stride=2, pad=1, groups=4, bias=false)",
+        "output y = conv_transpose(2, (3, 2), stride=(3, 2), output_padding=(2, 1), dilation=(1, 2))",
+    ],
+    "upsample": [
+        "output y = upsample(2)",
+        'output y = upsample(2, mode="bilinear")',
+        'output y = upsample(2, mode="bilinear", align_corners=true)',
+        'output y = upsample(size=(7, 23), mode="bilinear")',  # downsamples one axis
+        "output y = upsample(size=(16, 25))",
+        "output y = upsample(1.5)",
+    ],
+    "pad": [
+        "output y = pad((1, 2, 3, 0))",
+        'output y = pad((9, 0, 2, 10), mode="reflect")',  # the most reflect allows
+        'output y = pad(3, mode="replicate")',
+        "output y = pad((2, 1), value=0.5)",
+    ],
+    "channel_shuffle": [
+        "output y = channel_shuffle(2)",
+        "output y = conv(6, 1) -> channel_shuffle(3)",
+    ],
+    "groupnorm": [
+        "output y = groupnorm(2)",
+        "output y = groupnorm(4, affine=false)",
+        "output y = flatten -> groupnorm(5)",
+    ],
+    "instancenorm": [
+        "output y = instancenorm",
+        "output y = instancenorm(affine=true)",
+        "output y = instancenorm(track_running_stats=true)",
+    ],
+    "layernorm": [
+        "output y = layernorm(eps=0.000001)",
+        "output y = layernorm(affine=false)",
+        "output y = flatten -> layernorm",
+    ],
+    "layer_scale": ["output y = layer_scale(0.5)", "output y = flatten -> layer_scale(2)"],
+    "stochastic_depth": ["output y = stochastic_depth(0.1)"],
     "linear": ["output y = flatten -> linear(7)", "output y = flatten -> linear(7, bias=false)"],
     "flatten": ["output y = flatten"],
     "relu": ["output y = relu"],
     "relu6": ["output y = conv(4, 1) -> relu6"],
+    "silu": ["output y = silu"],
+    "hardsigmoid": ["output y = hardsigmoid"],
+    "gelu": ["output y = gelu", 'output y = gelu(approximate="tanh")'],
+    "leaky_relu": ["output y = leaky_relu(0.2)", "output y = leaky_relu(-1.5)"],
+    "elu": ["output y = elu", "output y = elu(0.3)"],
+    "mish": ["output y = mish"],
+    "prelu": ["output y = prelu", "output y = prelu(shared=true)", "output y = flatten -> prelu"],
     "sigmoid": ["output y = sigmoid"],
     "tanh": ["output y = tanh"],
     "softmax": ["output y = softmax", "output y = flatten -> softmax"],
@@ -177,6 +232,11 @@ OP_CASES: dict[str, list[str]] = {
     "add": [
         "a = x -> relu\noutput y = add(x, a)",
         "a = x -> relu\nb = x -> tanh\noutput y = add(x, a, b)",
+        "s = x -> global_avgpool\noutput y = add(x, s)",  # broadcast C×1×1
+    ],
+    "mul": [
+        "s = x -> global_avgpool -> conv(4, 1) -> sigmoid\noutput y = mul(x, s)",  # squeeze-excitation
+        "s = x -> conv(1, 1)\ng = x -> global_avgpool\noutput y = mul(x, s, g)",  # 1×H×W and C×1×1
     ],
 }
 
@@ -219,15 +279,29 @@ def test_lrn_on_features_follows_pytorchs_formula(size: int) -> None:
     assert_close(run(session(model), feeds)["y"], want, f"lrn({size}) on features")
 
 
-def test_adaptive_pool_that_is_not_a_plain_pool_is_a_located_error() -> None:
-    text = "network bad {\n    input x: 4x10x10\n    output y = adaptive_avgpool(3)\n}\n"
-    net = archc.load("bad.arch", text=text)
-    with pytest.raises(EmitError) as caught:
-        onnx_emit.to_onnx(net, weights="none")
-    message = str(caught.value)
-    assert message.startswith("bad.arch:3:16: emit error:")
-    assert "10×10 to 3×3 is unsupported" in message
-    assert "^" in message
+@pytest.mark.parametrize(
+    "body",
+    [
+        "adaptive_avgpool(3)",
+        "adaptive_maxpool((3, 4))",
+        "groupnorm(2)",
+        "layernorm",
+        'upsample(size=(13, 9), mode="bilinear")',
+        'gelu(approximate="tanh")',
+    ],
+)
+@pytest.mark.parametrize("opset", [onnx_emit.MIN_OPSET, 17, None])
+def test_new_lowerings_hold_at_every_opset(body: str, opset: int | None) -> None:
+    """Adaptive pooling with bins that do not divide (once a located error) and the norms whose
+    ReduceMean changed form in opset 18 equal PyTorch from the oldest opset archc emits."""
+    text = f"network n {{\n    input x: 4x10x10\n    output y = {body}\n}}\n"
+    net = archc.load("n.arch", text=text)
+    module, weights = torch_pair(net)
+    model = onnx_emit.to_onnx(net, weights=weights, opset=opset)
+    onnx.checker.check_model(model, full_check=True)
+    feeds = random_inputs(net, 2)
+    (want,) = torch_outputs(module, net, feeds)
+    assert_close(run(session(model), feeds)["y"], want, f"{body} at opset {opset}")
 
 
 # ---------------------------------------------------------------------------------- every spec

@@ -32,13 +32,19 @@ def _torch():
     return pytest.importorskip("torch")
 
 
+_KINDS = {"count", "nonneg", "pair", "pad", "sides", "float", "positive", "prob", "bool", "choice"}
+
+
 def test_every_op_is_complete() -> None:
     for name, op in REGISTRY.items():
         assert op.name == name
         assert op.doc and op.doc.endswith((".", ")")), name
         assert signature(op).startswith(name)
         for spec in op.attrs:
-            assert spec.kind in {"count", "nonneg", "pair", "pad", "float", "prob", "bool"}
+            assert spec.kind in _KINDS, (name, spec.name, spec.kind)
+            assert bool(spec.choices) == (spec.kind == "choice"), (name, spec.name)
+            if spec.kind == "choice" and not spec.required:
+                assert spec.default in spec.choices, (name, spec.name)
 
 
 def test_traits_are_sets_not_name_checks() -> None:
@@ -331,3 +337,95 @@ def test_symbolic_shape_with_expressions() -> None:
     sized = REGISTRY["adaptive_avgpool"].symbolic_shape({"size": px.lit((5, 3))}, [x], ar)
     assert sized.spatial == (px.lit(5), px.lit(3))
     assert REGISTRY["relu"].symbolic_shape({}, [x], ar) is x
+
+
+def test_new_kinds_bind_and_explain_themselves() -> None:
+    pad = REGISTRY["pad"]
+    assert bind(pad, [1], {})["amount"] == (1, 1, 1, 1)
+    assert bind(pad, [(2, 3)], {})["amount"] == (3, 3, 2, 2)  # (h, w) -> left, right, top, bottom
+    assert bind(pad, [(0, 1, 2, 3)], {})["amount"] == (0, 1, 2, 3)
+    with pytest.raises(ArgProblem, match='\'mode\' must be "zero" or "reflect" or'):
+        bind(pad, [1], {"mode": "circular"})
+    with pytest.raises(ArgProblem, match='needs mode="zero"'):
+        bind(pad, [1], {"mode": "reflect", "value": 1.0})
+    upsample = REGISTRY["upsample"]
+    assert bind(upsample, [2], {})["size"] is None
+    with pytest.raises(ArgProblem, match="exactly one of 'scale' and 'size'"):
+        bind(upsample, [], {})
+    with pytest.raises(ArgProblem, match="'scale' must be a number > 0"):
+        bind(upsample, [0], {})
+    assert signature(upsample).startswith('upsample(scale=unset, size=unset, mode="nearest"')
+    with pytest.raises(ArgProblem, match="smaller than the stride or the dilation"):
+        bind(REGISTRY["conv_transpose"], [4, 3], {"stride": 2, "output_padding": 2})
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "out"),
+    [
+        ("4x8x8", "4x1x1", (4, 8, 8)),
+        ("1x5x6", "3x5x1", (3, 5, 6)),
+        ("4x1x1", "4x8x8", (4, 8, 8)),
+        ("(6,)", "(1,)", (6,)),
+    ],
+)
+def test_elementwise_merges_broadcast(a: str, b: str, out: tuple[int, ...]) -> None:
+    for op in ("add", "mul"):
+        text = f"network n {{\n    input a: {a}\n    input b: {b}\n    output y = {op}(a, b)\n}}\n"
+        assert archc.load("b.arch", text=text).outputs["y"] == out
+
+
+@pytest.mark.parametrize(("a", "b"), [("4x8x8", "3x1x1"), ("4x8x8", "(4,)"), ("4x8x8", "4x8x7")])
+def test_elementwise_merges_refuse_what_does_not_broadcast(a: str, b: str) -> None:
+    text = f"network n {{\n    input a: {a}\n    input b: {b}\n    output y = mul(a, b)\n}}\n"
+    with pytest.raises(archc.errors.SpecShapeError, match="mul inputs differ"):
+        archc.load("b.arch", text=text)
+
+
+@pytest.mark.parametrize("size", [(3, 4), (5, 7), (1, 1), (4, 3)])
+@pytest.mark.parametrize("hw", [(10, 9), (7, 7)])
+def test_adaptive_bins_are_pytorchs(size, hw) -> None:
+    """The bins the ONNX lowering pools and the FLOPs count are the ones PyTorch pools."""
+    torch = _torch()
+    from archc.ops.pool import adaptive_bins
+
+    x = torch.randn(1, 2, *hw)
+    want = torch.nn.AdaptiveMaxPool2d(size)(x)
+    rows, cols = adaptive_bins(hw[0], size[0]), adaptive_bins(hw[1], size[1])
+    got = torch.stack(
+        [
+            torch.stack([x[0, :, r0:r1, c0:c1].amax(dim=(1, 2)) for c0, c1 in cols], -1)
+            for r0, r1 in rows
+        ],
+        -2,
+    )
+    assert torch.equal(got, want[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "k": st.integers(1, 4),
+            "s": st.integers(1, 3),
+            "p": st.integers(0, 2),
+            "op": st.integers(0, 2),
+            "d": st.integers(1, 2),
+            "h": st.integers(1, 9),
+        }
+    )
+)
+def test_conv_transpose_shape_matches_torch(c: dict) -> None:
+    torch = _torch()
+    body = (
+        f"conv_transpose(3, {c['k']}, stride={c['s']}, pad={c['p']}, "
+        f"output_padding={c['op']}, dilation={c['d']})"
+    )
+    text = _spec(body, f"2x{c['h']}x{c['h']}")
+    try:
+        module = torch.nn.ConvTranspose2d(2, 3, c["k"], c["s"], c["p"], c["op"], dilation=c["d"])
+        out = tuple(module(torch.zeros(1, 2, c["h"], c["h"])).shape[1:])
+    except (RuntimeError, ValueError):
+        with pytest.raises((archc.errors.SpecShapeError, archc.errors.SpecArgumentError)):
+            archc.load("h.arch", text=text)
+        return
+    assert archc.load("h.arch", text=text).outputs["y"] == out

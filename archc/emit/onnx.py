@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archc import __version__, ir
+from archc.emit import onnx_lowerings as modern
 from archc.emit.onnx_serialize import PROTOBUF_LIMIT, ModelWriter, add_initializers
 from archc.emit.onnx_weights import (
     GivenWeights,
@@ -34,6 +35,7 @@ from archc.emit.onnx_weights import (
     WeightSource,
     ZeroWeights,
     batchnorm_init,
+    constant_init,
     fan_in_uniform,
 )
 from archc.errors import EmitError, MissingDependencyError, UsageError
@@ -72,17 +74,38 @@ class _Site:
     def x(self) -> str:
         return self.inputs[0]
 
+    @property
+    def opset(self) -> int:
+        """The opset being emitted (for ops whose ONNX form changed between opsets)."""
+        return self._builder.opset
+
+    def tensor(self, name: str, values: Any) -> str:
+        """A float32 ``Constant`` helper holding ``values`` (a numpy array); returns its output."""
+        import numpy as np
+        from onnx import numpy_helper
+
+        return self.constant(name, value=numpy_helper.from_array(np.asarray(values, np.float32)))
+
     def node(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> None:
         """The layer's own node: named by the scope path, writing the layer's output."""
         self._builder.add_node(op_type, inputs, self.output, self.layer.name, self._doc(), attrs)
 
     def step(
-        self, name: str, op_type: str, inputs: Sequence[str], shape: Shape, **attrs: Any
+        self,
+        name: str,
+        op_type: str,
+        inputs: Sequence[str],
+        shape: Shape,
+        batched: bool = True,
+        elem: int | None = None,
+        **attrs: Any,
     ) -> str:
-        """A helper node ``<path>/<name>`` whose output has per-sample ``shape``; returns it."""
+        """A helper node ``<path>/<name>`` whose output has per-sample ``shape`` (the whole
+        shape when not ``batched``: a reshaped weight, a shape) of type ``elem`` (float when
+        None); returns it."""
         value = f"{self.layer.name}/{name}"
         self._builder.add_node(op_type, inputs, value, value, "", attrs)
-        self._builder.add_value_info(value, shape)
+        self._builder.add_value_info(value, shape, batched=batched, elem=elem)
         return value
 
     def constant(self, name: str, **value: Any) -> str:
@@ -93,6 +116,11 @@ class _Site:
         self._builder.add_node("Constant", [], out, out, "", value)
         if "value_float" in value:
             self._builder.add_value_info(out, (), batched=False)
+        elif "value" in value:  # a TensorProto
+            tensor = value["value"]
+            self._builder.add_value_info(
+                out, tuple(tensor.dims), batched=False, elem=tensor.data_type
+            )
         else:
             ints = value["value_ints"]
             self._builder.add_value_info(out, (len(ints),), batched=False, elem=TensorProto.INT64)
@@ -161,23 +189,6 @@ def _avgpool(s: _Site) -> None:
 
 def _global_avgpool(s: _Site) -> None:
     s.node("GlobalAveragePool", [s.x])
-
-
-def _adaptive_avgpool(s: _Site) -> None:
-    _, h, w = s.in_shapes[0]
-    oh, ow = s.attrs["size"]
-    if (oh, ow) == (1, 1):
-        s.node("GlobalAveragePool", [s.x])
-        return
-    if h % oh or w % ow:
-        raise s.unsupported(
-            f"adaptive_avgpool from {h}×{w} to {oh}×{ow} is unsupported: ONNX has no adaptive "
-            "pooling, and its bins form a plain AveragePool only when the input size is a "
-            "multiple of the output size",
-            "use an input size that is a multiple of the output size (archc emit --input ...), "
-            "or avgpool / global_avgpool",
-        )
-    s.node("AveragePool", [s.x], kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
 
 
 def _linear(s: _Site) -> None:
@@ -256,7 +267,18 @@ def _concat(s: _Site) -> None:
 
 
 def _add(s: _Site) -> None:
+    # Add and Sum broadcast as PyTorch does (numpy rules; the batch axis leads)
     s.node("Add" if len(s.inputs) == 2 else "Sum", s.inputs)
+
+
+def _mul(s: _Site) -> None:
+    product = s.inputs[0]
+    shapes = s.in_shapes
+    partial = shapes[0]
+    for i, (x, shape) in enumerate(zip(s.inputs[1:-1], shapes[1:-1], strict=True)):
+        partial = tuple(max(p, q) for p, q in zip(partial, shape, strict=True))
+        product = s.step(f"product{i + 1}", "Mul", [product, x], partial)
+    s.node("Mul", [product, s.inputs[-1]])
 
 
 #: op name -> its ONNX lowering; every op of the registry, the internal ``input`` included.
@@ -266,21 +288,39 @@ LOWERINGS: dict[str, Lowering] = {
     "maxpool": Lowering(_maxpool),
     "avgpool": Lowering(_avgpool),
     "global_avgpool": Lowering(_global_avgpool),
-    "adaptive_avgpool": Lowering(_adaptive_avgpool),
+    "adaptive_avgpool": Lowering(modern.adaptive("AveragePool")),
+    "adaptive_maxpool": Lowering(modern.adaptive("MaxPool")),
+    "conv_transpose": Lowering(modern.conv_transpose, fan_in_uniform),
+    "upsample": Lowering(modern.upsample),
+    "pad": Lowering(modern.pad),
+    "channel_shuffle": Lowering(modern.channel_shuffle),
     "linear": Lowering(_linear, fan_in_uniform),
     "flatten": Lowering(_flatten),
     "relu": Lowering(_simple("Relu")),
     "relu6": Lowering(_relu6),
     "hardswish": Lowering(_hardswish),
+    "silu": Lowering(modern.silu),
+    "hardsigmoid": Lowering(modern.hardsigmoid),
+    "gelu": Lowering(modern.gelu),
+    "leaky_relu": Lowering(modern.leaky_relu),
+    "elu": Lowering(modern.elu),
+    "mish": Lowering(modern.mish),
+    "prelu": Lowering(modern.prelu, constant_init),
     "sigmoid": Lowering(_simple("Sigmoid")),
     "tanh": Lowering(_simple("Tanh")),
     "softmax": Lowering(_softmax),
     "batchnorm": Lowering(_batchnorm, batchnorm_init),
     "lrn": Lowering(_lrn),
+    "groupnorm": Lowering(modern.groupnorm, constant_init),
+    "instancenorm": Lowering(modern.instancenorm, constant_init),
+    "layernorm": Lowering(modern.layernorm, constant_init),
+    "layer_scale": Lowering(modern.layer_scale, constant_init),
+    "stochastic_depth": Lowering(_simple("Identity")),  # inference: the identity
     "dropout": Lowering(_simple("Identity")),  # inference: dropout is the identity
     "identity": Lowering(_simple("Identity")),
     "concat": Lowering(_concat),
     "add": Lowering(_add),
+    "mul": Lowering(_mul),
 }
 
 INITIALISERS: dict[str, Initialiser | None] = {op: rule.init for op, rule in LOWERINGS.items()}
@@ -321,6 +361,7 @@ class _Builder:
         self.weight_inputs: list[onnx.ValueInfoProto] = []
         self.layer_weights: dict[str, list[str]] = {}
         self._float = TensorProto.FLOAT
+        self.opset = MIN_OPSET  # set by build(); lowerings whose ONNX form changed ask it
         for name, layer, spec in network.weights():
             self.layer_weights.setdefault(layer, []).append(name)
             if weights_as_inputs:
@@ -362,6 +403,7 @@ class _Builder:
     def build(self, opset: int, weights: str) -> onnx.ModelProto:
         from onnx import helper
 
+        self.opset = opset
         net = self.network
         outputs_by_node = net.graph.graph[ir.G_OUTPUTS]
         graph_names = set(net.graph.graph[ir.G_INPUTS]) | set(outputs_by_node)

@@ -92,6 +92,18 @@ def batchnorm_init(
     return np.full(spec.shape, _BATCHNORM_START[spec.role], dtype=np.float32)
 
 
+def constant_init(
+    rng: np.random.Generator, spec: TensorSpec, siblings: Sequence[TensorSpec]
+) -> np.ndarray:
+    """A tensor PyTorch starts at a constant (``TensorSpec.init``: PReLU's slope, a norm's
+    weight 1 and bias 0, a layer scale's value)."""
+    import numpy as np
+
+    if spec.init is None:  # pragma: no cover - a registry bug: the op's tensors name no value
+        raise ValueError(f"{spec.role} has no constant initial value")
+    return np.full(spec.shape, spec.init, dtype=np.float32)
+
+
 def tensor_rng(seed: int, name: str) -> np.random.Generator:
     """The generator for canonical tensor ``name`` under ``seed`` (independent of order)."""
     import numpy as np

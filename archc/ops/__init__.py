@@ -4,7 +4,17 @@ Importing this package registers all ops.  ``REGISTRY`` maps canonical names to 
 ``ALIASES`` maps alternative spellings (``bn``, ``fc``, ``conv2d``) to canonical names.
 """
 
-from archc.ops import conv, dense, elementwise, merge, norm, pool  # noqa: F401  (registration)
+from archc.ops import (  # noqa: F401  (registration)
+    activation,
+    conv,
+    dense,
+    elementwise,
+    merge,
+    norm,
+    normalization,
+    pool,
+    resample,
+)
 from archc.ops.base import (
     ALIASES,
     INT_ARITHMETIC,

@@ -6,6 +6,7 @@ errors read the same: the argument's name, what it got, what it takes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,9 @@ _KIND_WORDS = {
     "nonneg": "a whole number >= 0",
     "pair": "a whole number >= 1 or a pair (h, w)",
     "pad": 'a whole number >= 0, a pair (h, w), or "same"',
+    "sides": "a whole number >= 0, a pair (h, w) or four (left, right, top, bottom)",
     "float": "a number",
+    "positive": "a number > 0",
     "prob": "a number in [0, 1)",
     "bool": "true or false",
 }
@@ -42,6 +45,8 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
     """Check ``value`` against ``spec.kind`` and return its canonical form, or raise."""
     kind = spec.kind
     result: Any = None
+    if value is None and spec.default is None:
+        return None  # an optional argument left out
     if kind == "count":
         result = value if _int_at_least(value, 1) else None
     elif kind == "nonneg":
@@ -50,6 +55,17 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
         result = _pair(value, 1)
     elif kind == "pad":
         result = "same" if value == "same" else _pair(value, 0)
+    elif kind == "sides":
+        if isinstance(value, tuple) and len(value) == 4 and all(_int_at_least(x, 0) for x in value):
+            result = tuple(value)
+        else:
+            pair = _pair(value, 0)
+            result = None if pair is None else (pair[1], pair[1], pair[0], pair[0])
+    elif kind == "positive":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        result = float(value) if ok and math.isfinite(value) and value > 0 else None
+    elif kind == "choice":
+        result = value if isinstance(value, str) and value in spec.choices else None
     elif kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
             result = float(value)
@@ -61,14 +77,15 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
     else:  # pragma: no cover - a registry bug
         raise ValueError(f"unknown attribute kind {kind!r}")
     if result is None:
-        raise ArgProblem(
-            f"'{spec.name}' must be {_KIND_WORDS[kind]}, not {show_value(value)}", spec.name
-        )
+        words = _KIND_WORDS.get(kind) or " or ".join(show_value(c) for c in spec.choices)
+        raise ArgProblem(f"'{spec.name}' must be {words}, not {show_value(value)}", spec.name)
     return result
 
 
 def show_value(value: Any) -> str:
     """A value as the language writes it: ``true``, ``"same"``, ``(1, 7)``."""
+    if value is None:
+        return "unset"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

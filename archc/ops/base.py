@@ -56,14 +56,19 @@ class AttrSpec:
     """One op argument: its name, kind (how a value is checked and normalised) and default.
 
     Kinds: ``count`` (integer >= 1), ``nonneg`` (integer >= 0), ``pair`` (count or (h, w) of
-    counts), ``pad`` (nonneg, (h, w) or "same"), ``float``, ``prob`` (0 <= p < 1), ``bool``.
-    A default written ``"=kernel"`` copies another attribute's value.
+    counts), ``pad`` (nonneg, (h, w) or "same"), ``sides`` (nonneg, (h, w) or (left, right,
+    top, bottom) as PyTorch's ``F.pad`` orders them; normalised to the four), ``float``,
+    ``positive`` (a finite number > 0), ``prob`` (0 <= p < 1), ``bool``, ``choice`` (one of
+    the strings in ``choices``).  A default written ``"=kernel"`` copies another attribute's
+    value; a default of None makes the argument optional (None when not given: the language
+    has no way to write None, so only a default is ever None).
     """
 
     name: str
     kind: str
     default: Any = REQUIRED
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
     @property
     def required(self) -> bool:
@@ -75,12 +80,15 @@ class TensorSpec:
     """A weight tensor a layer owns: its role (``weight``, ``running_mean`` ...) and shape.
 
     ``trainable`` separates parameters from buffers.  The canonical name of the tensor is
-    ``<layer path>.<role>``; emitters name and order weights by this list.
+    ``<layer path>.<role>``; emitters name and order weights by this list.  ``init`` is the
+    constant PyTorch's module starts the tensor at (norm weights 1, biases 0, PReLU's slope
+    0.25), None when it is drawn at random: an emitter that makes initial weights reads it.
     """
 
     role: str
     shape: tuple[int, ...]
     trainable: bool = True
+    init: float | None = None
 
 
 @dataclass(frozen=True)

@@ -57,32 +57,91 @@ class Concat(Op):
         return SymbolicShape(total, ins[0].rank, ins[0].spatial)
 
 
-@register
-class Add(Op):
-    name = "add"
-    doc = "Elementwise sum of same-shaped tensors (residual connections)."
-    traits = frozenset({"merge", "elementwise"})
-    shape_doc = "all shapes equal"
-    examples = (
-        Example("add(a, b)", ((4, 8, 8), (4, 8, 8))),
-        Example("add(a, b, c)", ((3, 5, 6), (3, 5, 6), (3, 5, 6))),
-    )
+def broadcast(op: str, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+    """The shape elementwise merges give: same rank; along each axis the sizes agree, or one
+    of them is 1 and is repeated to the other's (PyTorch's and ONNX's broadcasting, the batch
+    dimension left out)."""
+    first, first_name = ins[0], names[0]
+    out = list(first)
+    for x, name in zip(ins[1:], names[1:], strict=True):
+        if len(x) != len(first):
+            raise ShapeProblem(
+                f"{op} inputs differ in rank: {first_name} is {dims(first)}, {name} is {dims(x)}"
+            )
+        for i, size in enumerate(x):
+            if size != out[i] and 1 not in (size, out[i]):
+                axis = _AXES[i] if len(x) == 3 else "features"
+                raise ShapeProblem(
+                    f"{op} inputs differ in {axis}: {first_name} is {dims(first)}, {name} is "
+                    f"{dims(x)} (sizes must agree, or one must be 1 to broadcast)"
+                )
+            out[i] = max(out[i], size)
+    return tuple(out)
+
+
+def _wider(values: Sequence[T | None]) -> T | None:
+    """The size that is not 1 among broadcasting sizes (the first when none is known to be 1)."""
+    for v in values:
+        if v is None:
+            return None
+        if not (v == 1 or getattr(v, "value", None) == 1):
+            return v
+    return values[0]
+
+
+_BROADCAST_DOC = (
+    "same rank; along each axis the sizes agree or one is 1, repeated to the other's "
+    "(C×H×W with C×1×1, 1×H×W or 1×1×1); the output has the larger size on each axis"
+)
+
+
+class _Elementwise(Op):
+    """A merge that combines its inputs element by element, with broadcasting."""
+
+    shape_doc = _BROADCAST_DOC
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        first, first_name = ins[0], names[0]
-        for x, name in zip(ins[1:], names[1:], strict=True):
-            if x != first:
-                axis = next(
-                    (_AXES[i] for i in range(min(len(x), len(first), 3)) if x[i] != first[i]),
-                    "rank",
-                )
-                raise ShapeProblem(
-                    f"add inputs differ in {axis}: {first_name} is {dims(first)}, {name} is {dims(x)}"
-                )
-        return first
+        return broadcast(self.name, ins, names)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        channels = _wider([x.channels for x in ins])
+        known = [x.spatial for x in ins if x.spatial is not None]
+        spatial = None
+        if len(known) == len(ins):
+            h, w = _wider([k[0] for k in known]), _wider([k[1] for k in known])
+            spatial = None if h is None or w is None else (h, w)
+        return SymbolicShape(channels, ins[0].rank, spatial)
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return (len(ins) - 1) * elements(out)
+
+
+@register
+class Add(_Elementwise):
+    name = "add"
+    doc = "Elementwise sum (residual connections), broadcasting sizes of 1."
+    traits = frozenset({"merge", "elementwise"})
+    examples = (
+        Example("add(a, b)", ((4, 8, 8), (4, 8, 8))),
+        Example("add(a, b, c)", ((3, 5, 6), (3, 5, 6), (3, 5, 6))),
+        Example("add(a, b)", ((4, 8, 8), (4, 1, 1))),
+        Example("add(a, b)", ((1, 5, 6), (3, 5, 1))),
+    )
+
+
+@register
+class Mul(_Elementwise):
+    name = "mul"
+    doc = "Elementwise product, broadcasting sizes of 1 (squeeze-excitation: mul(x, s))."
+    traits = frozenset({"merge", "elementwise"})
+    examples = (
+        Example("mul(a, b)", ((4, 8, 8), (4, 1, 1))),
+        Example("mul(a, b)", ((4, 8, 8), (4, 8, 8))),
+        Example("mul(a, b, c)", ((4, 5, 6), (1, 5, 6), (4, 1, 1))),
+        Example("mul(a, b)", ((6,), (6,))),
+    )
 
 
 @register

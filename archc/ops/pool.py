@@ -150,11 +150,15 @@ class AdaptiveAvgPool(Op):
     doc = "Average pooling to a fixed output size (PyTorch AdaptiveAvgPool2d)."
     traits = frozenset({"spatial", "pool"})
     attrs = (AttrSpec("size", "pair", doc="output height and width"),)
-    shape_doc = "C×H×W → C×size"
+    shape_doc = (
+        "C×H×W → C×size; output row i averages input rows ⌊i·H/h⌋ to ⌈(i+1)·H/h⌉ − 1 "
+        "(bins overlap when H is not a multiple of h), columns likewise"
+    )
     examples = (
         Example("adaptive_avgpool(2)"),
         Example("adaptive_avgpool(1)", ((4, 5, 7),)),
         Example("adaptive_avgpool((5, 3))", ((4, 10, 9),)),
+        Example("adaptive_avgpool((3, 4))", ((4, 10, 9),)),  # bins overlap
     )
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
@@ -181,5 +185,33 @@ class AdaptiveAvgPool(Op):
         return f"adaptive_avgpool → {dims(a['size'])}"
 
 
+@register
+class AdaptiveMaxPool(AdaptiveAvgPool):
+    name = "adaptive_maxpool"
+    doc = "Max pooling to a fixed output size (PyTorch AdaptiveMaxPool2d)."
+    shape_doc = "C×H×W → C×size; bins as adaptive_avgpool"
+    examples = (
+        Example("adaptive_maxpool(2)"),
+        Example("adaptive_maxpool(1)", ((4, 5, 7),)),
+        Example("adaptive_maxpool((3, 4))", ((4, 10, 9),)),  # bins overlap
+    )
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        # comparisons: one fewer than the bin's elements, per output element
+        _, h, w = ins[0]
+        oh, ow = a["size"]
+        rows = [end - start for start, end in adaptive_bins(h, oh)]
+        cols = [end - start for start, end in adaptive_bins(w, ow)]
+        return ins[0][0] * sum(r * c - 1 for r in rows for c in cols)
+
+    def summary(self, a: Attrs) -> str:
+        return f"adaptive_maxpool → {dims(a['size'])}"
+
+
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling bins along one axis: [⌊i·size/out⌋, ⌈(i+1)·size/out⌉)."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
 def _widest_bin(size: int, out: int) -> int:
-    return max(-(-(i + 1) * size // out) - (i * size // out) for i in range(out))
+    return max(end - start for start, end in adaptive_bins(size, out))

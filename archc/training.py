@@ -152,6 +152,53 @@ def _dropout(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[
     return [Saved("new", elements=elements(out))]
 
 
+def _output_if_inplace(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    # leaky_relu_/elu_ keep their result (the tensor they overwrote), out of place their input
+    return [Saved("output")] if inplace else [Saved("input")]
+
+
+def _inputs(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    return [Saved("input", index=i) for i in range(len(ins))]
+
+
+def _mul(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    # a * b * c: each product keeps both factors, so the partial products too
+    saved = _inputs(a, ins, out, inplace)
+    partial = ins[0]
+    for x in ins[1:-1]:
+        partial = tuple(max(p, q) for p, q in zip(partial, x, strict=True))
+        saved.append(Saved("new", elements=elements(partial)))
+    return saved
+
+
+def _groupnorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    stat = Saved("new", elements=a["groups"])  # mean and rstd per sample and group
+    return [Saved("input"), stat, stat]
+
+
+def _instancenorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    # F.instance_norm is a batch norm over a 1×(N·C)×H×W view: its input, the batch mean and
+    # inverse std (float32, N·C), and the weight and running statistics repeated N times
+    c = ins[0][0]
+    stat = Saved("new", elements=c, dtype="float32")
+    repeats = int(a["affine"]) + 2 * int(a["track_running_stats"])
+    return [Saved("input"), stat, stat] + [Saved("new", elements=c)] * repeats
+
+
+def _layernorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    stat = Saved("new", elements=elements(out) // out[0])  # mean and rstd per position
+    return [Saved("input"), stat, stat]
+
+
+def _stochastic_depth(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    # x * noise keeps the noise: one value per sample ("row") or one for the batch
+    return [Saved("new", elements=1, per_sample=a["mode"] == "row")]
+
+
+def _pad(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    return [] if a["mode"] == "zero" else [Saved("input")]
+
+
 #: per op, what autograd keeps for the backward pass of the emitted module (torch 2.13 CPU)
 SAVES: dict[str, SaveRule] = {
     "input": SaveRule("nothing (a network input)", _nothing),
@@ -189,6 +236,46 @@ SAVES: dict[str, SaveRule] = {
     "global_avgpool": SaveRule("nothing (a mean)", _adaptive, fresh=True),
     "adaptive_avgpool": SaveRule(
         "its input (nothing for a 1×1 output: a mean)", _adaptive, fresh=True
+    ),
+    # issue 11's ops
+    "mul": SaveRule("every input, and the partial products of three or more", _mul, fresh=True),
+    "silu": SaveRule("its input; in place, a copy of the input it overwrites", _input_or_copy),
+    "hardsigmoid": SaveRule(
+        "its input; in place, a copy of the input it overwrites", _input_or_copy
+    ),
+    "mish": SaveRule("its input; in place, a copy of the input it overwrites", _input_or_copy),
+    "gelu": SaveRule("its input", _input),
+    "leaky_relu": SaveRule(
+        "its input; in place, its output (the tensor it overwrote)", _output_if_inplace
+    ),
+    "elu": SaveRule(
+        "its input; in place, its output (the tensor it overwrote)", _output_if_inplace
+    ),
+    "prelu": SaveRule("its input", _input, fresh=True),
+    "conv_transpose": SaveRule("its input", _input, fresh=True),
+    "upsample": SaveRule("nothing (nearest and bilinear need only sizes)", _nothing, fresh=True),
+    "pad": SaveRule(
+        "nothing for zero padding; its input for reflect and replicate", _pad, fresh=True
+    ),
+    "channel_shuffle": SaveRule("nothing (a reshape and a copy)", _nothing),
+    "groupnorm": SaveRule(
+        "its input, and mean and inverse std per sample and group", _groupnorm, fresh=True
+    ),
+    "instancenorm": SaveRule(
+        "its input, the batch mean and inverse std (float32, C per sample), the weight and "
+        "running statistics repeated per sample",
+        _instancenorm,
+        fresh=True,
+    ),
+    "layernorm": SaveRule(
+        "its input, and mean and inverse std per position", _layernorm, fresh=True
+    ),
+    "layer_scale": SaveRule("its input", _input),
+    "stochastic_depth": SaveRule(
+        "the noise: one value per sample (row), one per batch (batch)", _stochastic_depth
+    ),
+    "adaptive_maxpool": SaveRule(
+        "its input and int64 indices (one per output element)", _maxpool, fresh=True
     ),
 }
 #: a new op without a row saves its inputs: a safe over-estimate rather than a silent zero

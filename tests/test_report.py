@@ -32,6 +32,7 @@ class Page(HTMLParser):
         self.stack: list[str] = []
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.rows: list[str] = []  # data-key of each table row
+        self.row_nodes: list[str] = []  # data-node of each table row: its diagram node
         self.node_titles: list[str] = []
         self._in_title = False
         self._in_svg = 0
@@ -44,6 +45,7 @@ class Page(HTMLParser):
             self._in_svg += 1
         if tag == "tr" and "data-key" in a:
             self.rows.append(a["data-key"] or "")
+            self.row_nodes.append(a.get("data-node") or "")
         if tag == "title" and self._in_svg:
             self._in_title = self._node_group
         if tag not in VOID:
@@ -106,9 +108,15 @@ def test_shares_add_up_and_highlights_name_the_heaviest_rows() -> None:
     from archc.report.model import highlights
 
     lines = highlights(data)
-    assert lines[0] == "fc6.linear holds 74.3% of the params (102.76M of 138.36M)"
-    assert lines[1].startswith("conv1_2.conv holds 12.0% of the MACs")
-    assert lines[2].startswith("conv1_1.conv holds 21.1% of the activation memory")
+    # by stage (top-level scope); fc6.linear is all of fc6, so it is not named twice
+    assert lines[0] == "fc6 holds 74.3% of the params (102.76M of 138.36M)"
+    assert lines[1].startswith("conv1_2 holds 12.0% of the MACs")
+    assert lines[2].startswith("conv1_1 holds 21.1% of the activation memory")
+    # ResNet-50: the stage that matters, then the heaviest single layer
+    lines = highlights(build(load_spec("resnet50")))
+    assert lines[1] == (
+        "layer3 holds 35.8% of the MACs (1.46G of 4.09G); the most in one layer: stem.conv1, 2.9%"
+    )
 
 
 def test_percent() -> None:
@@ -132,8 +140,10 @@ def test_html_structure(vgg16_page: str) -> None:
     net = load_spec("vgg16")
     rows = [r.name for r in net.rows()]
     assert page.rows == rows  # the sortable table: one row per layer, in order
-    assert sorted(page.node_titles) == sorted(rows)  # the diagram: one node per row
-    assert sum(1 for tag, _ in page.tags if tag == "svg") == 1
+    # the diagram: conv and relu fused, every row links to the node that draws it
+    assert set(page.row_nodes) == set(page.node_titles)
+    assert len(page.node_titles) == 25
+    assert sum(1 for tag, _ in page.tags if tag == "svg") == 2  # the diagram, live memory
     assert sum(1 for tag, _ in page.tags if tag == "script") == 1
     assert [a.get("data-type") for tag, a in page.tags if tag == "th" and "data-type" in a] == [
         "num", "text", "text", "num", "num", "num", "num", "num", "num", "num", "num", "num",
@@ -141,7 +151,7 @@ def test_html_structure(vgg16_page: str) -> None:
     # totals and where the weight and compute sit
     for text in ("138.36M", "138,357,544", "15.47G", "527.79 MiB", "24.50 MiB peak live"):
         assert text in vgg16_page
-    assert "fc6.linear holds 74.3% of the params" in vgg16_page
+    assert "fc6 holds 74.3% of the params" in vgg16_page
     fc6 = re.search(r'<td class="name" title="fc6.linear">.*?</tr>', vgg16_page)
     assert fc6 is not None
     assert 'class="fill params" style="width:100.00%"' in fc6.group(0)
@@ -173,7 +183,12 @@ def test_html_for_every_spec(spec: str) -> None:
     assert_self_contained(page_text)
     page = parse(page_text)
     assert page.rows == [r.name for r in net.rows()]
-    assert len(page.node_titles) == len(page.rows)
+    assert set(page.row_nodes) == set(page.node_titles)
+    assert len(page.node_titles) <= 60
+    # every line link lands on a line of the inlined source
+    anchors = set(re.findall(r'id="(src-\d+-\d+)"', page_text))
+    links = set(re.findall(r'href="#(src-\d+-\d+)"', page_text))
+    assert links and links <= anchors
 
 
 def test_markdown_at_full_depth() -> None:
@@ -214,27 +229,26 @@ def test_cli_markdown_to_stdout_says_how_to_draw(capsys: pytest.CaptureFixture[s
     assert "#### Per block (depth 1)" in out
     layer3 = next(r for r in load_spec("resnet50").rows(1) if r.name == "layer3")
     assert f"| `layer3` | {op_label(layer3)} | 1024×14×14 |" in out
-    assert out.rstrip().endswith(
-        f"_Diagram: `archc emit {spec} --target svg --depth 1 -o resnet50.svg`_"
-    )
+    assert out.rstrip().endswith(f"_Diagram: `archc emit {spec} --target svg -o resnet50.svg`_")
 
 
 @needs_dot
 def test_cli_markdown_writes_the_svg_beside_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The docs/diagrams.md example: the directory ``review`` does not exist yet."""
     out_md = tmp_path / "review" / "googlenet.md"
-    out_md.parent.mkdir()
     code, out, err = run_cli(
         ["report", str(SPECS_DIR / "googlenet.arch"), "--format", "markdown", "-o", str(out_md)],
         capsys,
     )
     assert code == 0, err
     assert out == ""
+    assert f"archc: created directory {tmp_path / 'review'}/" in err
     text = out_md.read_text(encoding="utf-8")
     assert text.rstrip().endswith("![googlenet diagram](googlenet.svg)")
     svg = (tmp_path / "review" / "googlenet.svg").read_text(encoding="utf-8")
-    assert "<svg" in svg and svg.count('class="node"') == len(load_spec("googlenet").rows(1))
+    assert "<svg" in svg and svg.count('class="node"') == 57  # the default diagram
 
 
 @needs_dot
@@ -292,3 +306,66 @@ def test_assets_are_package_data() -> None:
     assets = resources.files("archc.report").joinpath("assets")
     names = sorted(p.name for p in assets.iterdir())
     assert names == ["page.html", "report.css", "report.js"]
+
+
+# --------------------------------------------------------------------------- review sections
+BUDGETED = """
+network budgeted {
+    input image: 3x32x32
+    stem = conv(16, 3, pad=1) -> batchnorm -> relu
+    output logits = global_avgpool -> flatten -> linear(10)
+    assert params <= 500, "fits a microcontroller"
+    assert macs < 10M
+    assert stem.params < 1000
+}
+"""
+
+
+@needs_dot
+def test_budgets_pass_and_fail_with_margins(tmp_path: Path) -> None:
+    import archc
+
+    spec = tmp_path / "budgeted.arch"
+    spec.write_text(BUDGETED, encoding="utf-8")
+    page_text = render_html(archc.load(spec))
+    assert "2 of 3 budgets hold; 1 fails (batch 1, float32)" in page_text
+    failed = re.search(r'<tr class="fail">.*?</tr>', page_text)
+    assert failed is not None and "params &lt;= 500" in failed.group(0)
+    assert "fits a microcontroller" in failed.group(0)
+    assert ">−150 (-30.0%)<" in failed.group(0)  # 650 params: 150 over
+    assert page_text.count('<span class="badge pass">pass</span>') == 2
+    assert 'href="#src-1-6"' in page_text  # the assert's line, in the source section
+    assert 'id="src-1-6"' in page_text
+
+
+@needs_dot
+def test_no_budgets_says_how_to_add_them(vgg16_page: str) -> None:
+    assert "This spec declares no budgets" in vgg16_page
+
+
+@needs_dot
+def test_review_sections_of_resnet50() -> None:
+    net = load_spec("resnet50")
+    page_text = render_html(net)
+    page = parse(page_text)
+    # the line column says which file: lib/resnet.arch is not resnet50.arch
+    assert '<a class="src-link" href="#src-2-17">lib/resnet.arch:17</a>' in page_text
+    assert '<a class="src-link" href="#src-1-13">resnet50.arch:13</a>' in page_text
+    assert "<code>lib/resnet.arch</code>" in page_text
+    # stages: one stacked bar per quantity, a segment per top-level scope with a share
+    assert page_text.count('<div class="stack-row">') == 3
+    assert re.search(r'class="seg s4" style="width:35\.8\d+%" title="layer3: 1\.46G', page_text)
+    # live memory: the peak named, equal to the analysis' peak
+    from archc.report.review import live_memory
+    from archc.units import human_bytes
+
+    lm = live_memory(net)
+    assert lm.peak == net.totals().peak_activation_bytes
+    assert f"Peak live activation memory <b>{human_bytes(lm.peak)}</b> while" in page_text
+    assert f'<b class="peak-layer">{lm.peak_node}</b>' in page_text
+    # receptive field against the 224×224 input
+    assert "first covers the whole 224×224 input" in page_text
+    assert "layer3.4.y.conv2" in page_text
+    # the heaviest rows only in the per-row chart
+    assert page_text.count('<td class="name" title=') == 15
+    assert len(page.rows) == len(net.rows())

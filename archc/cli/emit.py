@@ -16,7 +16,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from archc.analysis import Network
 from archc.cli.common import add_spec_arguments, load_spec, positive_int
@@ -31,6 +31,7 @@ EPILOG = """examples:
 """
 
 BINARY = frozenset({"onnx", "png", "pdf"})
+_T = TypeVar("_T")
 #: seconds of diagram work before progress is reported on standard error
 PROGRESS_AFTER = 2.0
 
@@ -143,7 +144,7 @@ def _diagram_options(args: argparse.Namespace) -> Any:
     )
 
 
-def diagram_work(net: Network, options: Any, what: Callable[[], bytes]) -> bytes:
+def diagram_work(net: Network, options: Any, what: Callable[[], _T]) -> _T:
     """Run ``what`` (drawing a diagram): say on standard error what the automatic depth
     collapsed, each warning Graphviz prints, and progress when it takes over two seconds."""
     import threading

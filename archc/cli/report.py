@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from archc.cli.analyze import add_convention_argument
 from archc.cli.common import add_batch_dtype, add_spec_arguments, load_spec, write_stdout
-from archc.cli.emit import add_diagram_flags
+from archc.cli.emit import add_diagram_flags, diagram_work
 from archc.emit import graphviz
 from archc.errors import UsageError
 from archc.fileio import write_atomic
 from archc.report import ReportOptions, render_html, render_markdown
 from archc.report.markdown import DEFAULT_DEPTH
+from archc.source import visible
 
 DESCRIPTION = """Write a design-review report of a spec.
 
@@ -51,11 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> ReportOptions:
-    depth = args.depth
-    if args.format == "markdown" and depth is None:
+    # --depth N collapses everything; by default (auto) only the diagram is collapsed, to at
+    # most 60 nodes, and the HTML table has every layer (the Markdown table one row per block)
+    depth = args.depth if isinstance(args.depth, int) else None
+    if args.format == "markdown" and args.depth == graphviz.AUTO:
         depth = DEFAULT_DEPTH
     diagram = graphviz.DiagramOptions(
-        depth=depth,
+        depth=args.depth,
+        fuse=args.fuse,
+        dpi=args.dpi,
         rankdir=args.rankdir,
         color_by=args.color_by,
         show=tuple(args.show),
@@ -79,24 +85,42 @@ def _emit_command(args: argparse.Namespace, depth: int | None) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def _make_parent(path: str) -> None:
+    """A report's files may go to a directory that does not exist yet (``-o review/x.md``):
+    it is created, and standard error says so."""
+    if path == "-":
+        return
+    parent = Path(path).parent
+    if not parent.exists():
+        parent.mkdir(parents=True)
+        sys.stderr.write(f"archc: created directory {visible(str(parent))}/\n")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.svg and args.format != "markdown":
         raise UsageError("--svg goes with --format markdown (the HTML report inlines its diagram)")
     net = load_spec(args)
     options = _options(args)
+    if args.output:
+        _make_parent(args.output)
     if args.format == "html":
-        text = render_html(net, options)
+        text = diagram_work(net, options.diagram, lambda: render_html(net, options))
     else:
         svg_path = args.svg or (str(Path(args.output).with_suffix(".svg")) if args.output else None)
         link = hint = None
         if svg_path is not None:
             if args.output and Path(svg_path).resolve() == Path(args.output).resolve():
                 raise UsageError("the diagram and the Markdown would be the same file; use --svg")
-            write_atomic(svg_path, graphviz.render(net, "svg", options.diagram))
+            _make_parent(svg_path)
+            svg = diagram_work(
+                net, options.diagram, lambda: graphviz.render(net, "svg", options.diagram)
+            )
+            write_atomic(svg_path, svg)
             base = Path(args.output).parent if args.output else Path(".")
             link = Path(os.path.relpath(svg_path, base)).as_posix()
         else:
-            hint = f"`{_emit_command(args, options.depth)}`"
+            depth = args.depth if isinstance(args.depth, int) else None
+            hint = f"`{_emit_command(args, depth)}`"
         text = render_markdown(net, options, link, hint)
     if args.output:
         write_atomic(args.output, text)

@@ -466,6 +466,25 @@ def collapse_note(net: Network, options: DiagramOptions) -> str | None:
     )
 
 
+def _keys(net: Network, drawn: list[Group]) -> dict[str, str]:
+    group_of = {member: g.row.name for g in drawn for member in g.members}
+    key_of: dict[str, str] = {}
+    for node in net.order:
+        row_name = (
+            node
+            if node in group_of
+            else next(p for p in reversed(_prefixes(node)) if p in group_of)
+        )
+        key_of[node] = group_of[row_name]
+    return key_of
+
+
+def node_keys(net: Network, options: DiagramOptions | None = None) -> dict[str, str]:
+    """Layer node -> the id of the diagram node that draws it (the SVG node's ``<title>``)."""
+    options = options or DiagramOptions()
+    return _keys(net, groups(net, resolve_depth(net, options), options))
+
+
 # --------------------------------------------------------------------------- building
 def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digraph:
     """The diagram as a ``graphviz.Digraph`` (needs the graphviz package, not the binary)."""
@@ -476,15 +495,7 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
     rows = [g.row for g in drawn]
     row_of = {r.name: r for r in rows}
     fused = {g.row.name for g in drawn if g.fused}
-    group_of = {member: g.row.name for g in drawn for member in g.members}
-    key_of: dict[str, str] = {}  # layer node -> the displayed node (row) that holds it
-    for node in net.order:
-        row_name = (
-            node
-            if node in group_of
-            else next(p for p in reversed(_prefixes(node)) if p in group_of)
-        )
-        key_of[node] = group_of[row_name]
+    key_of = _keys(net, drawn)  # layer node -> the displayed node that holds it
     # a fused node that is a whole named chain (conv1_1 = conv -> relu) takes the chain's name
     under: dict[str, int] = {}
     for node in net.order:

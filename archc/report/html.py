@@ -1,8 +1,10 @@
 """The self-contained HTML report: one file with inline SVG, CSS and JavaScript.
 
-The page fetches nothing: the diagram is Graphviz's SVG inlined, the chart is HTML bars, the
-styles and the script (sorting, filtering, zoom) are package data inlined into the page, and a
-Content-Security-Policy forbids every network load.  Output is deterministic for a given spec and
+The page fetches nothing: the diagram is Graphviz's SVG inlined, the charts are HTML bars and
+inline SVG, the spec's source is inlined with an anchor per line, the styles and the script
+(sorting, filtering, zoom) are package data inlined into the page, and a Content-Security-Policy
+forbids every network load.  The review sections (budgets, stages, live memory, receptive field,
+source) are drawn by :mod:`archc.report.sections`.  Output is deterministic for a given spec and
 Graphviz version.
 """
 
@@ -15,7 +17,7 @@ from string import Template
 
 from archc import __version__
 from archc.analysis import Network
-from archc.emit.graphviz import render
+from archc.emit.graphviz import collapse_note, node_keys, render
 from archc.formats import op_label, rf_label
 from archc.ops import dims
 from archc.report.model import (
@@ -28,7 +30,18 @@ from archc.report.model import (
     memory_text,
     percent,
 )
+from archc.report.sections import (
+    budgets_section,
+    line_link,
+    memory_section,
+    receptive_field_section,
+    source_section,
+    stages_section,
+)
 from archc.units import grouped, human_count
+
+#: the per-row chart shows this many rows, the heaviest by their largest share
+CHART_ROWS = 15
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
@@ -75,7 +88,12 @@ def _highlights(data: ReportData) -> str:
 
 def _chart(data: ReportData) -> str:
     """Bars per row for each share: where the weights, the compute and the memory sit."""
-    rows = [r for r in data.rows if any(s.value(r) for s in data.shares)]
+    nonzero = [r for r in data.rows if any(s.value(r) for s in data.shares)]
+    heaviest = sorted(nonzero, key=lambda r: -max(data.share(s.key, r) for s in data.shares))[
+        :CHART_ROWS
+    ]
+    keep = {r.name for r in heaviest}
+    rows = [r for r in nonzero if r.name in keep]  # in the spec's order
     top = {s.key: max((data.share(s.key, r) for r in rows), default=0.0) for s in data.shares}
     head = "".join(
         f'<th scope="col"><span class="legend-dot {s.key}"></span>{escape(s.title)} '
@@ -96,9 +114,9 @@ def _chart(data: ReportData) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     skipped = len(data.rows) - len(rows)
     note = (
-        f'<p class="note">{skipped} {data.unit}s with no parameters, MACs or new activation '
-        "memory (activations, in-place ops, views) are left out. Bars are scaled to the "
-        "largest row in each column.</p>"
+        f'<p class="note">The {len(rows)} heaviest of {len(data.rows)} {data.unit}s, by their '
+        "largest share, in the spec's order (the table below has them all). Bars are scaled "
+        "to the largest row in each column.</p>"
         if skipped
         else '<p class="note">Bars are scaled to the largest row in each column.</p>'
     )
@@ -116,17 +134,32 @@ _COLUMNS = (
     ("op", "text", "ascending", "op"),
     ("output", "num", "descending", "num"),
     ("params", "num", "descending", "num"),
-    ("% params", "num", "descending", "num"),
+    ("% params", "num", "descending", "num pct"),
     ("MACs", "num", "descending", "num"),
-    ("% MACs", "num", "descending", "num"),
+    ("% MACs", "num", "descending", "num pct"),
     ("memory", "num", "descending", "num"),
-    ("MACs/B", "num", "descending", "num"),
-    ("RF/jump", "num", "descending", "num"),
-    ("line", "num", "ascending", "num aux"),
+    ("MACs/B", "num", "descending", "num wide"),
+    ("RF/jump", "num", "descending", "num wide"),
+    ("line", "num", "ascending", "num aux src-col"),
 )
 
 
+def _row_nodes(data: ReportData) -> dict[str, str]:
+    """Table row -> the diagram node that draws it (the diagram may be collapsed or fused)."""
+    keys = node_keys(data.net, data.options.diagram)
+    out = {}
+    for row in data.rows:
+        first = (
+            row.name
+            if row.name in keys
+            else next(n for n in data.net.order if n.startswith(row.name + "."))
+        )
+        out[row.name] = keys[first]
+    return out
+
+
 def _table(data: ReportData) -> str:
+    nodes = _row_nodes(data)
     head = []
     macs = next(s.title for s in data.shares if s.key == "macs")  # a peer tool's, by convention
     for title, kind, first, css in _COLUMNS:
@@ -150,13 +183,16 @@ def _table(data: ReportData) -> str:
             (escape(memory_text(data, row)), mem),
             (escape(intensity_text(data, row)), f"{data.intensity(row):.6g}"),
             (escape(rf_label(row)), row.rf.size[0] * row.rf.size[1]),
-            (str(row.line), row.line),
+            line_link(data.net, row),
         ]
         tds = []
         for (text, value), (_, _, _, css) in zip(cells, _COLUMNS, strict=True):
             attr = f' data-v="{value}"' if value is not None else ""
             tds.append(f'<td class="{css}"{attr}>{text}</td>')
-        body.append(f'<tr data-key="{escape(row.name)}">{"".join(tds)}</tr>')
+        body.append(
+            f'<tr data-key="{escape(row.name)}" data-node="{escape(nodes[row.name])}">'
+            f"{''.join(tds)}</tr>"
+        )
     return (
         '<div class="table-wrap"><table id="layers" class="layers">'
         f"<thead><tr>{''.join(head)}</tr></thead>"
@@ -168,6 +204,8 @@ def render_html(net: Network, options: ReportOptions | None = None) -> str:
     """The whole report page (runs Graphviz's ``dot`` for the diagram)."""
     data = build(net, options)
     diagram = inline_svg(render(net, "svg", data.options.diagram).decode("utf-8"))
+    note = collapse_note(net, data.options.diagram)
+    diagram_note = f'<p class="note">The {escape(note)}.</p>' if note else ""
     depth = data.options.depth
     scope = "per layer" if depth is None else f"per block, depth {depth}"
     page = Template(_asset("page.html"))
@@ -184,6 +222,12 @@ def render_html(net: Network, options: ReportOptions | None = None) -> str:
         cards=_cards(data),
         highlights=_highlights(data),
         diagram=diagram,
+        diagram_note=diagram_note,
+        budgets=budgets_section(data),
+        stages=stages_section(data),
+        memory=memory_section(data),
+        receptive_field=receptive_field_section(data),
+        source=source_section(net),
         chart=_chart(data),
         chart_scope=escape(scope),
         table=_table(data),

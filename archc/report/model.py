@@ -161,14 +161,29 @@ def memory_text(data: ReportData, row: Row) -> str:
 
 
 def highlights(data: ReportData) -> list[str]:
-    """One sentence per quantity: which row holds the most of it, and how much."""
+    """One sentence per quantity: which top-level scope (stage) holds the most of it, and the
+    single row that holds the most when that is another name."""
     out = []
+    stages = data.net.rows(1, data.totals.batch)
+    if data.options.convention != "archc":  # the stage MACs as the chosen tool counts them
+        counts = row_counts(data.net, stages, 1, data.options.convention, data.totals.batch)
+        stages = [replace(r, macs=counts[r.name]) for r in stages]
     for share in data.shares:
-        if not data.share_totals[share.key]:
+        total = data.share_totals[share.key]
+        if not total:
             continue
-        top = max(data.rows, key=share.value)  # first of equals: evaluation order
-        out.append(
-            f"{top.name} holds {100 * data.share(share.key, top):.1f}% of the {share.title} "
-            f"({share.text(share.value(top))} of {share.text(data.share_totals[share.key])})"
+        stage = max(stages, key=share.value)  # first of equals: evaluation order
+        top = max(data.rows, key=share.value)
+        line = (
+            f"{stage.name} holds {100 * share.value(stage) / total:.1f}% of the {share.title} "
+            f"({share.text(share.value(stage))} of {share.text(total)})"
         )
+        inside = top.name.startswith(stage.name + ".") and share.value(top) >= 0.9 * (
+            share.value(stage)
+        )
+        if top.name != stage.name and not inside:  # fc6.linear is all of fc6: said once
+            line += (
+                f"; the most in one {data.unit}: {top.name}, {percent(data.share(share.key, top))}"
+            )
+        out.append(line)
     return out

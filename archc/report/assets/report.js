@@ -95,7 +95,7 @@
       var link = event.target.closest("a.node-link");
       if (!link) return;
       event.preventDefault();
-      showNode(link.closest("tr").getAttribute("data-key"));
+      showNode(link.closest("tr").getAttribute("data-node"));
     });
   }
   Object.keys(nodes).forEach(function (key) {
@@ -103,7 +103,7 @@
       if (!tbody) return;
       var row = null;
       Array.prototype.forEach.call(tbody.rows, function (r) {
-        if (r.getAttribute("data-key") === key) row = r;
+        if (!row && r.getAttribute("data-node") === key) row = r;  // the node's first row
       });
       if (!row) return;
       row.classList.remove("hidden");

@@ -30,6 +30,7 @@ from archc.report.model import (
     memory_text,
     percent,
 )
+from archc.report.review import file_label
 from archc.report.sections import (
     budgets_section,
     line_link,
@@ -213,6 +214,7 @@ def render_html(net: Network, options: ReportOptions | None = None) -> str:
         csp=escape(CSP, quote=False),
         name=escape(net.name),
         file=escape(net.file),
+        file_name=escape(file_label(net, net.file)),
         version=escape(__version__),
         batch=data.totals.batch,
         dtype=escape(data.totals.dtype),

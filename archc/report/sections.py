@@ -31,9 +31,10 @@ PALETTE = 10
 
 
 def line_link(net: Network, row: Row) -> tuple[str, int]:
-    """The table's line cell (``<a href="#src-2-17">lib/resnet.arch:17</a>``) and its sort key."""
+    """The table's line cell and its sort key: ``<a href="#src-2-17">lib/resnet.arch:17</a>``
+    for a line of an included file, the bare number for a line of the spec itself."""
     span = row_span(net, row)
-    label = f"{file_label(net, span.file)}:{span.line}"
+    label = str(span.line) if span.file == net.file else f"{file_label(net, span.file)}:{span.line}"
     files = list(net.files)
     index = files.index(span.file) if span.file in files else len(files)
     return (

@@ -107,6 +107,44 @@ def times(k: int, fn: CountFn) -> CountFn:
     return count
 
 
+def norm_elements(affine: int, plain: int) -> CountFn:
+    """A norm's count: ``affine`` per output element with a weight and bias, ``plain`` without."""
+
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return (affine if a["affine"] else plain) * elements(out)
+
+    return count
+
+
+def flat_only(fn: CountFn) -> CountFn:
+    """``fn`` on a flat input, 0 on a C×H×W map (``layernorm`` is ``nn.LayerNorm`` only when
+    flat; on a map it is a ``LayerNorm2d`` subclass, which tools that match exact module types
+    do not see)."""
+
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return fn(a, ins, out) if len(out) == 1 else 0
+
+    return count
+
+
+def registry_params(op: str) -> CountFn:
+    """The op's parameter elements (``Op.params``): torchinfo's rule for a module that is not a
+    convolution, at batch 1."""
+    entry = REGISTRY[op]
+
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return entry.params(a, ins, out)
+
+    return count
+
+
+def conv_transpose_over_output(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    """C_out·H_out·W_out·(C_in/groups)·k_h·k_w: a transposed convolution counted as if it were
+    a convolution producing its output (thop's count_convNd)."""
+    kh, kw = a["kernel"]
+    return elements(out) * (ins[0][0] // a["groups"]) * kh * kw
+
+
 def lrn_functionals(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
     """What patching ``Tensor.mul``/``Tensor.add`` and ``F.avg_pool3d`` sees inside
     ``F.local_response_norm`` on a C×H×W map: ``x·x``, ``·alpha`` and ``+k`` (n each), and the

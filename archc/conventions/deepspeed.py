@@ -19,14 +19,17 @@ from collections.abc import Sequence
 from archc.conventions.base import (
     Convention,
     Rule,
+    bias_elements,
     in_elements,
     lrn_functionals,
+    norm_elements,
     out_elements,
+    plus,
     registry_macs,
     times,
     zero,
 )
-from archc.ops import Attrs, Shape
+from archc.ops import Attrs, Shape, elements
 
 
 def _conv(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
@@ -45,6 +48,19 @@ def _conv(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
 
 _UNPATCHED = Rule("0", zero, "not a patched functional or tensor method")
 _POOL = Rule("C·H_in·W_in (1 per input element)", in_elements, "_pool_flops_compute")
+
+_NORM = Rule(
+    "5·n with an affine weight and bias, 4·n without",
+    norm_elements(5, 4),
+    "patched F.group_norm/F.instance_norm/F.layer_norm",
+)
+
+
+def _upsample(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    if a["size"] is not None:
+        return out[1] * out[2]
+    return int(elements(ins[0]) * a["scale"] ** 2)
+
 
 CONVENTION = Convention(
     name="deepspeed",
@@ -89,6 +105,32 @@ CONVENTION = Convention(
         "identity": _UNPATCHED,
         "concat": Rule("0", zero, "torch.cat is not patched"),
         "add": Rule("0", zero, "x + y (Tensor.__add__) is not patched"),
+        "mul": Rule("0", zero, "x * y (Tensor.__mul__) is not patched"),
+        "silu": Rule("n", in_elements, "patched F.silu"),
+        "hardsigmoid": Rule("0", zero, "F.hardsigmoid is not patched"),
+        "gelu": Rule("n", in_elements, "patched F.gelu"),
+        "leaky_relu": Rule("n", in_elements, "patched F.leaky_relu"),
+        "elu": Rule("n", in_elements, "patched F.elu"),
+        "mish": Rule("0", zero, "F.mish is not patched"),
+        "prelu": Rule("n", in_elements, "patched F.prelu"),
+        "conv_transpose": Rule(
+            "2·C_in·H_in·W_in·(C_out/groups)·k_h·k_w + C_out·H_out·W_out (bias)",
+            plus(times(2, registry_macs("conv_transpose")), bias_elements),
+            "patched F.conv_transpose2d: _conv_trans_flops_compute",
+        ),
+        "upsample": Rule(
+            "H_out·W_out with a size (channels left out), C·H_in·W_in·scale² with a scale",
+            _upsample,
+            "patched F.interpolate: _upsample_flops_compute",
+        ),
+        "pad": Rule("0", zero, "F.pad is not patched"),
+        "channel_shuffle": _UNPATCHED,
+        "groupnorm": _NORM,
+        "instancenorm": _NORM,
+        "layernorm": _NORM,
+        "layer_scale": Rule("0", zero, "x * scale (Tensor.__mul__) is not patched"),
+        "stochastic_depth": _UNPATCHED,
+        "adaptive_maxpool": _POOL,
     },
     treats={
         "bias": "conv bias 1 FLOP per output element; linear bias not counted",

@@ -17,12 +17,13 @@ from archc.conventions.base import (
     Convention,
     Rule,
     in_elements,
+    norm_elements,
     out_elements,
     registry_macs,
     times,
     zero,
 )
-from archc.ops import Attrs, Shape
+from archc.ops import Attrs, Shape, elements
 
 _MACS = registry_macs("conv")
 
@@ -38,6 +39,17 @@ _ADAPTIVE = Rule(
     in_elements,
     "aten::adaptive_avg_pool2d: elementwise_flop_counter(1, 0)",
 )
+
+_NORM = Rule(
+    "5·n with an affine weight and bias, 4·n without",
+    norm_elements(5, 4),
+    "aten::group_norm/instance_norm/layer_norm: norm_flop_counter",
+)
+
+
+def _upsample(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return (4 if a["mode"] == "bilinear" else 1) * elements(out)
+
 
 CONVENTION = Convention(
     name="fvcore",
@@ -82,6 +94,35 @@ CONVENTION = Convention(
         "identity": Rule("0", zero, "no operator"),
         "concat": _IGNORED,
         "add": Rule("0", zero, "aten::add: no handle"),
+        "mul": Rule("0", zero, "aten::mul: no handle"),
+        "silu": _UNHANDLED,
+        "hardsigmoid": _UNHANDLED,
+        "gelu": _UNHANDLED,
+        "leaky_relu": _UNHANDLED,
+        "elu": _UNHANDLED,
+        "mish": _UNHANDLED,
+        "prelu": _UNHANDLED,
+        "conv_transpose": Rule(
+            "C_in·H_in·W_in·(C_out/groups)·k_h·k_w (bias ignored)",
+            registry_macs("conv_transpose"),
+            "aten::_convolution: conv_flop_jit, over the input positions when transposed",
+        ),
+        "upsample": Rule(
+            "n (nearest), 4·n (bilinear)",
+            _upsample,
+            "aten::upsample_nearest2d: elementwise_flop_counter(0, 1); "
+            "aten::upsample_bilinear2d: elementwise_flop_counter(0, 4)",
+        ),
+        "pad": Rule(
+            "0", zero, "aten::constant_pad_nd/reflection_pad2d/replication_pad2d: no handle"
+        ),
+        "channel_shuffle": _UNHANDLED,
+        "groupnorm": _NORM,
+        "instancenorm": _NORM,
+        "layernorm": _NORM,
+        "layer_scale": Rule("0", zero, "x * scale: aten::mul has no handle"),
+        "stochastic_depth": Rule("0", zero, "eval mode: returns its input, no operator"),
+        "adaptive_maxpool": Rule("0", zero, "aten::adaptive_max_pool2d: no handle"),
     },
     treats={
         "bias": 'not counted (a convolution with padding="same" is not counted at all)',

@@ -17,7 +17,8 @@ CONVENTION = Convention(
     version="",  # whatever version is running
     unit="MACs",
     reports="archc analyze: MACs",
-    summary="multiply-accumulates of conv and linear; bias, norms, activations, pools, adds: 0",
+    summary="multiply-accumulates of conv, conv_transpose and linear; bias, norms, activations, "
+    "pools, adds: 0",
     fallback=_NONE,
     rules={
         "input": _NONE,
@@ -42,6 +43,28 @@ CONVENTION = Convention(
         "identity": _NONE,
         "concat": _NONE,
         "add": _NONE,
+        "mul": _NONE,
+        "silu": _NONE,
+        "hardsigmoid": _NONE,
+        "gelu": _NONE,
+        "leaky_relu": _NONE,
+        "elu": _NONE,
+        "mish": _NONE,
+        "prelu": _NONE,
+        "conv_transpose": Rule(
+            "C_in·H_in·W_in·(C_out/groups)·k_h·k_w",
+            registry_macs("conv_transpose"),
+            _MACS,
+        ),
+        "upsample": _NONE,
+        "pad": _NONE,
+        "channel_shuffle": _NONE,
+        "groupnorm": _NONE,
+        "instancenorm": _NONE,
+        "layernorm": _NONE,
+        "layer_scale": _NONE,
+        "stochastic_depth": _NONE,
+        "adaptive_maxpool": _NONE,
     },
     treats={
         "bias": "not counted",

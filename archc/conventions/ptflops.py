@@ -11,18 +11,23 @@ concatenations count 0, as do modules it has no hook for (sigmoid, tanh, flatten
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from archc.conventions.base import (
     Convention,
     Rule,
     bias_elements,
+    flat_only,
     in_elements,
     lrn_functionals,
+    norm_elements,
     out_elements,
     plus,
     registry_macs,
     times,
     zero,
 )
+from archc.ops import Attrs, Shape, elements
 
 _UNHOOKED = Rule("0", zero, "no module hook, no patched functional")
 _POOL = Rule(
@@ -35,6 +40,18 @@ _RELU = Rule(
     times(2, out_elements),
     "relu_flops_counter_hook and the patched F.relu/F.relu6",
 )
+
+_NORM = Rule(
+    "2·n with an affine weight and bias, n without",
+    norm_elements(2, 1),
+    "bn_flops_counter_hook",
+)
+
+
+def _upsample(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    functional = elements(out) if a["scale"] is None else elements(ins[0]) * a["scale"] ** 2
+    return int(elements(out) + functional)
+
 
 CONVENTION = Convention(
     name="ptflops",
@@ -85,6 +102,55 @@ CONVENTION = Convention(
         "identity": _UNHOOKED,
         "concat": Rule("0", zero, "torch.cat is not patched"),
         "add": Rule("0", zero, "x + y (Tensor.__add__) is not patched"),
+        "mul": Rule("0", zero, "x * y (Tensor.__mul__) is not patched"),
+        "silu": Rule("n", out_elements, "nn.SiLU has no hook; the patched F.silu counts its input"),
+        "hardsigmoid": Rule("0", zero, "nn.Hardsigmoid has no hook; F.hardsigmoid is not patched"),
+        "gelu": Rule(
+            "2·n (module hook + patched F.gelu)",
+            times(2, out_elements),
+            "relu_flops_counter_hook for nn.GELU and the patched F.gelu",
+        ),
+        "leaky_relu": Rule(
+            "n (module hook; F.leaky_relu is not patched)",
+            out_elements,
+            "relu_flops_counter_hook",
+        ),
+        "elu": Rule(
+            "2·n (module hook + patched F.elu)",
+            times(2, out_elements),
+            "relu_flops_counter_hook and the patched F.elu",
+        ),
+        "mish": Rule("0", zero, "nn.Mish has no hook; F.mish is not patched"),
+        "prelu": Rule(
+            "2·n (module hook + patched F.prelu)",
+            times(2, out_elements),
+            "relu_flops_counter_hook and the patched F.prelu",
+        ),
+        "conv_transpose": Rule(
+            "C_in·H_in·W_in·(C_out/groups)·k_h·k_w + C_out·H_out·W_out (bias)",
+            plus(registry_macs("conv_transpose"), bias_elements),
+            "conv_flops_counter_hook(transpose=True): per-position MACs over the input positions",
+        ),
+        "upsample": Rule(
+            "n (module hook), + C·H_in·W_in·scale² (scale) or + n (size) from the patched "
+            "F.interpolate",
+            _upsample,
+            "upsample_flops_counter_hook and _interpolate_functional_flops_hook",
+        ),
+        "pad": Rule("0", zero, "no hook for the padding modules; F.pad is not patched"),
+        "channel_shuffle": _UNHOOKED,
+        "groupnorm": _NORM,
+        "instancenorm": _NORM,
+        "layernorm": Rule(
+            "n on a flat input (nn.LayerNorm); 0 on a map (LayerNorm2d)",
+            flat_only(out_elements),
+            "bn_flops_counter_hook, which doubles only for an `affine` attribute (LayerNorm "
+            "has elementwise_affine); hooks match exact module types, so the LayerNorm2d "
+            "subclass is not counted",
+        ),
+        "layer_scale": Rule("0", zero, "x * scale (Tensor.__mul__) is not patched"),
+        "stochastic_depth": _UNHOOKED,
+        "adaptive_maxpool": _POOL,
     },
     treats={
         "bias": "counted: one per output element",

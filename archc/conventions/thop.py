@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from archc.conventions.base import (
     Convention,
     Rule,
+    conv_transpose_over_output,
+    flat_only,
+    norm_elements,
     out_elements,
     registry_macs,
     times,
@@ -40,6 +43,11 @@ def _softmax(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
 _NO_RULE = Rule("0", zero, "no rule for the module type: counted as zero")
 _ZERO_OPS = Rule("0", zero, "registered as zero_ops")
 _ADAPTIVE = Rule("(H_in/H_out · W_in/W_out + 1)·C·H_out·W_out", _adaptive, "count_adap_avgpool")
+
+
+def _upsample(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return (11 if a["mode"] == "bilinear" else 1) * elements(out)
+
 
 CONVENTION = Convention(
     name="thop",
@@ -79,6 +87,44 @@ CONVENTION = Convention(
         "identity": _NO_RULE,
         "concat": _NO_RULE,
         "add": _NO_RULE,
+        "mul": Rule("0", zero, "x * y: no module, not seen"),
+        "silu": _NO_RULE,
+        "hardsigmoid": _NO_RULE,
+        "gelu": _NO_RULE,
+        "leaky_relu": Rule("0", zero, "count_relu: 0 (thop counts no activation)"),
+        "elu": _NO_RULE,
+        "mish": _NO_RULE,
+        "prelu": Rule("n", out_elements, "count_prelu (eval mode)"),
+        "conv_transpose": Rule(
+            "C_out·H_out·W_out·(C_in/groups)·k_h·k_w (bias ignored; counted over the output, "
+            "as for a convolution)",
+            conv_transpose_over_output,
+            "count_convNd",
+        ),
+        "upsample": Rule(
+            "n (nearest), 11·n (bilinear)", _upsample, "count_upsample: calculate_upsample"
+        ),
+        "pad": Rule(
+            "0",
+            zero,
+            "nn.ZeroPad2d registered as zero_ops; the other padding modules have no rule",
+        ),
+        "channel_shuffle": _NO_RULE,
+        "groupnorm": _NO_RULE,
+        "instancenorm": Rule(
+            "4·n with an affine weight and bias, 2·n without",
+            norm_elements(4, 2),
+            "count_normalization",
+        ),
+        "layernorm": Rule(
+            "on a flat input (nn.LayerNorm) 4·n with an affine weight and bias, 2·n without; "
+            "0 on a map (LayerNorm2d has no rule)",
+            flat_only(norm_elements(4, 2)),
+            "count_normalization; rules match exact module types",
+        ),
+        "layer_scale": _NO_RULE,
+        "stochastic_depth": _NO_RULE,
+        "adaptive_maxpool": _ZERO_OPS,
     },
     treats={
         "bias": "not counted",

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archc.conventions.base import Convention, Rule, bias_elements, plus, registry_macs, zero
+from archc.conventions.base import (
+    Convention,
+    Rule,
+    bias_elements,
+    plus,
+    registry_macs,
+    registry_params,
+    zero,
+)
 from archc.ops import Attrs, Shape
 
 
@@ -20,6 +28,19 @@ def _params(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
 
 
 _NO_PARAMS = Rule("0", zero, "a module without parameters")
+
+
+def _param_rule(op: str, formula: str) -> Rule:
+    return Rule(
+        formula,
+        registry_params(op),
+        "LayerInfo.calculate_macs: output_size[0] × parameter elements",
+    )
+
+
+def _conv_transpose(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    return registry_params("conv_transpose")(a, ins, out) * out[1] * out[2]
+
 
 CONVENTION = Convention(
     name="torchinfo",
@@ -63,6 +84,37 @@ CONVENTION = Convention(
         "identity": _NO_PARAMS,
         "concat": _NO_PARAMS,
         "add": _NO_PARAMS,
+        "mul": _NO_PARAMS,
+        "silu": _NO_PARAMS,
+        "hardsigmoid": _NO_PARAMS,
+        "gelu": _NO_PARAMS,
+        "leaky_relu": _NO_PARAMS,
+        "elu": _NO_PARAMS,
+        "mish": _NO_PARAMS,
+        "prelu": _param_rule("prelu", "C (or 1 shared): its parameters"),
+        "conv_transpose": Rule(
+            "(C_in·(C_out/groups)·k_h·k_w + C_out)·H_out·W_out (weight and bias per output "
+            "position)",
+            _conv_transpose,
+            "LayerInfo.calculate_macs, Conv branch",
+        ),
+        "upsample": _NO_PARAMS,
+        "pad": _NO_PARAMS,
+        "channel_shuffle": _NO_PARAMS,
+        "groupnorm": _param_rule(
+            "groupnorm", "2·C with an affine weight and bias (its parameters)"
+        ),
+        "instancenorm": _param_rule(
+            "instancenorm", "2·C with an affine weight and bias (its parameters; not buffers)"
+        ),
+        "layernorm": _param_rule(
+            "layernorm", "2·C with an affine weight and bias (its parameters)"
+        ),
+        "layer_scale": Rule(
+            "0", zero, "its parameter is named scale: only weight and bias parameters count"
+        ),
+        "stochastic_depth": _NO_PARAMS,
+        "adaptive_maxpool": _NO_PARAMS,
     },
     treats={
         "bias": "counted: once per output position (conv), once per sample (linear)",

@@ -153,6 +153,7 @@ class LayerNorm(Op):
         Example("layernorm"),
         Example("layernorm(eps=0.000001)", ((6, 5, 7),)),
         Example("layernorm(affine=false)", ((10,),)),
+        Example("layernorm", ((12,),)),
     )
 
     def check(self, a: Attrs) -> None:

@@ -178,9 +178,9 @@ def _groupnorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> lis
 
 def _instancenorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
     # F.instance_norm is a batch norm over a 1×(N·C)×H×W view: its input, the batch mean and
-    # inverse std (float32, N·C), and the weight and running statistics repeated N times
+    # inverse std (N·C, as batch norm's), and the weight and running statistics repeated N times
     c = ins[0][0]
-    stat = Saved("new", elements=c, dtype="float32")
+    stat = Saved("new", elements=c)
     repeats = int(a["affine"]) + 2 * int(a["track_running_stats"])
     return [Saved("input"), stat, stat] + [Saved("new", elements=c)] * repeats
 
@@ -262,7 +262,7 @@ SAVES: dict[str, SaveRule] = {
         "its input, and mean and inverse std per sample and group", _groupnorm, fresh=True
     ),
     "instancenorm": SaveRule(
-        "its input, the batch mean and inverse std (float32, C per sample), the weight and "
+        "its input, the batch mean and inverse std (C per sample), the weight and "
         "running statistics repeated per sample",
         _instancenorm,
         fresh=True,

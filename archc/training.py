@@ -10,7 +10,7 @@ layer and in total:
   ``master_weights`` is set (mixed precision);
 - **saved activations**: the tensors PyTorch's autograd keeps for the backward pass of archc's
   emitted module in training mode (:data:`SAVES`, one rule per op: conv saves its input, ReLU
-  its output, batch norm its input and two float32 statistics per channel, max pooling its input
+  its output, batch norm its input and two statistics per channel, max pooling its input
   and int64 indices ...), with shared storage counted once (an in-place ReLU's output *is* the
   batch norm output it overwrote);
 - **peak during backward**: a model (not a measurement) of the most memory alive while the
@@ -120,7 +120,7 @@ def _conv(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Sav
 
 def _batchnorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
     c = ins[0][0]
-    stat = Saved("new", elements=c, dtype="float32", per_sample=False)
+    stat = Saved("new", elements=c, per_sample=False)  # in the activation dtype
     return [Saved("input"), stat, stat]
 
 
@@ -220,7 +220,7 @@ SAVES: dict[str, SaveRule] = {
     "concat": SaveRule("nothing", _nothing, fresh=True),
     "add": SaveRule("nothing", _nothing, fresh=True),
     "batchnorm": SaveRule(
-        "its input and the batch mean and inverse std (float32, per channel)",
+        "its input and the batch mean and inverse std (per channel)",
         _batchnorm,
         fresh=True,
     ),

@@ -86,6 +86,18 @@ def test_saved_activations_equal_autograd(spec: str) -> None:
     assert training_memory(net, TrainOptions(batch=2)).saved_activation_bytes == theirs
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("spec", ["mobilenet_v1", "inception_v3"])
+def test_saved_activations_in_half_precision(spec: str, dtype: str) -> None:
+    torch = pytest.importorskip("torch")
+    # a small image keeps it fast; the module is the spec's own at any input size
+    net = archc.load(SPECS_DIR / f"{spec}.arch", inputs={"image": (3, 96, 96)})
+    model = net.to_torch(seed=0).to(getattr(torch, dtype)).train()
+    theirs = _saved_bytes(model, [torch.randn(2, 3, 96, 96, dtype=getattr(torch, dtype))])
+    ours = training_memory(net, TrainOptions(batch=2, dtype=dtype))
+    assert ours.saved_activation_bytes == theirs
+
+
 def _step_state(net: Network, optimizer: str, dtype: str) -> dict[str, int]:
     torch = pytest.importorskip("torch")
     model = net.to_torch(seed=0).to(getattr(torch, dtype)).train()

@@ -19,7 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import archc  # noqa: E402
 from archc.cli.ops import aliases_of, describe_example  # noqa: E402
+from archc.emit.onnx import to_onnx  # noqa: E402
+from archc.emit.pytorch import module_source  # noqa: E402
 from archc.fileio import write_atomic  # noqa: E402
 from archc.ops import REGISTRY  # noqa: E402
 from archc.ops.attrs import signature  # noqa: E402
@@ -34,18 +37,33 @@ HEADER = """\
 Every op the language knows, from its registry entry.  Arguments are positional in the order
 shown, or named; sizes (`kernel`, `stride`, `pad`, `dilation`, `size`) take an integer, a pair
 `(h, w)` or a shape literal `1x7`.  A merge takes its tensors as arguments (`a, b, ...`).  The
-example column is archc's analysis of the op's first example (per sample); every example is
-checked against PyTorch and ONNX Runtime by `tests/test_op_examples.py`.
+example column is archc's analysis of the op's first example (per sample); the PyTorch and ONNX
+columns are what the emitters make of that example (the module, or the `forward` expression of an
+inline merge; the ONNX node types).  Every example is checked against PyTorch and ONNX Runtime by
+`tests/test_op_examples.py`.
 [conventions.md](conventions.md) says how each op is counted; `archc ops` prints the same facts.
 To add an op, see [adding-an-op.md](adding-an-op.md).
 
-| op | arguments | shape rule | traits | what it does | example |
-| --- | --- | --- | --- | --- | --- |
+| op | arguments | shape rule | traits | what it does | example | PyTorch | ONNX |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 """
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def emitted(example_spec: str) -> tuple[str, str]:
+    """What the PyTorch and ONNX emitters make of an example network's layer ``y``."""
+    net = archc.load("example.arch", text=example_spec)
+    lines = [line.strip() for line in module_source(net).splitlines()]
+    module = next((line for line in lines if line.startswith("self.y = ")), None)
+    if module is None:  # written inline in forward
+        torch_text = next(line for line in lines if line.startswith("y = "))[len("y = ") :]
+    else:
+        torch_text = module[len("self.y = ") :]
+    nodes = [node.op_type for node in to_onnx(net, weights="none").graph.node]
+    return f"`{torch_text}`", ", ".join(dict.fromkeys(nodes)) or "—"
 
 
 def render() -> str:
@@ -62,11 +80,12 @@ def render() -> str:
         sig = signature(op)
         arguments = f"`{sig[len(name) + 1 : -1]}`" if sig != name else "—"
         traits = ", ".join(sorted(op.traits)) or "—"
-        example = "—"
+        example = torch_text = onnx_text = "—"
         if op.examples:
             first = op.examples[0]
             example = f"`{first.call}` {describe_example(op, first)}"
-        cells = [title, arguments, op.shape_doc, traits, op.doc, example]
+            torch_text, onnx_text = emitted(first.spec())
+        cells = [title, arguments, op.shape_doc, traits, op.doc, example, torch_text, onnx_text]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return HEADER + "\n".join(rows) + "\n"
 

@@ -266,7 +266,9 @@ def outputs(result) -> tuple:
 def test_table_rows_are_well_formed() -> None:
     # that every op has a row at all is tests/test_emitter_tables.py's one guard
     for op, rule in pytorch.TORCH_OPS.items():
-        assert (rule.module is None) == REGISTRY[op].internal, op
+        # a row builds a module, or writes the op inline in forward (merges), or neither (input)
+        assert (rule.module is None) == (REGISTRY[op].internal or rule.inline is not None), op
+        assert rule.inline is None or REGISTRY[op].is_merge, op
         assert rule.helper is None or rule.helper in pytorch.HELPERS
 
 
@@ -304,8 +306,9 @@ def test_every_layer_shape_and_output_shape(name: str) -> None:
 
     hooks = []
     for node, path in paths.items():
-        if path is None:
-            assert net.layer(node).op == "input"
+        if path is None:  # an input, or a merge written inline in forward (y + shortcut)
+            op = net.layer(node).op
+            assert op == "input" or pytorch.TORCH_OPS[op].inline is not None, node
         else:
             hooks.append(module.get_submodule(path).register_forward_hook(record(node)))
     inputs = random_inputs(net)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from archc import nodes as n
 from archc.binding import (
@@ -14,6 +14,7 @@ from archc.binding import (
     merge_inputs,
     no_input_error,
     plan_chain,
+    repeat_is_one_call,
     split_args,
 )
 from archc.emit import pyexpr as px
@@ -66,12 +67,14 @@ class Child:
 
 @dataclass
 class Built:
-    """One link made into a module: its constructor, output, and what it contains."""
+    """One link made into a module: its constructor, output, and what it contains; or, for an
+    inline op, the ``forward`` expression that stands for it (``call`` is then None)."""
 
-    call: Call
+    call: Call | None
     inputs: list[Tensor]
     out: Tensor
     ctx: Container | None
+    expr: str | Call | None = None
 
 
 @dataclass
@@ -268,12 +271,18 @@ class ClassGen:
                 if assign is not None
                 else self.link_name(link, link.alias or "", frame.prefix)
             )
-            attr = self.attr(raw)
-            b = self.build(link, frame, sources, f"self.{attr}")
-            self.ctx.add(raw, Child(attr, b.ctx, b.ctx is None))
-            self.do_init(b.call, f"self.{attr}")
             var = self.tensor_var(assign) if assign is not None else self.unnamed_var()
-            self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in b.inputs)), var)
+            if self.em.is_inline(link):
+                b = self.build(link, frame, sources, None)
+                assert b.expr is not None
+                self.do_fwd(b.expr, var, pure=True)
+            else:
+                attr = self.attr(raw)
+                b = self.build(link, frame, sources, f"self.{attr}")
+                assert b.call is not None
+                self.ctx.add(raw, Child(attr, b.ctx, b.ctx is None))
+                self.do_init(b.call, f"self.{attr}")
+                self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in b.inputs)), var)
             out = replace(b.out, var=var)
             sources = [out]
         assert out is not None
@@ -290,13 +299,18 @@ class ClassGen:
         """``t = a -> b -> c``: a :class:`Chain` at ``self.t`` with the layers inside it."""
         self.claim(frame.prefix, assign, span)
         attr = self.attr(assign)
-        ctx, call, heads, out = self.chain_module(
+        ctx, call, heads, out, head = self.chain_module(
             links, f"{frame.prefix}{assign}.", frame, sources, f"self.{attr}"
         )
+        var = self.tensor_var(assign)
+        if call is None:  # the chain is one inline op, named with 'as'
+            assert head is not None
+            self.do_fwd(head, var, pure=True)
+            return replace(out, var=var)
         self.ctx.add(assign, Child(attr, ctx))
         self.do_init(call, f"self.{attr}")
-        var = self.tensor_var(assign)
-        self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in heads)), var)
+        args = (head,) if head is not None else tuple(self.read(t) for t in heads)
+        self.do_fwd(Call(f"self.{attr}", args), var)
         return replace(out, var=var)
 
     def chain_module(
@@ -306,25 +320,35 @@ class ClassGen:
         frame: Frame,
         sources: list[Tensor] | None,
         ref: str | None,
-    ) -> tuple[Container, Call, list[Tensor], Tensor]:
+    ) -> tuple[Container, Call | None, list[Tensor], Tensor, str | Call | None]:
+        """The :class:`Chain` holding ``links``, the tensors it is called with, its output, and
+        (when the chain starts with an inline op such as a residual add) the expression it is
+        called with instead; the Call is None when no link needs a module."""
         ctx = Container()
         names = Namespace(MODULE_ATTRIBUTES | CODE_NAMES)
         kwargs: list[tuple[str, str | Call]] = []
         heads: list[Tensor] = []
+        head: str | Call | None = None
         out: Tensor | None = None
         for link in links:
             raw = self.link_name(link, link.alias or "", prefix)
-            child = names.name(raw)
             # a sibling is not reachable while the Chain(...) expression is evaluated
             b = self.build(link, frame, sources, None)
-            ctx.add(raw, Child(child, b.ctx, b.ctx is None))
-            kwargs.append((child, b.call))
+            if b.call is None:  # an inline op: only a merge, so only first in a chain
+                assert not kwargs and b.expr is not None
+                head = b.expr
+            else:
+                child = names.name(raw)
+                ctx.add(raw, Child(child, b.ctx, b.ctx is None))
+                kwargs.append((child, b.call))
             heads = heads or b.inputs
             out = b.out
             sources = [out]
         assert out is not None
+        if not kwargs:
+            return ctx, None, heads, out, head
         self.em.helpers.add("Chain")
-        return ctx, Call("Chain", (), tuple(kwargs)), heads, out
+        return ctx, Call("Chain", (), tuple(kwargs)), heads, out, head
 
     def build(
         self,
@@ -353,12 +377,14 @@ class ClassGen:
         attrs, concrete = self.em.bind(op, link_for_attrs, frame.values)
         rule = TORCH_OPS[op.name]
         ctx = OpContext(self, link, op.is_inplace and self.em.inplace_ok(link))
-        assert rule.module is not None
-        call = rule.module(attrs, inputs, ctx)
+        out = self.em.output(op, attrs, concrete, inputs, ctx)
         if rule.helper:
             self.em.helpers.add(rule.helper)
-        out = self.em.output(op, attrs, concrete, inputs, ctx)
-        return Built(call, inputs, out, None)
+        if rule.inline is not None:
+            expr = rule.inline(attrs, [self.read(t) for t in inputs], ctx)
+            return Built(None, inputs, out, None, expr)
+        assert rule.module is not None
+        return Built(rule.module(attrs, inputs, ctx), inputs, out, None)
 
     def instance(
         self,
@@ -498,14 +524,17 @@ class ClassGen:
     ) -> tuple[Call, Tensor, Container | None]:
         """One iteration's module: the body's one layer or block, a chain, or a body class."""
         frame = Frame(values, ChainMap(), x, "", closed=True)
-        if len(stmt.body) == 1 and isinstance(stmt.body[0], n.ChainStmt):
-            links = stmt.body[0].chain.links
+        if repeat_is_one_call(stmt):
+            # the body starts with a layer or block (checked by repeat()), never an inline merge
+            links = cast(n.ChainStmt, stmt.body[0]).chain.links
             if len(links) == 1 and links[0].alias is None:
                 b = self.build(links[0], frame, [x], ref)
+                assert b.call is not None
                 return b.call, b.out, b.ctx
             prefix = f"{stmt.name}.#."
             self.names.forget(prefix)  # every iteration names its layers afresh
-            ctx, call, _, out = self.chain_module(links, prefix, frame, [x], None)
+            ctx, call, _, out, _ = self.chain_module(links, prefix, frame, [x], None)
+            assert call is not None
             return call, out, ctx
         body = self.em.body_class(stmt, self, values, x.rank)
         args: list[str | Call] = [self.code(x.size)]

@@ -93,6 +93,11 @@ class Emitter:
             )
         return px.lit(sizes.pop())
 
+    def is_inline(self, link: n.Link) -> bool:
+        """Whether ``link`` is an op written as an expression in ``forward`` (no module)."""
+        op = lookup(link.name)
+        return op is not None and TORCH_OPS[op.name].inline is not None
+
     def bind(
         self, op: Op, link: n.Link, values: Mapping[str, px.PyExpr]
     ) -> tuple[Attrs, dict[str, Any] | None]:
@@ -282,8 +287,9 @@ class Emitter:
         paths: dict[str, str | None] = {}
         seen: set[str] = set()
         for node in self.net.order:
-            if self.net.layer(node).op == "input":
-                paths[node] = None
+            op = self.net.layer(node).op
+            if op == "input" or TORCH_OPS[op].inline is not None:
+                paths[node] = None  # a forward argument, or an expression in forward
                 continue
             ctx: Container | None = network_cls.ctx
             parts = []

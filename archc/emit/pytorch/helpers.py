@@ -2,45 +2,62 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
-
-
 HELPERS: dict[str, str] = {
     "Chain": '''
 class Chain(nn.Sequential):
-    """Layers applied in order, named as in the spec; the first may join several tensors."""
+    """Layers applied in order, named as in the spec: an nn.Sequential with names."""
 
     def __init__(self, **layers: nn.Module) -> None:
         super().__init__()
         for name, layer in layers.items():
             self.add_module(name, layer)
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        first, *rest = self
-        x = first(*inputs)
-        for layer in rest:
-            x = layer(x)
-        return x
 ''',
-    "Concat": '''
-class Concat(nn.Module):
-    """Joins tensors along the channel (or feature) dimension."""
+    "LayerNorm2d": '''
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels at each position of an N×C×H×W map (torchvision's
+    ConvNeXt LayerNorm2d, whose state dict it shares)."""
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(inputs, dim=1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
 ''',
-    "Add": '''
-class Add(nn.Module):
-    """Elementwise sum of same-shaped tensors (a residual connection)."""
+    "LayerScale": '''
+class LayerScale(nn.Module):
+    """A learned scale per channel (ConvNeXt's layer_scale): x · scale, scale starting at init."""
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total
+    def __init__(self, channels: int, init: float, flat: bool = False) -> None:
+        super().__init__()
+        self.init = init
+        self.scale = nn.Parameter(torch.empty((channels,) if flat else (channels, 1, 1)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.constant_(self.scale, self.init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+''',
+    "StochasticDepth": '''
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth without torchvision: the identity in eval mode; in
+    training, zeroes each sample's input ("row") or the whole batch's ("batch") with
+    probability p and scales what survives by 1 / (1 - p)."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
 ''',
 }
 

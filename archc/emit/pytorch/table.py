@@ -12,6 +12,7 @@ from archc.emit.codegen import (
     Call,
     py_literal,
 )
+from archc.errors import EmitError
 
 if TYPE_CHECKING:  # pragma: no cover
     from archc.emit.pytorch.classgen import ClassGen
@@ -131,6 +132,99 @@ def _activation(cls: str) -> Callable[..., Call]:
     return render
 
 
+def _activation_kw(cls: str, specs: tuple[tuple[str, str, Any], ...]) -> Callable[..., Call]:
+    """An activation with arguments (``nn.LeakyReLU(0.2, inplace=True)``), defaults left out."""
+
+    def render(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+        kwargs = _kw(ctx, a, specs)
+        if ctx.inplace:
+            kwargs.append(("inplace", "True"))
+        return Call(cls, (), tuple(kwargs))
+
+    return render
+
+
+def _prelu(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = [] if _is(a["shared"], True) else [("num_parameters", ctx.code(ins[0].size))]
+    kwargs += _kw(ctx, a, [("init", "init", 0.25)])
+    return Call("nn.PReLU", (), tuple(kwargs))
+
+
+def _groupnorm(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = _kw(ctx, a, [("eps", "eps", 1e-5), ("affine", "affine", True)])
+    return Call("nn.GroupNorm", (ctx.code(a["groups"]), ctx.code(ins[0].size)), tuple(kwargs))
+
+
+def _instancenorm(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    specs = [
+        ("eps", "eps", 1e-5),
+        ("momentum", "momentum", 0.1),
+        ("affine", "affine", False),
+        ("track_running_stats", "track_running_stats", False),
+    ]
+    return Call("nn.InstanceNorm2d", (ctx.code(ins[0].size),), tuple(_kw(ctx, a, specs)))
+
+
+def _layernorm(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = _kw(ctx, a, [("eps", "eps", 1e-5), ("elementwise_affine", "affine", True)])
+    cls = "LayerNorm2d" if ins[0].rank == 3 else "nn.LayerNorm"
+    return Call(cls, (ctx.code(ins[0].size),), tuple(kwargs))
+
+
+def _layer_scale(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = [("flat", "True")] if ins[0].rank == 1 else []
+    return Call("LayerScale", (ctx.code(ins[0].size), ctx.code(a["init"])), tuple(kwargs))
+
+
+def _stochastic_depth(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    return Call(
+        "StochasticDepth", (ctx.code(a["p"]),), tuple(_kw(ctx, a, [("mode", "mode", "row")]))
+    )
+
+
+def _conv_transpose(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = [("kernel_size", ctx.pair(a["kernel"]))]
+    kwargs += _kw(
+        ctx,
+        a,
+        [
+            ("stride", "stride", (1, 1)),
+            ("padding", "pad", (0, 0)),
+            ("output_padding", "output_padding", (0, 0)),
+            ("groups", "groups", 1),
+            ("bias", "bias", True),
+            ("dilation", "dilation", (1, 1)),
+        ],
+    )
+    return Call("nn.ConvTranspose2d", (ctx.code(ins[0].size), ctx.code(a["out"])), tuple(kwargs))
+
+
+def _upsample(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    if _is(a["size"], None):
+        kwargs = [("scale_factor", ctx.code(a["scale"]))]
+    else:
+        kwargs = [("size", ctx.pair(a["size"]))]
+    kwargs += _kw(ctx, a, [("mode", "mode", "nearest"), ("align_corners", "align_corners", False)])
+    return Call("nn.Upsample", (), tuple(kwargs))
+
+
+_PAD_MODULES = {
+    "zero": "nn.ZeroPad2d",
+    "reflect": "nn.ReflectionPad2d",
+    "replicate": "nn.ReplicationPad2d",
+}
+
+
+def _pad(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    mode = a["mode"]
+    if not isinstance(mode, px.Lit):
+        raise EmitError("pad's mode must be written out, not computed", ctx.link.span)
+    amount = ctx.pair(a["amount"])
+    if mode.value == "zero" and not _is(a["value"], 0.0):
+        return Call("nn.ConstantPad2d", (amount, ctx.code(a["value"])))
+    return Call(_PAD_MODULES[mode.value], (amount,))
+
+
 @dataclass(frozen=True)
 class TorchOp:
     """How one op becomes PyTorch.
@@ -139,12 +233,15 @@ class TorchOp:
     the output's channels, rank and spatial size are comes from the op's own
     :meth:`~archc.ops.base.Op.symbolic_shape`, not from this table.  ``fresh`` means the output is a new tensor that autograd
     does not keep, so a following ReLU may overwrite it in place; ``helper`` names the helper
-    class the module needs.
+    class the module needs.  ``inline`` renders the op as an expression in ``forward`` over its
+    inputs' variables instead of a module (a residual ``y + shortcut`` reads as what it is); an
+    inline op has no ``module`` and no module path.
     """
 
     module: Callable[[Attrs, list[Tensor], OpContext], Call] | None
     fresh: bool = False
     helper: str | None = None
+    inline: Callable[[Attrs, list[str], OpContext], str | Call] | None = None
 
 
 TORCH_OPS: dict[str, TorchOp] = {
@@ -155,6 +252,15 @@ TORCH_OPS: dict[str, TorchOp] = {
         _pool("nn.AvgPool2d", (("count_include_pad", "count_include_pad", True),)), fresh=True
     ),
     "global_avgpool": TorchOp(_plain("nn.AdaptiveAvgPool2d", "1"), fresh=True),
+    "adaptive_maxpool": TorchOp(
+        lambda a, ins, ctx: Call("nn.AdaptiveMaxPool2d", (ctx.pair(a["size"]),)), fresh=True
+    ),
+    "conv_transpose": TorchOp(_conv_transpose, fresh=True),
+    "upsample": TorchOp(_upsample, fresh=True),
+    "pad": TorchOp(_pad, fresh=True),
+    "channel_shuffle": TorchOp(
+        lambda a, ins, ctx: Call("nn.ChannelShuffle", (ctx.code(a["groups"]),))
+    ),
     "adaptive_avgpool": TorchOp(
         lambda a, ins, ctx: Call("nn.AdaptiveAvgPool2d", (ctx.pair(a["size"]),)), fresh=True
     ),
@@ -163,13 +269,30 @@ TORCH_OPS: dict[str, TorchOp] = {
     "relu": TorchOp(_activation("nn.ReLU")),
     "relu6": TorchOp(_activation("nn.ReLU6")),
     "hardswish": TorchOp(_activation("nn.Hardswish")),
+    "silu": TorchOp(_activation("nn.SiLU")),
+    "hardsigmoid": TorchOp(_activation("nn.Hardsigmoid")),
+    "gelu": TorchOp(_activation_kw("nn.GELU", (("approximate", "approximate", "none"),))),
+    "leaky_relu": TorchOp(_activation_kw("nn.LeakyReLU", (("negative_slope", "slope", 0.01),))),
+    "elu": TorchOp(_activation_kw("nn.ELU", (("alpha", "alpha", 1.0),))),
+    "mish": TorchOp(_activation("nn.Mish")),
+    "prelu": TorchOp(_prelu, fresh=True),
     "sigmoid": TorchOp(_plain("nn.Sigmoid")),
     "tanh": TorchOp(_plain("nn.Tanh")),
     "softmax": TorchOp(_plain("nn.Softmax", "dim=1")),
     "batchnorm": TorchOp(_batchnorm, fresh=True),
     "lrn": TorchOp(_lrn, fresh=True),
+    "groupnorm": TorchOp(_groupnorm, fresh=True),
+    "instancenorm": TorchOp(_instancenorm, fresh=True),
+    "layernorm": TorchOp(_layernorm, fresh=True, helper="LayerNorm2d"),
+    "layer_scale": TorchOp(_layer_scale, helper="LayerScale"),
+    "stochastic_depth": TorchOp(_stochastic_depth, helper="StochasticDepth"),
     "dropout": TorchOp(lambda a, ins, ctx: Call("nn.Dropout", (ctx.code(a["p"]),))),
     "identity": TorchOp(_plain("nn.Identity")),
-    "concat": TorchOp(_plain("Concat"), fresh=True, helper="Concat"),
-    "add": TorchOp(_plain("Add"), fresh=True, helper="Add"),
+    "concat": TorchOp(
+        None,
+        fresh=True,
+        inline=lambda a, xs, ctx: Call("torch.cat", (Call("", tuple(xs)),), (("dim", "1"),)),
+    ),
+    "add": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " + ".join(xs)),
+    "mul": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " * ".join(xs)),
 }

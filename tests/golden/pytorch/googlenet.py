@@ -5,26 +5,12 @@ from torch import nn
 
 
 class Chain(nn.Sequential):
-    """Layers applied in order, named as in the spec; the first may join several tensors."""
+    """Layers applied in order, named as in the spec: an nn.Sequential with names."""
 
     def __init__(self, **layers: nn.Module) -> None:
         super().__init__()
         for name, layer in layers.items():
             self.add_module(name, layer)
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        first, *rest = self
-        x = first(*inputs)
-        for layer in rest:
-            x = layer(x)
-        return x
-
-
-class Concat(nn.Module):
-    """Joins tensors along the channel (or feature) dimension."""
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(inputs, dim=1)
 
 
 class Inception(nn.Module):
@@ -61,14 +47,13 @@ class Inception(nn.Module):
             conv=nn.Conv2d(in_channels, pool_proj, kernel_size=1),
             relu=nn.ReLU(inplace=True),
         )
-        self.out = Concat()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.b1(x)
         b2 = self.b2(x)
         b3 = self.b3(x)
         b4 = self.b4(x)
-        out = self.out(b1, b2, b3, b4)
+        out = torch.cat((b1, b2, b3, b4), dim=1)
         return out
 
 

@@ -5,19 +5,12 @@ from torch import nn
 
 
 class Chain(nn.Sequential):
-    """Layers applied in order, named as in the spec; the first may join several tensors."""
+    """Layers applied in order, named as in the spec: an nn.Sequential with names."""
 
     def __init__(self, **layers: nn.Module) -> None:
         super().__init__()
         for name, layer in layers.items():
             self.add_module(name, layer)
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        first, *rest = self
-        x = first(*inputs)
-        for layer in rest:
-            x = layer(x)
-        return x
 
 
 class Lenet5(nn.Module):

@@ -5,29 +5,12 @@ from torch import nn
 
 
 class Chain(nn.Sequential):
-    """Layers applied in order, named as in the spec; the first may join several tensors."""
+    """Layers applied in order, named as in the spec: an nn.Sequential with names."""
 
     def __init__(self, **layers: nn.Module) -> None:
         super().__init__()
         for name, layer in layers.items():
             self.add_module(name, layer)
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        first, *rest = self
-        x = first(*inputs)
-        for layer in rest:
-            x = layer(x)
-        return x
-
-
-class Add(nn.Module):
-    """Elementwise sum of same-shaped tensors (a residual connection)."""
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total
 
 
 class Basic(nn.Module):
@@ -52,12 +35,12 @@ class Basic(nn.Module):
                 conv=nn.Conv2d(in_channels, width, kernel_size=1, stride=stride, bias=False),
                 bn=nn.BatchNorm2d(width),
             )
-        self.out = Chain(add=Add(), relu=nn.ReLU(inplace=True))
+        self.out = Chain(relu=nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.y(x)
         shortcut = self.shortcut(x) if self.project else x
-        out = self.out(y, shortcut)
+        out = self.out(y + shortcut)
         return out
 
 

@@ -214,3 +214,34 @@ def test_analyze_train_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "go with --train" in err
     code, _, err = _analyze(capsys, spec, "--train", "--checkpoint", "layer9")
     assert code == 2 and "no scope 'layer9'" in err
+
+
+def test_assert_metrics_train_memory_and_conventions(tmp_path: Any) -> None:
+    from archc.budget import check_assertions
+    from archc.errors import BudgetError
+
+    text = (SPECS_DIR / "resnet50.arch").read_text(encoding="utf-8")
+    asserts = """network resnet50 {
+    assert train_memory(optimizer="adam", batch=32, dtype="bfloat16") < 2GB
+    assert train_memory(optimizer="sgd", checkpoint="layer3,layer4", master_weights=true) > 0
+    assert macs(convention="thop") == 4133742592
+    assert layer3.macs < macs(convention="ptflops", batch=2)
+"""
+    spec = SPECS_DIR / "resnet50.arch"
+    net = archc.load(spec, text=text.replace("network resnet50 {\n", asserts, 1))
+    checks = check_assertions(net)
+    assert [c.passed for c in checks] == [True, True, True, True]
+    bf16 = TrainOptions(optimizer="adam", batch=32, dtype="bfloat16")
+    assert checks[0].actual == training_memory(net, bf16).peak_backward_bytes
+    bad = text.replace(
+        "network resnet50 {\n", 'network resnet50 {\n    assert macs(convention="x") > 0\n', 1
+    )
+    with pytest.raises(BudgetError, match="unknown convention 'x'"):
+        check_assertions(archc.load(spec, text=bad))
+    bad = text.replace(
+        "network resnet50 {\n",
+        'network resnet50 {\n    assert train_memory(checkpoint="nope") > 0\n',
+        1,
+    )
+    with pytest.raises(BudgetError, match="no scope 'nope'"):
+        check_assertions(archc.load(spec, text=bad))

@@ -338,3 +338,32 @@ def test_rev_error_in_the_old_version_names_the_revision(
     assert code == 2
     assert err.startswith("HEAD:specs/small.arch:5:")
     assert "linaer" in err
+
+
+# --------------------------------------------------------------------------- HTML
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
+def test_html_side_by_side(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from archc.report.diffpage import STATUS_FILL
+    from tests.test_report import assert_self_contained, parse
+
+    out_file = tmp_path / "diff.html"
+    code, out, err = run(
+        capsys, "diff", spec("resnet50"), spec("resnet101"), "--format", "html", "-o", str(out_file)
+    )
+    assert code == 0, err
+    assert out == ""
+    page_text = out_file.read_text(encoding="utf-8")
+    assert_self_contained(page_text)
+    page = parse(page_text)
+    assert sum(1 for tag, _ in page.tags if tag == "svg") == 2
+    assert "(depth 2)" in page_text  # the shallower of the two automatic depths
+    # the new side colours the added bottlenecks green, the old side has nothing removed
+    new_svg = page_text[page_text.index('id="new-diagram"') :]
+    old_svg = page_text[page_text.index('id="old-diagram"') : page_text.index('id="new-diagram"')]
+    assert new_svg.count(f'fill="{STATUS_FILL[ADDED]}"') >= 17  # layer3.6 ... layer3.22
+    assert f'fill="{STATUS_FILL[REMOVED]}" stroke="black"' not in old_svg
+    # per-scope delta table: layer3 changed by exactly the published difference
+    layer3 = re.search(r'<tr class="changed">.*?</tr>', page_text)
+    assert layer3 is not None and "<code>layer3</code>" in layer3.group(0)
+    assert "+18,992,128" in layer3.group(0)
+    assert page_text.count('<tr class="added">') == 17 * 10  # every added layer listed

@@ -286,3 +286,40 @@ def test_screenshots_and_print(session: Session) -> None:
         assert path.stat().st_size > 10_000
         print(f"saved {path}")
     assert session.errors == []
+
+
+def test_html_diff(browser_context: Any, tmp_path: Path) -> None:
+    """``archc diff --format html``: loads cleanly, both diagrams side by side at 1400 px with
+    the added scopes coloured; a screenshot is saved."""
+    from archc.diff import Side, diff_networks
+    from archc.report.diffpage import STATUS_FILL, render_diff_html
+
+    d = diff_networks(
+        Side("specs/resnet50.arch", load_spec("resnet50")),
+        Side("specs/resnet101.arch", load_spec("resnet101")),
+    )
+    path = tmp_path / "diff.html"
+    path.write_text(render_diff_html(d), encoding="utf-8")
+    page = browser_context.new_page()
+    try:
+        s = Session(page)
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_timeout(200)
+        assert s.errors == [] and s.requests == [path.as_uri()]
+        old = page.locator("#old-diagram svg").bounding_box()
+        new = page.locator("#new-diagram svg").bounding_box()
+        assert old and new and old["x"] + old["width"] <= new["x"]  # side by side
+        added = page.eval_on_selector_all(
+            f"#new-diagram g.node [fill='{STATUS_FILL['added']}']", "ps => ps.length"
+        )
+        assert added >= 17
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        first_added = page.locator(f"#new-diagram g.node [fill='{STATUS_FILL['added']}']").first
+        first_added.evaluate("e => e.scrollIntoView({block: 'center'})")
+        shot = ARTIFACTS / "diff-resnet50-resnet101.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+        print(f"saved {shot}")
+    finally:
+        page.close()

@@ -16,6 +16,7 @@ from archc.cli.common import (
 )
 from archc.diff import FORMATS, Side, diff_networks, load_at_revision, render
 from archc.errors import UsageError
+from archc.fileio import write_atomic
 from archc.source import display_name
 
 DESCRIPTION = """Compare two architectures: the totals (params, buffers, MACs, FLOPs, weight,
@@ -30,6 +31,7 @@ EPILOG = """examples:
   archc diff specs/resnet50.arch specs/resnet101.arch --depth 2
   archc diff specs/googlenet.arch --rev HEAD~1 --format markdown > diff.md
   archc diff specs/resnet50.arch --rev origin/main --format json
+  archc diff specs/resnet50.arch specs/resnet101.arch --format html -o diff.html
 
 exit codes: 0 compared (1 with --exit-code when they differ), 2 bad spec or usage
 """
@@ -48,7 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REV",
         help="read OLD (and its includes) from this git revision (a commit, branch or tag)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument(
+        "--format",
+        choices=(*FORMATS, "html"),
+        default="text",
+        help="output format; html: the two diagrams side by side, coloured by change, and the "
+        "per-scope delta table, in one self-contained page (needs Graphviz)",
+    )
+    parser.add_argument("-o", "--output", help="output file (default: standard output)")
     parser.add_argument(
         "--all", dest="show_all", action="store_true", help="list unchanged layers too"
     )
@@ -91,5 +100,15 @@ def run(args: argparse.Namespace) -> int:
         args.depth,
         args.convention,
     )
-    write_stdout(render(d, args.format, args.show_all))
+    if args.format == "html":
+        from archc.cli.emit import diagram_work
+        from archc.report.diffpage import render_diff_html
+
+        text = diagram_work(new_net, None, lambda: render_diff_html(d))
+    else:
+        text = render(d, args.format, args.show_all)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        write_stdout(text)
     return 1 if args.exit_code and not d.identical else 0

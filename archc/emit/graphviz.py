@@ -570,8 +570,8 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
         row = row_of[key]
         style = _style_of(net, row)
         fill, font = shading.fill(row)
-        if mark_of[key] is not None:
-            fill, font = mark_of[key] or fill, "#000000"
+        if options.legend:  # coloured by marks (a diff): what is not marked stays white
+            fill, font = mark_of[key] or ZERO_FILL, "#000000"
         name = _display_name(named.get(key, key), base_of[key])
         graph.node(
             key,

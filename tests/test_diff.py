@@ -367,3 +367,13 @@ def test_html_side_by_side(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert layer3 is not None and "<code>layer3</code>" in layer3.group(0)
     assert "+18,992,128" in layer3.group(0)
     assert page_text.count('<tr class="added">') == 17 * 10  # every added layer listed
+
+
+def test_text_is_coloured_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from archc.cli.diff import colour_changes
+
+    code, out, _ = run(capsys, "diff", spec("vgg16"), spec("vgg19"))
+    assert code == 0 and "\x1b[" not in out  # captured: not a terminal
+    coloured = colour_changes(out)
+    assert "\x1b[32m  +  conv3_4.conv" in coloured
+    assert coloured.count("\x1b[") == 2 * 6  # six added layers, on and off

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from archc.analysis import load
@@ -17,7 +19,8 @@ from archc.cli.common import (
 from archc.diff import FORMATS, Side, diff_networks, load_at_revision, render
 from archc.errors import UsageError
 from archc.fileio import write_atomic
-from archc.source import display_name
+from archc.formats import color_enabled, paint
+from archc.source import display_name, visible
 
 DESCRIPTION = """Compare two architectures: the totals (params, buffers, MACs, FLOPs, weight,
 activation and peak memory, layers) with absolute and relative change, then every layer that was
@@ -109,6 +112,22 @@ def run(args: argparse.Namespace) -> int:
         text = render(d, args.format, args.show_all)
     if args.output:
         write_atomic(args.output, text)
+    elif args.format == "text" and color_enabled(sys.stdout, os.environ):
+        sys.stdout.write(colour_changes(visible(text)))
+        sys.stdout.flush()
     else:
         write_stdout(text)
     return 1 if args.exit_code and not d.identical else 0
+
+
+#: a text diff's layer lines by their mark: added green, removed red, changed yellow
+_MARK_STYLE = {"+": "green", "-": "red", "~": "yellow"}
+
+
+def colour_changes(text: str) -> str:
+    """The text diff with its added, removed and changed layer lines coloured (a terminal)."""
+    out = []
+    for line in text.split("\n"):
+        style = _MARK_STYLE.get(line[2:3]) if line.startswith("  ") and line[3:5] == "  " else None
+        out.append(paint(line, style) if style else line)
+    return "\n".join(out)

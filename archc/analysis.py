@@ -249,6 +249,19 @@ class Network:
 
         return backend("onnx")(self, **options)
 
+    # ------------------------------------------------------------------ notebooks
+    def _repr_html_(self) -> str:
+        """Jupyter: totals and the collapsed diagram as inline SVG (``archc.report.notebook``)."""
+        from archc.backends import backend
+
+        return str(backend("notebook_html")(self))
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the Markdown report's totals and per-block table."""
+        from archc.backends import backend
+
+        return str(backend("notebook_markdown")(self))
+
 
 def load(
     path: str | Path,

@@ -18,6 +18,9 @@ from typing import Any
 BACKENDS: dict[str, tuple[str, str]] = {
     "torch": ("archc.emit.pytorch", "to_torch"),
     "onnx": ("archc.emit.onnx", "to_onnx"),
+    # how a network shows itself in a notebook: Network._repr_html_ / _repr_markdown_
+    "notebook_html": ("archc.report.notebook", "repr_html"),
+    "notebook_markdown": ("archc.report.notebook", "repr_markdown"),
 }
 
 

@@ -372,3 +372,31 @@ def test_review_sections_of_resnet50() -> None:
     # the heaviest rows only in the per-row chart
     assert page_text.count('<td class="name" title=') == 15
     assert len(page.rows) == len(net.rows())
+
+
+# --------------------------------------------------------------------------- notebooks
+@needs_dot
+def test_notebook_html_is_the_summary_and_the_collapsed_diagram() -> None:
+    net = load_spec("resnet50")
+    html_text = net._repr_html_()
+    assert html_text.startswith('<div class="archc-network"')
+    assert "<script" not in html_text  # notebooks may not run it; nothing needs it
+    assert "25.56M" in html_text and "layer3 holds 35.8% of the MACs" in html_text
+    assert html_text.count("<svg") == 1 and html_text.count('class="node"') == 42
+    assert "collapsed to --depth 3" in html_text
+    parse(html_text)  # well-formed
+
+
+def test_notebook_without_dot_still_shows_the_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    html_text = load_spec("lenet5")._repr_html_()
+    assert "<svg" not in html_text and "No diagram: " in html_text
+    assert "61.71K" in html_text
+
+
+def test_notebook_markdown() -> None:
+    net = load_spec("googlenet")
+    assert net._repr_markdown_() == render_markdown(net)
+    assert "#### Per block (depth 1)" in net._repr_markdown_()

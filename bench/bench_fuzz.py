@@ -50,10 +50,12 @@ def run_case(path: Path, command: list[str]) -> tuple[int, str]:
 
 
 def problem(code: int, text: str) -> str | None:
+    lines = text.strip().splitlines()
+    internal = [line for line in lines if "internal error" in line or "Error" in line]
     if code not in (0, 1, 2):
-        return f"exit {code}: " + (text.strip().splitlines() or ["(no message)"])[0]
+        return f"exit {code}: " + (internal or lines or ["(no message)"])[0]
     if "Traceback" in text or "internal error" in text:
-        return next(line for line in text.splitlines() if "error" in line)
+        return (internal or lines)[0]
     if code == 2 and not text.strip():
         return "exit 2 without a message"
     return None

@@ -3,6 +3,7 @@
 
     python scripts/gallery.py            # rewrite the page and every SVG
     python scripts/gallery.py --check    # exit 1 if the page or an SVG is missing or stale
+    python scripts/gallery.py --screenshot  # docs/report.png: the README's picture of a report
 
 The page's text depends only on the specs (so tests/test_diagrams.py can compare it exactly
 without running Graphviz); the SVGs depend on the Graphviz version too, so ``--check`` only
@@ -153,10 +154,46 @@ def check(paths: list[Path]) -> list[str]:
     return problems
 
 
+#: the README's screenshot: GoogLeNet's report at 1400 x 1000 pixels, from its stages down
+SCREENSHOT = ROOT / "docs" / "report.png"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def screenshot(path: Path = SCREENSHOT) -> None:
+    """Render specs/googlenet.arch's report in headless Chromium (Playwright) and save the
+    window scrolled to the stages (stacked bars, live memory) as a PNG."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from archc.report import render_html
+
+    with tempfile.TemporaryDirectory() as tmp:
+        page_file = Path(tmp) / "googlenet.html"
+        page_file.write_text(render_html(archc.load(SPECS / "googlenet.arch")), encoding="utf-8")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(page_file.as_uri(), wait_until="load")
+                page.evaluate("document.getElementById('stages').scrollIntoView()")
+                png = page.screenshot(type="png")
+            finally:
+                browser.close()
+    write_atomic(path, png)
+    print(f"wrote {path.relative_to(ROOT)} ({len(png) // 1024} KiB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
+    parser.add_argument(
+        "--screenshot", action="store_true", help="only remake docs/report.png (needs Chromium)"
+    )
     args = parser.parse_args(argv)
+    if args.screenshot:
+        screenshot()
+        return 0
     paths = spec_paths()
     if args.check:
         problems = check(paths)

@@ -118,7 +118,9 @@ def _torchinfo(model: Any, shape: tuple[int, ...]) -> int:
 
 
 def _device(model: Any) -> Any:
-    return next(model.parameters()).device
+    """Where the model's weights are (meta or CPU); a model without weights runs on the CPU."""
+    weights = [*model.parameters(), *model.buffers()]
+    return weights[0].device if weights else "cpu"
 
 
 def _deepspeed(model: Any, shape: tuple[int, ...]) -> int:

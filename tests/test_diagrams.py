@@ -630,3 +630,20 @@ def test_gallery_depth_keeps_diagrams_readable() -> None:
         net = load_spec(spec)
         depth = gallery.pick_depth(net)
         assert depth is not None and gallery.node_count(net) <= gallery.MAX_NODES == 60
+
+
+def test_automatic_depth_of_a_flat_network_says_nothing_fits(tmp_path: Path) -> None:
+    lines = [f"    c{i} = conv(8, 3, pad=1) -> relu" for i in range(70)]
+    spec = tmp_path / "flat.arch"
+    spec.write_text(
+        "network flat {\n    input image: 3x8x8\n"
+        + "\n".join(lines)
+        + "\n    output logits = global_avgpool -> flatten -> linear(10)\n}\n",
+        encoding="utf-8",
+    )
+    net = archc.load(spec)
+    assert gv.resolve_depth(net, DiagramOptions()) == 1
+    assert gv.collapse_note(net, DiagramOptions()) == (
+        "diagram of flat collapsed to --depth 1 (143 layers in 72 nodes, no depth fits in 60);"
+        " --depth all draws every layer"
+    )

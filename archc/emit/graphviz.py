@@ -460,9 +460,14 @@ def collapse_note(net: Network, options: DiagramOptions) -> str | None:
         return None
     nodes = len(groups(net, depth, options))
     layers = net.totals().layers
+    limit = (
+        f"at most {options.max_nodes}"
+        if nodes <= options.max_nodes
+        else f"no depth fits in {options.max_nodes}"
+    )
     return (
         f"diagram of {net.name} collapsed to --depth {depth} ({layers} layers in {nodes} "
-        f"nodes, at most {options.max_nodes}); --depth all draws every layer"
+        f"nodes, {limit}); --depth all draws every layer"
     )
 
 

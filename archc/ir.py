@@ -180,10 +180,10 @@ def verify(g: nx.DiGraph, annotated: tuple[str, ...] = ()) -> None:
         schema = {s.name for s in op.attrs}
         if not op.internal and set(layer.attrs) != schema:
             raise IRError(f"node {node!r} attributes {sorted(layer.attrs)} != {sorted(schema)}")
-        if op.arity is not None and len(layer.inputs) != op.arity:
-            raise IRError(f"node {node!r} ({layer.op}) has {len(layer.inputs)} inputs")
-        if op.arity is None and len(layer.inputs) < 2:
+        if op.is_merge and len(layer.inputs) < 2:
             raise IRError(f"merge {node!r} has fewer than two inputs")
+        if not op.is_merge and len(layer.inputs) != op.arity:
+            raise IRError(f"node {node!r} ({layer.op}) has {len(layer.inputs)} inputs")
         if set(g.predecessors(node)) != set(layer.inputs):
             raise IRError(f"node {node!r}: edges do not match its inputs")
         for src in layer.inputs:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import archc
 from archc import nodes as n
 from archc.analysis import Network
-from archc.binding import bind_op_args, op_argument_error, split_args
+from archc.binding import bind_op_args, is_merge, op_argument_error, split_args
 from archc.emit import pyexpr as px
 from archc.emit.codegen import (
     PY_BUILTINS,
@@ -373,8 +373,7 @@ def names_in(stmts: Iterable[n.Stmt]) -> list[str]:
         if c is None:
             return
         for link in c.links:
-            op = lookup(link.name)
-            merge = op is not None and op.arity is None
+            merge = is_merge(link)
             for arg in link.args or ():
                 if not (merge and arg.name is None):
                     expr(arg.value)

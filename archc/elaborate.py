@@ -111,6 +111,7 @@ class Elaborator:
         self.limits = current_limits()
         self._depth = 0  # nested bodies being elaborated (if, repeat, block calls)
         self._deadline = time.monotonic() + self.limits.elaboration_seconds
+        self._ticks = 0  # layers made and repeat iterations run, for the time check
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> nx.DiGraph:
@@ -189,6 +190,12 @@ class Elaborator:
                 test = evaluate(stmt.test, frame.values)
                 self._body(stmt.then if test else stmt.orelse, frame)
             case n.Assert():
+                if len(self.g.graph[G_ASSERTS]) >= self.limits.layers:
+                    raise SpecValueError(
+                        f"the network has more than {self.limits.layers:,} asserts",
+                        stmt.span,
+                        [self.limits.hint("layers")],
+                    )
                 self.g.graph[G_ASSERTS].append(
                     Assertion(
                         stmt.test, stmt.message, stmt.span, frame.prefix.rstrip("."), frame.values
@@ -260,6 +267,7 @@ class Elaborator:
         self.g.graph[G_SCOPES][path] = Scope(path, "repeat", stmt.span)
         current = frame.current
         for i in range(count):
+            self._tick(stmt.span)
             inner = frame.child(path + ".", current=current)
             if stmt.index:
                 inner.values[stmt.index] = i
@@ -424,10 +432,16 @@ class Elaborator:
                 span,
                 [self.limits.hint("layers")],
             )
-        if count % 1024 == 0 and time.monotonic() > self._deadline:
+        self._tick(span)
+
+    def _tick(self, span: Span) -> None:
+        """The elaboration-time limit, checked every 1024 layers or repeat iterations (a repeat
+        of repeats that makes no layers must stop too)."""
+        self._ticks += 1
+        if self._ticks % 1024 == 0 and time.monotonic() > self._deadline:
             raise SpecValueError(
                 f"elaboration took longer than {self.limits.elaboration_seconds:g} seconds "
-                f"({count:,} layers so far)",
+                f"({len(self.layers):,} layers so far)",
                 span,
                 [self.limits.hint("elaboration_seconds")],
             )

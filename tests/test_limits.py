@@ -88,6 +88,20 @@ def test_elaboration_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "elaboration took longer than" in err
 
 
+def test_repeats_that_make_no_layers_stop_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = network(
+        "r = repeat 100000 {", "    s = repeat 100000 {", "        assert true", "    }", "}"
+    )
+    code, _, err = analyze(tmp_path, capsys, text, "--limit", "elaboration_seconds=0.2")
+    assert code == 2
+    assert "elaboration took longer than 0.2 seconds" in err
+    code, _, err = analyze(tmp_path, capsys, text, "--limit", "layers=5000")
+    assert code == 2
+    assert "more than 5,000 asserts" in err
+
+
 def test_repeated_squaring(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     consts = "const c0 = 3\n" + "".join(f"const c{i + 1} = c{i} * c{i}\n" for i in range(30))
     code, _, err = analyze(tmp_path, capsys, consts + network("relu"))

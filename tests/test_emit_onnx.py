@@ -582,11 +582,11 @@ def test_cli_errors_exit_2(tmp_path: Path) -> None:
     opset = cli("emit", spec, "--target", "onnx", "--opset", "3", "-o", str(tmp_path / "x.onnx"))
     assert opset.returncode == 2 and "opset 3 is not supported" in opset.stderr.decode()
     assert list(tmp_path.iterdir()) == []
-    bad = tmp_path / "bad.arch"
-    bad.write_text("network bad {\n    input x: 4x10x10\n    output y = adaptive_avgpool(3)\n}\n")
-    located = cli("emit", str(bad), "--target", "onnx", "-o", str(tmp_path / "bad.onnx"))
-    assert located.returncode == 2
-    assert f"{bad}:3:16: emit error: cannot emit ONNX" in located.stderr.decode()
+    # adaptive pooling whose bins do not divide was a located emit error; it lowers now
+    uneven = tmp_path / "uneven.arch"
+    uneven.write_text("network u {\n    input x: 4x10x10\n    output y = adaptive_avgpool(3)\n}\n")
+    emitted = cli("emit", str(uneven), "--target", "onnx", "-o", str(tmp_path / "u.onnx"))
+    assert emitted.returncode == 0, emitted.stderr.decode()
 
 
 def test_import_is_light() -> None:

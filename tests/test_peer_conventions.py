@@ -351,3 +351,24 @@ def test_docs_tables_are_the_conventions() -> None:
     assert conventions.markdown_tables() in text, (
         "docs/conventions.md is out of date: paste archc.conventions.markdown_tables()"
     )
+
+
+def test_conventions_and_training_never_import_torch() -> None:
+    """Conventions and training memory are arithmetic over the IR: analyze stays light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from archc.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    for argv in (['--convention', 'thop', '--train', '--format', 'json'],\n"
+        "                 ['--explain', 'fvcore', 'deepspeed']):\n"
+        "        assert main(['analyze', 'specs/resnet50.arch', *argv]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'onnx', 'onnxruntime', 'graphviz')))\n"
+    )
+    root = SPECS.parent
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

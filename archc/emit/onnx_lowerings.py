@@ -250,12 +250,12 @@ def upsample(s: _Site) -> None:
     # sizes must name the batch too: Shape(x)[:2] ++ (h, w)
     from onnx import TensorProto
 
-    ints = {"batched": False, "elem": TensorProto.INT64}
-    shape = s.step("shape", "Shape", [s.x], (4,), **ints)
+    int64 = TensorProto.INT64
+    shape = s.step("shape", "Shape", [s.x], (4,), batched=False, elem=int64)
     bounds = [s.constant("lead_start", value_ints=[0]), s.constant("lead_end", value_ints=[2])]
-    lead = s.step("lead", "Slice", [shape, *bounds], (2,), **ints)
+    lead = s.step("lead", "Slice", [shape, *bounds], (2,), batched=False, elem=int64)
     size = s.constant("size", value_ints=list(a["size"]))
-    sizes = s.step("sizes", "Concat", [lead, size], (4,), axis=0, **ints)
+    sizes = s.step("sizes", "Concat", [lead, size], (4,), batched=False, elem=int64, axis=0)
     s.node("Resize", [s.x, "", "", sizes], **how)
 
 

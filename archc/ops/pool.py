@@ -154,7 +154,7 @@ class AdaptiveAvgPool(Op):
         "C×H×W → C×size; output row i averages input rows ⌊i·H/h⌋ to ⌈(i+1)·H/h⌉ − 1 "
         "(bins overlap when H is not a multiple of h), columns likewise"
     )
-    examples = (
+    examples: ClassVar[tuple[Example, ...]] = (
         Example("adaptive_avgpool(2)"),
         Example("adaptive_avgpool(1)", ((4, 5, 7),)),
         Example("adaptive_avgpool((5, 3))", ((4, 10, 9),)),

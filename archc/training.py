@@ -391,10 +391,10 @@ def training_memory(network: Network, options: TrainOptions | None = None) -> Tr
     sizes: dict[str, int] = {}
     savers: dict[str, list[int]] = {}
     owner_of: dict[str, str] = {}
-    kept: dict[str, list[str]] = {}  # layer -> the storages it keeps (after checkpointing)
     inner: dict[str, set[str]] = {s: set() for s in o.checkpoint}  # recomputed per scope
     layers: list[LayerTraining] = []
     grads_per_layer: list[int] = []
+    total_params = 0
 
     for i, node in enumerate(network.order):
         layer = network.layer(node)
@@ -406,6 +406,7 @@ def training_memory(network: Network, options: TrainOptions | None = None) -> Tr
         params = sum(elements(t.shape) for t in specs if t.trainable)
         buffers = sum(elements(t.shape) for t in specs if not t.trainable)
         tensors = sum(1 for t in specs if t.trainable)
+        total_params += params
         is_inplace = node in inplace
         storage[node] = storage[layer.inputs[0]] if (rule.alias or is_inplace) else node
         if not layer.inputs:
@@ -435,7 +436,6 @@ def training_memory(network: Network, options: TrainOptions | None = None) -> Tr
             keys = [storage[src] for src in layer.inputs if not _inside(src, [scope])]
             for key in keys:
                 sizes.setdefault(key, elements(network.shape(key)) * o.batch * nbytes)
-        kept[node] = keys
         new_keys = [k for k in dict.fromkeys(keys) if k not in owner_of]
         for key in dict.fromkeys(keys):
             savers.setdefault(key, []).append(i)
@@ -460,7 +460,7 @@ def training_memory(network: Network, options: TrainOptions | None = None) -> Tr
     weights = sum(x.weight_bytes for x in layers)
     grads = sum(x.gradient_bytes for x in layers)
     optimizer = sum(x.optimizer_bytes for x in layers)
-    master = sum(x.gradient_bytes // nbytes * 4 for x in layers) if o.master_weights else 0
+    master = total_params * 4 if o.master_weights else 0
     saved = sum(sizes[k] for k in owner_of)
     peak = _peak_backward(network, o, sizes, savers, grads_per_layer, inner, nbytes)
     return TrainingMemory(

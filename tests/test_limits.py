@@ -306,3 +306,30 @@ def test_anonymous_naming_is_linear(tmp_path: Path) -> None:
 
     t_anon, t_named = best(anonymous), best(named)
     assert t_anon < 2 * t_named + 0.2, f"anonymous {t_anon:.2f} s, named {t_named:.2f} s"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--batch", str(10**400)],
+        ["--batch", "\u09ea"],
+        ["--depth", "9" * 30],
+        ["--input", "x=3x\u09eax8"],
+        ["--input", f"x=3x{10**30}x8"],
+    ],
+    ids=["batch-10^400", "batch-bengali", "depth-huge", "input-bengali", "input-huge"],
+)
+def test_command_line_numbers_are_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    (tmp_path / "deep.arch").write_text(network("relu"))
+    with pytest.raises(SystemExit) as exit_:  # argparse rejects it while parsing
+        main(["analyze", "deep.arch", *argv])
+    assert exit_.value.code == 2
+    assert "usage error" in capsys.readouterr().err
+
+
+def test_largest_batch_still_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = analyze(tmp_path, capsys, network("relu"), "--batch", str(2**63 - 1))
+    assert code == 0, err
+    assert "TiB" in out

@@ -186,6 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "  hint: lower the nesting, or see the limits in docs/security.md"
         )
         return 2
+    except OverflowError:
+        _report(
+            "archc: error: a number is too large to compute with\n"
+            "  hint: the limits in docs/security.md bound the numbers a spec may use"
+        )
+        return 2
     except MemoryError:
         _report(
             "archc: error: out of memory compiling this spec\n"

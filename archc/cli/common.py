@@ -17,7 +17,7 @@ def parse_input_override(text: str) -> tuple[str, tuple[int, ...]]:
     """``image=3x299x299`` -> ("image", (3, 299, 299))."""
     name, sep, shape = text.partition("=")
     parts = shape.replace("×", "x").split("x") if sep else []
-    if not name.isidentifier() or not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if not name.isidentifier() or not parts or not all(_whole(p) for p in parts):
         raise argparse.ArgumentTypeError(
             f"malformed --input {text!r}: expected NAME=CxHxW, e.g. image=3x299x299"
         )
@@ -26,14 +26,24 @@ def parse_input_override(text: str) -> tuple[str, tuple[int, ...]]:
     return name, tuple(int(p) for p in parts)
 
 
+_MAX_INT = 2**63 - 1  # command-line numbers fit in int64, as the language's integers do
+
+
+def _whole(text: str) -> bool:
+    """ASCII digits only (``int()`` would also take '৪' and ' 5'), from 1 to 2**63 - 1."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= _MAX_INT
+
+
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+    stripped = text.strip()
+    if not (stripped.isascii() and stripped.lstrip("+-").isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    if stripped.startswith("-") or not stripped.strip("+0"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {stripped}")
+    if not _whole(stripped.lstrip("+")):
+        shown = stripped if len(stripped) <= 30 else stripped[:27] + "..."
+        raise argparse.ArgumentTypeError(f"expected a number at most {_MAX_INT:,}, got {shown}")
+    return int(stripped)
 
 
 def add_input_override(

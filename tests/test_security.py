@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -482,3 +483,20 @@ def test_table_output_shows_control_characters_visibly(
     assert code == 0, err
     assert "\x1b" not in out and "\x07" not in out
     assert 'b("\u241b[31mred\u2407")' in out
+
+
+def test_svg_with_control_characters_in_spec_strings_is_well_formed(
+    spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    spec.write_text(
+        'block b(mode="\x1b[31mred\x07") {\n    relu\n}\n'
+        "network n {\n    input x: 3x8x8\n    conv(4, 3)\n    output y = b()\n}\n"
+    )
+    target = spec.parent / "n.svg"
+    code, _, err = run(
+        capsys, "emit", str(spec), "--target", "svg", "--depth", "1", "-o", str(target)
+    )
+    assert code == 0, err
+    ET.parse(target)

@@ -31,6 +31,7 @@ from archc.errors import EmitError, MissingDependencyError, UsageError
 from archc.formats import op_label
 from archc.ir import G_OUTPUTS
 from archc.ops import REGISTRY, Op, dims
+from archc.source import visible
 from archc.units import DTYPE_BYTES, human_bytes, human_count
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -279,7 +280,8 @@ def _pct(value: float) -> str:
 
 # --------------------------------------------------------------------------- labels
 def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+    # control characters from a spec's strings as visible symbols: dot rejects them in labels
+    return html.escape(visible(text), quote=True)
 
 
 def _wrap(text: str, width: int = 38) -> list[str]:
@@ -361,7 +363,7 @@ def _tooltip(row: Row, totals: Totals) -> str:
         f"memory {_activation_bytes(row.activation_elements, totals)}",
         f"spec line {row.line}",
     ]
-    return "\\n".join(parts)  # dot's escString newline
+    return "\\n".join(visible(p) for p in parts)  # dot's escString newline
 
 
 def _cluster_label(net: Network, cluster: _Cluster) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from archc import nodes as n
-from archc.errors import SpecArgumentError, SpecNameError, did_you_mean
+from archc.errors import SpecArgumentError, SpecNameError, SpecValueError, did_you_mean
 from archc.ops import ArgProblem, Op, lookup
 from archc.ops.attrs import bind, show_value, signature
 
@@ -200,6 +200,32 @@ def no_input_error(link: n.Link) -> SpecNameError:
         link.name_span,
         ["start the chain with a tensor (in, an input, or a name assigned earlier)"],
     )
+
+
+def bind_targets(
+    stmt: n.Repeat,
+    row: V,
+    values: dict[str, V] | Any,
+    items: Callable[[V], tuple[V, ...] | None] = lambda row: (
+        row if isinstance(row, tuple) else None
+    ),
+) -> None:
+    """Bind a ``for`` loop's names to one row: the row itself for one name, its items for
+    ``(a, b, ...)`` (``items`` splits a row into its items, or says it cannot)."""
+    if not stmt.unpack:
+        values[stmt.targets[0]] = row
+        return
+    parts = items(row)
+    if parts is None or len(parts) != len(stmt.targets):
+        got = "not a tuple" if parts is None else f"{len(parts)} items"
+        assert stmt.over is not None
+        raise SpecValueError(
+            f"each row of the for loop must have {len(stmt.targets)} items "
+            f"({', '.join(stmt.targets)}), got {got}",
+            stmt.over.span,
+        )
+    for name, value in zip(stmt.targets, parts, strict=True):
+        values[name] = value
 
 
 def repeat_is_one_call(stmt: n.Repeat) -> bool:

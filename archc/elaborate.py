@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from archc import nodes as n
 from archc.binding import (
     bind_block_args,
     bind_op_args,
+    bind_targets,
     merge_inputs,
     no_input_error,
     plan_chain,
@@ -34,7 +35,7 @@ from archc.errors import (
     SpecValueError,
     did_you_mean,
 )
-from archc.evaluate import evaluate, type_name
+from archc.evaluate import TensorValue, evaluate, type_name
 from archc.ir import (
     G_ASSERTS,
     G_BLOCKS,
@@ -54,6 +55,7 @@ from archc.loader import Program
 from archc.naming import ScopeNames
 from archc.ops import REGISTRY, callable_names, lookup
 from archc.ops.attrs import show_value
+from archc.passes.shapes import layer_shape
 from archc.source import Span
 
 BLOCK_INPUT = "in"
@@ -91,6 +93,32 @@ class _Frame:
         return frame
 
 
+class _Env(Mapping[str, Any]):
+    """What an expression sees: the frame's values, then its tensors as
+    :class:`~archc.evaluate.TensorValue` (``in.channels``), whose shapes are worked out only when
+    asked."""
+
+    def __init__(self, values: Mapping[str, Any], tensors: Mapping[str, _Tensor], el: Elaborator):
+        self.values = values
+        self.tensors = tensors
+        self.el = el
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.values:
+            return self.values[key]
+        tensor = self.tensors[key]
+        return TensorValue(tensor.label, lambda: self.el.shape_of(tensor.node))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.values or key in self.tensors
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.values, *self.tensors]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*self.values, *self.tensors]))
+
+
 class Elaborator:
     """Builds the graph for one :class:`~archc.loader.Program`."""
 
@@ -108,10 +136,26 @@ class Elaborator:
         self.g.graph[G_BLOCKS] = dict(program.blocks)
         self.layers: list[Layer] = []  # added to the graph in one go at the end
         self.names = ScopeNames()  # every layer and scope name, per scope prefix
+        self._shapes: dict[str, tuple[int, ...]] = {}  # worked out on demand (in.channels)
+        self._shaped = 0  # layers whose shape is in _shapes
         self.limits = current_limits()
         self._depth = 0  # nested bodies being elaborated (if, repeat, block calls)
         self._deadline = time.monotonic() + self.limits.elaboration_seconds
         self._ticks = 0  # layers made and repeat iterations run, for the time check
+
+    def shape_of(self, node: str) -> tuple[int, ...]:
+        """The output shape of a layer built so far (for ``in.channels`` and the like)."""
+        shapes = self._shapes
+        if node not in shapes:
+            spans = {layer.name: layer.span for layer in self.layers}
+            for layer in self.layers[self._shaped :]:
+                ins = [shapes[src] for src in layer.inputs]
+                shapes[layer.name] = layer_shape(layer, ins, spans.__getitem__)
+            self._shaped = len(self.layers)
+        return shapes[node]
+
+    def _env(self, frame: _Frame) -> _Env:
+        return _Env(frame.values, frame.tensors, self)
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> nx.DiGraph:
@@ -177,7 +221,7 @@ class Elaborator:
             case n.ConstDef():
                 if stmt.name in frame.values.maps[0]:
                     raise SpecNameError(f"'{stmt.name}' is already defined here", stmt.span)
-                frame.values[stmt.name] = evaluate(stmt.value, frame.values)
+                frame.values[stmt.name] = evaluate(stmt.value, self._env(frame))
             case n.Assign():
                 self._define(frame, stmt.name, stmt.chain, stmt.span)
             case n.ChainStmt():
@@ -187,7 +231,7 @@ class Elaborator:
             case n.Repeat():
                 self._repeat(stmt, frame)
             case n.If():
-                test = evaluate(stmt.test, frame.values)
+                test = evaluate(stmt.test, self._env(frame))
                 self._body(stmt.then if test else stmt.orelse, frame)
             case n.Assert():
                 if len(self.g.graph[G_ASSERTS]) >= self.limits.layers:
@@ -251,11 +295,13 @@ class Elaborator:
         self.g.graph[G_OUTPUTS][stmt.name] = tensor.node
 
     def _repeat(self, stmt: n.Repeat, frame: _Frame) -> None:
-        count = evaluate(stmt.count, frame.values)
-        if not _is_count(count):
+        env = self._env(frame)
+        count = evaluate(stmt.count, env)
+        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
             raise SpecValueError(
-                f"repeat count must be a whole number >= 1, got {count!r}", stmt.count.span
+                f"repeat count must be a whole number >= 0, got {count!r}", stmt.count.span
             )
+        rows = evaluate(stmt.over, env) if stmt.over is not None else None
         if count > self.limits.repeat:
             raise SpecValueError(
                 f"repeat count {count:,} is above the limit of {self.limits.repeat:,}",
@@ -264,13 +310,24 @@ class Elaborator:
             )
         self._check_tensor_name(stmt.name, stmt.span)
         path = self._claim(frame, stmt.name, stmt.span)
-        self.g.graph[G_SCOPES][path] = Scope(path, "repeat", stmt.span)
+        if count:  # repeat 0 passes its input through: no layers, no scope
+            self.g.graph[G_SCOPES][path] = Scope(path, "repeat", stmt.span)
         current = frame.current
+        if current is None:
+            raise SpecNameError(
+                f"'{stmt.name}' has no input: nothing comes before the {stmt.keyword}",
+                stmt.span,
+                ["a repeat (or for) takes the tensor before it, and each iteration the last"],
+            )
         for i in range(count):
             self._tick(stmt.span)
             inner = frame.child(path + ".", current=current)
+            # the body sees the previous iteration's output (the repeat's input at first) as in
+            inner.tensors[BLOCK_INPUT] = _Tensor(current.node, current.label)
             if stmt.index:
                 inner.values[stmt.index] = i
+            if rows is not None:
+                bind_targets(stmt, rows[i], inner.values)
             body = stmt.body
             if repeat_is_one_call(stmt):
                 # a body that is a single call is the iteration scope itself: layer1.0.conv1
@@ -349,7 +406,8 @@ class Elaborator:
     def _args(
         self, link: n.Link, frame: _Frame
     ) -> tuple[list[tuple[Any, n.Arg]], dict[str, tuple[Any, n.Arg]]]:
-        return split_args(link.args or (), lambda e: evaluate(e, frame.values))
+        env = self._env(frame)
+        return split_args(link.args or (), lambda e: evaluate(e, env))
 
     def _layer(
         self,
@@ -400,12 +458,17 @@ class Elaborator:
             raise SpecNameError(f"block '{block.name}' calls itself ({chain})", link.name_span)
         positional, named = self._args(link, frame)
         globals_ = frame.values.maps[-1]
+        block_in = {BLOCK_INPUT: _Tensor(source.node, source.label)}
         bound = bind_block_args(
             block,
             link,
             positional,
             named,
-            lambda p, known: evaluate(p.default, ChainMap(known, globals_)),  # type: ignore[arg-type]
+            # a default sees the parameters before it, the file's constants and the block's input
+            lambda p, known: evaluate(
+                p.default,  # type: ignore[arg-type]
+                _Env(ChainMap(known, globals_), block_in, self),
+            ),
         )
         path = self._claim(owner, local or block.name, link.span, auto=not local)
         ordered = tuple(bound.items())

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from archc import nodes as n
-from archc.errors import SpecNameError, SpecValueError, did_you_mean
+from archc.builtins import BUILTINS, call_builtin
+from archc.errors import SpecArgumentError, SpecNameError, SpecValueError, did_you_mean
 from archc.limits import current as current_limits
 from archc.source import Span
 
@@ -62,6 +64,10 @@ def type_name(value: Value) -> str:
         return "string"
     if isinstance(value, tuple):
         return "tuple"
+    if isinstance(value, FunctionValue):
+        return "function"
+    if isinstance(value, TensorValue):
+        return "tensor"
     return type(value).__name__
 
 
@@ -77,6 +83,23 @@ def _comparable(left: Value, right: Value) -> bool:
     if isinstance(left, tuple) and isinstance(right, tuple):
         return True
     return type_name(left) == type_name(right)
+
+
+def index_value(value: Value, index: Value, expr: n.Index) -> Value:
+    """``value[index]``: a tuple's item, counting from 0 (negative counts from the end)."""
+    if not isinstance(value, tuple):
+        raise SpecValueError(
+            f"only a tuple can be indexed, not a {type_name(value)}", expr.value.span
+        )
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise SpecValueError(f"an index is a whole number, not {index!r}", expr.index.span)
+    if not -len(value) <= index < len(value):
+        raise SpecValueError(
+            f"index {index} is out of range: the tuple has {len(value)} items",
+            expr.index.span,
+            [f"indices run from 0 to {len(value) - 1} (or -{len(value)} to -1)"],
+        )
+    return value[index]
 
 
 def check_number(value: Value, span: Span) -> Value:
@@ -102,6 +125,94 @@ def check_number(value: Value, span: Span) -> Value:
     return value
 
 
+class TensorValue:
+    """A tensor seen from an expression: ``in.channels``, ``in.shape``, ``x.height``.
+
+    Elaboration puts the tensors in scope next to the values; their shapes are worked out only
+    when an expression asks (``shape`` is a function, so a spec that never asks pays nothing).
+    """
+
+    FIELDS = ("channels", "shape", "height", "width", "rank")
+
+    def __init__(self, name: str, shape: Callable[[], tuple[int, ...]]) -> None:
+        self.name = name
+        self._shape = shape
+
+    def attribute(self, field: str, span: Span) -> Value:
+        if field not in self.FIELDS:
+            raise SpecNameError(
+                f"a tensor has no '.{field}'",
+                span,
+                [did_you_mean(field, self.FIELDS) or f"tensors have {', '.join(self.FIELDS)}"],
+            )
+        shape = self._shape()
+        if field == "shape":
+            return shape
+        if field == "rank":
+            return len(shape)
+        if field == "channels":
+            return shape[0]
+        if len(shape) != 3:
+            raise SpecValueError(
+                f"'{self.name}' is {len(shape)}-dimensional: it has no {field}", span
+            )
+        return shape[1] if field == "height" else shape[2]
+
+
+class FunctionValue:
+    """A spec function (``fn name(params) { ... }``) as a value: called like a builtin, its
+    body sees its parameters, its own constants and the file's constants, nothing else."""
+
+    def __init__(self, node: n.Function, env: Mapping[str, Value]) -> None:
+        self.node = node
+        self.env = env  # the file's constants, as they stand when the function is called
+        self.active = 0  # calls in progress: a function that calls itself is an error
+
+    def bind(self, args: list[Value], kwargs: dict[str, Value], span: Span) -> dict[str, Value]:
+        """Arguments to parameters, defaults evaluated among the file's constants."""
+        node = self.node
+        params = {p.name: p for p in node.params}
+        usage = f"usage: {node.name}({', '.join(p.name for p in node.params)})"
+        if len(args) > len(node.params):
+            raise SpecArgumentError(
+                f"{node.name}() takes {len(node.params)} arguments, got {len(args)}", span, [usage]
+            )
+        bound = {p.name: v for p, v in zip(node.params, args, strict=False)}
+        for key, value in kwargs.items():
+            if key not in params:
+                raise SpecArgumentError(
+                    f"{node.name}() has no parameter '{key}'",
+                    span,
+                    [did_you_mean(key, params), usage],
+                )
+            if key in bound:
+                raise SpecArgumentError(f"'{key}' is given twice", span)
+            bound[key] = value
+        for p in node.params:
+            if p.name not in bound:
+                if p.default is None:
+                    raise SpecArgumentError(f"{node.name}() needs '{p.name}'", span, [usage])
+                bound[p.name] = evaluate(p.default, ChainMap(bound, self.env))
+        return bound
+
+    def call(self, args: list[Value], kwargs: dict[str, Value], span: Span) -> Value:
+        if self.active:
+            raise SpecValueError(
+                f"function '{self.node.name}' calls itself", span, ["functions cannot recurse"]
+            )
+        local: dict[str, Value] = self.bind(args, kwargs, span)
+        env = ChainMap(local, self.env)
+        self.active += 1
+        try:
+            for const in self.node.consts:
+                if const.name in local:
+                    raise SpecNameError(f"'{const.name}' is already defined here", const.span)
+                local[const.name] = evaluate(const.value, env)
+            return evaluate(self.node.result, env)
+        finally:
+            self.active -= 1
+
+
 def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None = None) -> Value:
     """The value of ``expr`` with names looked up in ``env``."""
     match expr:
@@ -117,6 +228,12 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
             )
         case n.Tuple(items=items):
             return tuple(evaluate(i, env, resolver) for i in items)
+        case n.Index():
+            return index_value(
+                evaluate(expr.value, env, resolver), evaluate(expr.index, env, resolver), expr
+            )
+        case n.Function():
+            return FunctionValue(expr, env)
         case n.BinOp(op="and"):
             left = evaluate(expr.left, env, resolver)
             return evaluate(expr.right, env, resolver) if left else left
@@ -166,11 +283,24 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
         case n.Cond():
             test = evaluate(expr.test, env, resolver)
             return evaluate(expr.then if test else expr.orelse, env, resolver)
+        case n.Attr(value=n.Name(name=name)) if isinstance(env.get(name), TensorValue):
+            return env[name].attribute(expr.name, expr.span)
         case n.Attr():
             if resolver is None:
                 raise SpecValueError(f"'.{expr.name}' is only meaningful in an assert", expr.span)
             # The resolver gets the unevaluated left side: "inception_4a.params" names a scope.
             return resolver.attr(expr.value, expr.name, expr)
+        case n.Call(func=func) if isinstance(env.get(func), FunctionValue) or (
+            func in BUILTINS and func not in env
+        ):
+            args = [evaluate(a.value, env, resolver) for a in expr.args if a.name is None]
+            kwargs = {a.name: evaluate(a.value, env, resolver) for a in expr.args if a.name}
+            target = env.get(func)
+            if isinstance(target, FunctionValue):
+                return check_number(target.call(args, kwargs, expr.span), expr.span)
+            if kwargs:
+                raise SpecArgumentError(f"{func}() takes no named arguments", expr.span)
+            return check_number(call_builtin(func, args, expr.span), expr.span)
         case n.Call():
             if resolver is None:
                 raise SpecValueError(

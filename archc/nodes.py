@@ -60,7 +60,17 @@ class Name(Expr):
 
 @dataclass(frozen=True)
 class Tuple(Expr):
+    """``(a, b)`` or ``[a, b]``: the language has one sequence type, a tuple."""
+
     items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Index(Expr):
+    """``t[i]``: an item of a tuple (a stage table's row, a row's column)."""
+
+    value: Expr
+    index: Expr
 
 
 @dataclass(frozen=True)
@@ -183,12 +193,25 @@ class ConstDef(Stmt):
 
 @dataclass(frozen=True)
 class Repeat(Stmt):
-    """``name = repeat count as index { body }``: each iteration is the scope ``name.<index>``."""
+    """``name = repeat count as index { body }``: each iteration is the scope ``name.<index>``.
+
+    ``name = for (a, b) in rows { body }`` is a repeat too: ``over`` is the tuple it walks (its
+    ``count`` is ``len(rows)``), and each iteration binds ``targets`` to the row's items (one
+    target binds the row itself).
+    """
 
     name: str
     count: Expr
     index: str | None
     body: tuple[Stmt, ...]
+    over: Expr | None = None
+    targets: tuple[str, ...] = ()
+    unpack: bool = False
+
+    @property
+    def keyword(self) -> str:
+        """How the statement is written: ``repeat`` or ``for``."""
+        return "repeat" if self.over is None else "for"
 
 
 @dataclass(frozen=True)
@@ -214,6 +237,19 @@ class Param:
     name: str
     default: Expr | None
     span: Span
+
+
+@dataclass(frozen=True)
+class Function(Expr):
+    """``fn name(params) { const ...  result }``: a function of values, defined at file level.
+
+    It is kept as a constant whose value is the function, so includes, ``--set`` listings and
+    name lookup treat it like any other constant."""
+
+    name: str
+    params: tuple[Param, ...]
+    consts: tuple[ConstDef, ...]
+    result: Expr
 
 
 @dataclass(frozen=True)

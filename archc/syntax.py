@@ -47,6 +47,8 @@ _TERMINAL_WORDS = {
     "$END": "end of file",
     "LPAR": "'('",
     "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
     "LBRACE": "'{'",
     "RBRACE": "'}'",
     "COMMA": "','",
@@ -199,6 +201,52 @@ class _ToAST(Transformer):
     def chain_stmt(self, c: list[Any]) -> n.ChainStmt:
         return n.ChainStmt(self._span(c), c[0])
 
+    def fn_def(self, c: list[Any]) -> n.ConstDef:
+        name, *params, (consts, result) = c
+        params = [p for p in params if p is not None]
+        seen: dict[str, n.Param] = {}
+        for p in params:
+            if p.name in seen:
+                raise SpecNameError(
+                    f"function '{name}' has two parameters named '{p.name}'",
+                    p.span,
+                    ["each parameter needs its own name"],
+                    notes=[("first declared here", seen[p.name].span)],
+                )
+            seen[p.name] = p
+        span = self._span(c, keyword=True)
+        function = n.Function(span, str(name), tuple(params), consts, result)
+        return n.ConstDef(span, str(name), self._deep(function, (result,)))
+
+    def fn_body(self, c: list[Any]) -> tuple[tuple[n.ConstDef, ...], n.Expr]:
+        consts, result = c
+        return tuple(consts or ()), result
+
+    def fn_consts(self, c: list[Any]) -> list[n.ConstDef]:
+        if len(c) == 1:
+            return [c[0]]
+        c[0].append(c[1])
+        return c[0]
+
+    def for_target(self, c: list[Any]) -> tuple[tuple[str, ...], bool]:
+        return (str(c[0]),), False
+
+    def for_unpack(self, c: list[Any]) -> tuple[tuple[str, ...], bool]:
+        return tuple(str(x) for x in c if x is not None), True
+
+    def for_stmt(self, c: list[Any]) -> n.Repeat:
+        name, (targets, unpack), word, over, body = c
+        if str(word) != "in":
+            raise SpecSyntaxError(
+                f"expected 'in' after the loop's names, got '{word}'",
+                self._tok_span(word),
+                ["for (t, c, n, s) in rows { ... }"],
+            )
+        span = self._span(c)
+        count = n.Call(over.span, "len", (n.Arg(over, None, over.span),))
+        node = n.Repeat(span, str(name), count, None, body, over, targets, unpack)
+        return self._deep(node, body, "statement")
+
     def repeat_stmt(self, c: list[Any]) -> n.Repeat:
         name, count, index, body = c
         node = n.Repeat(self._span(c), str(name), count, str(index) if index else None, body)
@@ -296,6 +344,13 @@ class _ToAST(Transformer):
     def cond(self, c: list[Any]) -> n.Cond:
         return self._deep(n.Cond(self._span(c), c[1], c[0], c[2]), c)
 
+    def list(self, c: list[Any]) -> n.Tuple:
+        items = tuple(x for x in c if x is not None)
+        return self._deep(n.Tuple(self._span(c, keyword=True), items), items)
+
+    def index(self, c: list[Any]) -> n.Index:
+        return self._deep(n.Index(self._span(c), c[0], c[1]), (c[0], c[1]))
+
     def attr(self, c: list[Any]) -> n.Attr:
         return self._deep(n.Attr(self._span(c), c[0], str(c[1])), (c[0],))
 
@@ -369,9 +424,9 @@ class _Postlex:
                 nl = Token.new_borrow_pos("_NL", "", tok)
                 emit(nl)
                 yield nl
-            if kind == "LPAR":
+            if kind in ("LPAR", "LSQB"):
                 parens += 1
-            elif kind == "RPAR":
+            elif kind in ("RPAR", "RSQB"):
                 parens = max(0, parens - 1)
             emit(tok)
             yield tok
@@ -513,6 +568,8 @@ _OPERATORS = {
     "IF",
     "DOT",
     "DSLASH",
+    "LSQB",  # indexing, t[i], continues an expression like an operator
+    "RSQB",
 }
 
 

@@ -47,6 +47,44 @@ RUFF = Path(sys.executable).with_name("ruff")
 # ---------------------------------------------------------------------------------- specs
 #: Language features the zoo does not use, each a whole network.
 LANGUAGE_SPECS: dict[str, str] = {
+    # issue 11's configuration language: a spec function (torchvision's _make_divisible), a
+    # stage table walked by for, builtins, in.channels in a body and in a default, repeat 0,
+    # in inside a repeat body (the previous iteration's output)
+    "config": """
+        fn make_divisible(v, divisor = 8, least = divisor) {
+            const n = max(least, int(v + divisor / 2) // divisor * divisor)
+            n + divisor if n < 0.9 * v else n
+        }
+        const width = 0.75
+        const STAGES = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+        ]
+        block inverted(out, stride, expand, hidden = make_divisible(in.channels * expand)) {
+            y = in -> conv(hidden, 1, bias=false) -> batchnorm -> relu6
+                -> conv(hidden, 3, stride=stride, pad=1, groups=hidden, bias=false)
+                -> batchnorm -> relu6 -> conv(out, 1, bias=false) -> batchnorm
+            if stride == 1 and in.channels == out {
+                out = add(in, y)
+            } else {
+                out = y
+            }
+        }
+        network config {
+            input image: 3x40x40
+            stem = conv(make_divisible(32 * width), 3, stride=2, pad=1) -> relu6
+            stages = for (t, c, n, s) in STAGES {
+                blocks = repeat n as i {
+                    inverted(make_divisible(c * width), s if i == 0 else 1, t)
+                }
+            }
+            skipped = repeat 0 { relu }
+            tail = repeat 2 { in -> conv(max(in.channels, 40), 1) -> relu }
+            head = conv(ceil(1280 * width / 8) * 8, 1) -> global_avgpool -> flatten
+            output logits = linear(abs(-10) + len(STAGES) - 3)
+        }
+    """,
     # symbolic if/else with constants, a default that reads another parameter, a loop whose
     # channel count grows each iteration (DenseNet), multi-statement repeat bodies inside a
     # block and at network level, "same" padding with an even kernel, a flat batch norm
@@ -365,10 +403,15 @@ def test_source_is_safe_python_that_imports_only_torch(name: str) -> None:
     text = source(name)
     tree = ast.parse(text)
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
-    assert [ast.unparse(n) for n in imports] == ["import torch", "from torch import nn"]
-    # module level: the imports and classes only; no call of anything outside the allow-list
-    assert all(isinstance(n, ast.Import | ast.ImportFrom | ast.ClassDef) for n in tree.body)
-    allowed = {"super", "range", "first", "layer"}  # the last two: Chain.forward's locals
+    modules = [ast.unparse(n) for n in imports]
+    assert modules[-2:] == ["import torch", "from torch import nn"]
+    assert set(modules[:-2]) <= {"import math"}  # floor and ceil of the spec
+    # module level: the imports, the spec's functions and classes; no call of anything outside
+    # the allow-list (the builtins the language has, the spec's own functions)
+    kinds = ast.Import | ast.ImportFrom | ast.ClassDef | ast.FunctionDef
+    assert all(isinstance(n, kinds) for n in tree.body)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    allowed = {"super", "range", "min", "max", "abs", "int", "round", "len"} | functions
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id in allowed or node.func.id[:1].isupper(), ast.unparse(node)

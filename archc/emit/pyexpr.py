@@ -12,14 +12,17 @@ meaning.  The spec language's operators are Python's, so folding uses Python's o
 from __future__ import annotations
 
 import operator
+from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archc import nodes as n
+from archc.builtins import BUILTINS, call_builtin
 from archc.emit.codegen import py_literal
 from archc.errors import EmitError
-from archc.evaluate import ARITHMETIC, COMPARISONS
+from archc.evaluate import ARITHMETIC, COMPARISONS, FunctionValue, index_value
+from archc.source import Span
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,63 @@ class Recur:
     index: str
 
 
-PyExpr = Lit | Var | Raw | BinOp | Unary | IfElse | TupleOf | Recur
+@dataclass(frozen=True)
+class Fn:
+    """A call of one of the language's built-in functions, in its Python spelling
+    (``max(a, b)``, ``math.ceil(x)``: :mod:`archc.builtins`)."""
+
+    func: str
+    args: tuple[PyExpr, ...]
+    #: the value of a spec function's call, once its arguments are known
+    fold: Callable[..., Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Item:
+    """``value[index]``: an item of a tuple only the generated code knows."""
+
+    value: PyExpr
+    index: PyExpr
+
+
+PyExpr = Lit | Var | Raw | BinOp | Unary | IfElse | TupleOf | Recur | Fn | Item
+
+
+class TensorRef:
+    """A tensor as an expression sees it (``in.channels``): what the class generator knows of
+    it.  Only its attributes are values; the tensor itself is not."""
+
+    def __init__(
+        self,
+        name: str,
+        channels: PyExpr,
+        rank: int,
+        spatial: tuple[PyExpr, PyExpr] | None,
+    ) -> None:
+        self.name = name
+        self.channels = channels
+        self.rank = rank
+        self.spatial = spatial
+
+    def attribute(self, field: str, span: Span) -> PyExpr:
+        if field == "channels":
+            return self.channels
+        if field == "rank":
+            return Lit(self.rank)
+        if self.rank == 1 and field == "shape":
+            return tuple_of((self.channels,))
+        if self.spatial is None:
+            raise EmitError(
+                f"the {field} of '{self.name}' is known only when the module is built "
+                "(it depends on the input's size), so a class cannot be written with it",
+                span,
+                ["use in.channels, or compute the size outside the block"],
+            )
+        if field == "shape":
+            return tuple_of((self.channels, *self.spatial))
+        if field in ("height", "width"):
+            return self.spatial[0 if field == "height" else 1]
+        raise EmitError(f"a tensor has no '.{field}'", span)
 
 
 class Unresolved(Exception):
@@ -165,9 +224,97 @@ def total(terms: list[PyExpr]) -> PyExpr:
     return binop("+", result, Lit(known)) if known else result
 
 
-def from_ast(expr: n.Expr, env: Mapping[str, PyExpr]) -> PyExpr:
-    """The spec expression ``expr`` with its names taken from ``env``, folded where known."""
+def item(value: PyExpr, index: PyExpr, expr: n.Index) -> PyExpr:
+    """``value[index]``, folded (and checked, as elaboration checks it) where known."""
+    if isinstance(value, Lit) and isinstance(index, Lit):
+        return Lit(index_value(value.value, index.value, expr))
+    if isinstance(value, TupleOf) and isinstance(index, Lit) and isinstance(index.value, int):
+        return value.items[index.value]
+    return Item(value, index)
+
+
+def call(func: str, args: list[PyExpr], span: Span) -> PyExpr:
+    """A built-in function of ``args``, folded when they are known."""
+    if all(isinstance(a, Lit) for a in args):
+        return Lit(call_builtin(func, [a.value for a in args], span))  # type: ignore[union-attr]
+    return Fn(BUILTINS[func].python, tuple(args))
+
+
+class EmittedFunction:
+    """A spec function that the generated file defines (``def make_divisible(...)``): the
+    value behind its name while code is generated, and the identifier it has there."""
+
+    def __init__(self, function: FunctionValue, identifier: str) -> None:
+        self.function = function
+        self.identifier = identifier
+
+
+def apply_function(
+    f: FunctionValue | EmittedFunction,
+    args: list[PyExpr],
+    kwargs: dict[str, PyExpr],
+    span: Span,
+) -> PyExpr:
+    """A spec function applied to expressions: its value when every argument is known, else a
+    call of the function the generated file defines (or, for one that has none, its body with
+    the parameters replaced)."""
+    function = f.function if isinstance(f, EmittedFunction) else f
+    known_args = [a.value for a in args if isinstance(a, Lit)]
+    known_kwargs = {k: v.value for k, v in kwargs.items() if isinstance(v, Lit)}
+    if len(known_args) == len(args) and len(known_kwargs) == len(kwargs):
+        return Lit(function.call(known_args, known_kwargs, span))
+    if isinstance(f, EmittedFunction):
+        names = [p.name for p in function.node.params]
+        if len(args) > len(names) or set(kwargs) - set(names):
+            raise EmitError(f"bad arguments for function '{function.node.name}'", span)
+        # by position up to the last given one, so the call reads like the spec's
+        given = list(args) + [kwargs[name] for name in names[len(args) :] if name in kwargs]
+        if len(given) == len(args) + len(kwargs):
+            return Fn(f.identifier, tuple(given), lambda *a: function.call(list(a), {}, span))
+    return inline_function(function, args, kwargs, span)
+
+
+def inline_function(
+    f: FunctionValue, args: list[PyExpr], kwargs: dict[str, PyExpr], span: Span
+) -> PyExpr:
+    """A spec function applied to expressions: its body, with its parameters replaced."""
+    node = f.node
+    known = {k: Lit(v) for k, v in f.env.items()}
+    if len(args) > len(node.params) or set(kwargs) - {p.name for p in node.params}:
+        raise EmitError(f"bad arguments for function '{node.name}'", span)
+    local: dict[str, PyExpr] = {p.name: v for p, v in zip(node.params, args, strict=False)}
+    local.update(kwargs)
+    env: ChainMap[str, PyExpr] = ChainMap(local, known)
+    for p in node.params:
+        if p.name not in local:
+            if p.default is None:
+                raise EmitError(f"function '{node.name}' needs '{p.name}'", span)
+            local[p.name] = from_ast(p.default, env)
+    for const in node.consts:
+        local[const.name] = from_ast(const.value, env)
+    return from_ast(node.result, env)
+
+
+def from_ast(expr: n.Expr, env: Mapping[str, Any]) -> PyExpr:
+    """The spec expression ``expr`` with its names taken from ``env``, folded where known.
+
+    ``env`` maps names to expressions, and tensors to :class:`TensorRef` (``in.channels``)."""
     match expr:
+        case n.Attr(value=n.Name(name=name)) if isinstance(env.get(name), TensorRef):
+            return env[name].attribute(expr.name, expr.span)  # type: ignore[no-any-return]
+        case n.Index():
+            return item(from_ast(expr.value, env), from_ast(expr.index, env), expr)
+        case n.Call(func=func):
+            args = [from_ast(a.value, env) for a in expr.args if a.name is None]
+            kwargs = {a.name: from_ast(a.value, env) for a in expr.args if a.name}
+            target = env.get(func)
+            if isinstance(target, Lit) and isinstance(
+                target.value, FunctionValue | EmittedFunction
+            ):
+                return apply_function(target.value, args, kwargs, expr.span)
+            if func in BUILTINS and func not in env and not kwargs:
+                return call(func, args, expr.span)
+            raise EmitError(f"'{func}(...)' cannot be emitted", expr.span)
         case n.Number(value=v) | n.Quantity(value=v) | n.String(value=v) | n.Bool(value=v):
             return Lit(v)
         case n.Dims(values=values):
@@ -175,7 +322,10 @@ def from_ast(expr: n.Expr, env: Mapping[str, PyExpr]) -> PyExpr:
         case n.Name(name=name):
             if name not in env:
                 raise EmitError(f"unknown name '{name}'", expr.span)
-            return env[name]
+            found = env[name]
+            if isinstance(found, TensorRef):
+                raise EmitError(f"'{name}' is a tensor, not a value", expr.span)
+            return found  # type: ignore[no-any-return]
         case n.Tuple(items=items):
             return tuple_of(tuple(from_ast(i, env) for i in items))
         case n.BinOp(op=op) | n.Compare(op=op):
@@ -222,6 +372,18 @@ def substitute(e: PyExpr, mapping: Mapping[str, PyExpr], strict: bool = False) -
             )
         case TupleOf(items=items):
             return tuple_of(tuple(substitute(i, mapping, strict) for i in items))
+        case Fn(func=func, args=args):
+            subs = [substitute(a, mapping, strict) for a in args]
+            builtin = next((b for b in BUILTINS.values() if b.python == func), None)
+            fold = builtin.apply if builtin is not None else e.fold
+            if fold is not None and all(isinstance(a, Lit) for a in subs):
+                return Lit(fold(*[a.value for a in subs]))  # type: ignore[union-attr]
+            return Fn(func, tuple(subs), e.fold)
+        case Item(value=value, index=index):
+            v, i = substitute(value, mapping, strict), substitute(index, mapping, strict)
+            if isinstance(v, Lit) and isinstance(i, Lit):
+                return Lit(v.value[i.value])
+            return Item(v, i)
         case Recur():
             start = substitute(e.start, mapping, strict)
             count = substitute(e.count, mapping, strict)
@@ -240,6 +402,50 @@ def substitute(e: PyExpr, mapping: Mapping[str, PyExpr], strict: bool = False) -
     return e
 
 
+def calls(e: PyExpr) -> set[str]:
+    """The functions ``e`` calls (their Python names)."""
+    match e:
+        case Fn(func=func, args=args):
+            return {func}.union(*(calls(a) for a in args))
+        case BinOp(left=left, right=right):
+            return calls(left) | calls(right)
+        case Unary(operand=operand):
+            return calls(operand)
+        case IfElse(test=test, then=then, orelse=orelse):
+            return calls(test) | calls(then) | calls(orelse)
+        case TupleOf(items=items):
+            return set().union(*(calls(i) for i in items))
+        case Item(value=value, index=index):
+            return calls(value) | calls(index)
+        case Var(definition=definition) if definition is not None:
+            return calls(definition)
+        case Recur():
+            return calls(e.start) | calls(e.step) | calls(e.count)
+    return set()
+
+
+def uses_math(e: PyExpr) -> bool:
+    """Whether ``e`` calls ``math.floor`` or ``math.ceil`` (the file then imports math)."""
+    match e:
+        case Fn(func=func, args=args):
+            return func.startswith("math.") or any(uses_math(a) for a in args)
+        case BinOp(left=left, right=right):
+            return uses_math(left) or uses_math(right)
+        case Unary(operand=operand):
+            return uses_math(operand)
+        case IfElse(test=test, then=then, orelse=orelse):
+            return uses_math(test) or uses_math(then) or uses_math(orelse)
+        case TupleOf(items=items):
+            return any(uses_math(i) for i in items)
+        case Item(value=value, index=index):
+            return uses_math(value) or uses_math(index)
+        case Var(definition=definition) if definition is not None:
+            return uses_math(definition)
+        case Recur():
+            return uses_math(e.start) or uses_math(e.step) or uses_math(e.count)
+    return False
+
+
 def free_vars(e: PyExpr, expand: bool = False) -> set[str]:
     """Names of the variables ``e`` reads (through local definitions when ``expand``)."""
     match e:
@@ -253,8 +459,10 @@ def free_vars(e: PyExpr, expand: bool = False) -> set[str]:
             return free_vars(operand, expand)
         case IfElse(test=test, then=then, orelse=orelse):
             return free_vars(test, expand) | free_vars(then, expand) | free_vars(orelse, expand)
-        case TupleOf(items=items):
+        case TupleOf(items=items) | Fn(args=items):
             return set().union(*(free_vars(i, expand) for i in items))
+        case Item(value=value, index=index):
+            return free_vars(value, expand) | free_vars(index, expand)
         case Recur():
             inner = free_vars(e.step, expand) - {e.carried, e.index}
             return free_vars(e.start, expand) | free_vars(e.count, expand) | inner
@@ -305,6 +513,10 @@ def render(e: PyExpr) -> str:
         case TupleOf(items=items):
             inner = ", ".join(wrap(i, 2) for i in items)
             return f"({inner},)" if len(items) == 1 else f"({inner})"
+        case Fn(func=func, args=args):
+            return f"{func}({', '.join(wrap(a, 2) for a in args)})"
+        case Item(value=value, index=index):
+            return f"{wrap(value, _PREC['atom'])}[{render(index)}]"
     raise EmitError(f"internal: cannot write {e!r} as Python")  # pragma: no cover
 
 
@@ -322,6 +534,8 @@ class ExprArithmetic:
     def items(self, value: PyExpr) -> tuple[PyExpr, ...] | None:
         if isinstance(value, Lit) and isinstance(value.value, tuple):
             return tuple(lit(v) for v in value.value)
+        if isinstance(value, TupleOf):
+            return value.items
         return None
 
 

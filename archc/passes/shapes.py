@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import networkx as nx
 
 from archc.errors import SpecShapeError
 from archc.ir import G_ORDER, LAYER, SHAPE, Layer
-from archc.ops import REGISTRY, ShapeProblem, dims
+from archc.ops import REGISTRY, Shape, ShapeProblem, dims
+from archc.source import Span
+
+
+def layer_shape(
+    layer: Layer, ins: list[Shape], producer_span: Callable[[str], Span]
+) -> Shape:
+    """One layer's output shape from its inputs' shapes; a misfit is a located
+    :class:`SpecShapeError` noting where each input of a merge comes from."""
+    try:
+        return REGISTRY[layer.op].shape(layer.attrs, ins, layer.input_labels)
+    except ShapeProblem as exc:
+        notes = [
+            (f"{label} ({dims(shape)}) comes from here", producer_span(src))
+            for src, label, shape in zip(layer.inputs, layer.input_labels, ins, strict=True)
+            if len(layer.inputs) > 1
+        ]
+        raise SpecShapeError(str(exc), layer.span, notes=notes) from None
 
 
 def infer_shapes(g: nx.DiGraph) -> None:
@@ -15,12 +34,4 @@ def infer_shapes(g: nx.DiGraph) -> None:
     for node in g.graph[G_ORDER]:
         layer: Layer = nodes[node][LAYER]
         ins = [nodes[src][SHAPE] for src in layer.inputs]
-        try:
-            nodes[node][SHAPE] = REGISTRY[layer.op].shape(layer.attrs, ins, layer.input_labels)
-        except ShapeProblem as exc:
-            notes = [
-                (f"{label} ({dims(shape)}) comes from here", nodes[src][LAYER].span)
-                for src, label, shape in zip(layer.inputs, layer.input_labels, ins, strict=True)
-                if len(layer.inputs) > 1
-            ]
-            raise SpecShapeError(str(exc), layer.span, notes=notes) from None
+        nodes[node][SHAPE] = layer_shape(layer, ins, lambda src: nodes[src][LAYER].span)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from archc import nodes as n
 from archc.binding import (
     bind_block_args,
+    bind_targets,
     is_merge,
     merge_inputs,
     no_input_error,
@@ -23,7 +24,7 @@ from archc.emit.codegen import (
     Namespace,
     Writer,
 )
-from archc.emit.pytorch.names import CODE_NAMES, LOCAL_RESERVED, MODULE_ATTRIBUTES
+from archc.emit.pytorch.names import BLOCK_INPUT, CODE_NAMES, LOCAL_RESERVED, MODULE_ATTRIBUTES
 from archc.emit.pytorch.statements import Do, For, If, Store, render_statements
 from archc.emit.pytorch.table import TORCH_OPS, OpContext, Tensor
 from archc.errors import EmitError
@@ -125,7 +126,17 @@ class ClassGen:
     # ------------------------------------------------------------------ code and names
     def code(self, e: px.PyExpr) -> str:
         self.init_reads.update(px.free_vars(e))
+        if px.uses_math(e):
+            self.em.imports.add("math")
+        self.em.used_functions |= px.calls(e) & set(self.em.functions)
         return px.render(e)
+
+    def env(self, frame: Frame) -> ChainMap[str, Any]:
+        """What an expression sees: the frame's values, then its tensors (``in.channels``)."""
+        refs = {
+            name: px.TensorRef(name, t.size, t.rank, t.spatial) for name, t in frame.tensors.items()
+        }
+        return ChainMap(frame.values, refs)
 
     def read(self, t: Tensor) -> str:
         self.fwd_reads.add(t.var)
@@ -192,7 +203,7 @@ class ClassGen:
                 raise EmitError(f"unexpected statement {type(stmt).__name__}", stmt.span)
 
     def const(self, stmt: n.ConstDef, frame: Frame) -> None:
-        value = px.from_ast(stmt.value, frame.values)
+        value = px.from_ast(stmt.value, self.env(frame))
         if not isinstance(value, px.Lit) or self.branch_depth:
             local = self.locals.name(("value", stmt.name), stmt.name)
             self.do_init(self.code(value), local, pure=True)
@@ -374,7 +385,7 @@ class ClassGen:
             assert sources is not None
             inputs = list(sources)
             link_for_attrs = link
-        attrs, concrete = self.em.bind(op, link_for_attrs, frame.values)
+        attrs, concrete = self.em.bind(op, link_for_attrs, self.env(frame))
         rule = TORCH_OPS[op.name]
         ctx = OpContext(self, link, op.is_inplace and self.em.inplace_ok(link))
         out = self.em.output(op, attrs, concrete, inputs, ctx)
@@ -394,7 +405,8 @@ class ClassGen:
         source: Tensor,
         ref: str | None,
     ) -> Built:
-        positional, named = split_args(link.args or (), lambda e: px.from_ast(e, frame.values))
+        env = self.env(frame)
+        positional, named = split_args(link.args or (), lambda e: px.from_ast(e, env))
         cls = self.em.block_class(block, source.rank, link.span)
         var_of = {spec: var for spec, var, _ in cls.param_vars}
         default_of = {spec: default for spec, _, default in cls.param_vars}
@@ -443,14 +455,21 @@ class ClassGen:
 
     # ------------------------------------------------------------------ repeat
     def repeat(self, stmt: n.Repeat, frame: Frame) -> None:
-        count = px.from_ast(stmt.count, frame.values)
+        env = self.env(frame)
+        count = px.from_ast(stmt.count, env)
+        rows = px.from_ast(stmt.over, env) if stmt.over is not None else None
         self.claim(frame.prefix, stmt.name, stmt.span)
         source = frame.current
         if source is None:
             raise EmitError("the repeat has no input", stmt.span)
+        if count == px.Lit(0):  # repeat 0: the input passes through, no module
+            var = self.tensor_var(stmt.name)
+            self.do_fwd(self.read(source), var, pure=True)
+            frame.tensors[stmt.name] = frame.current = replace(source, var=var)
+            return
         attr = self.attr(stmt.name)
-        if len(stmt.body) == 1 and isinstance(stmt.body[0], n.ChainStmt):
-            first = stmt.body[0].chain.links[0]
+        if repeat_is_one_call(stmt):
+            first = _iteration_links(stmt)[0]
             if (
                 is_merge(first)
                 or self.is_tensor_link(first, frame)
@@ -474,11 +493,22 @@ class ClassGen:
             x = source
             for i in range(count.value):
                 values = frame.values.new_child({stmt.index: px.lit(i)} if stmt.index else {})
+                if rows is not None:
+                    row = px.EXPR_ARITHMETIC.items(rows)
+                    assert row is not None  # its length is the count, which is known
+                    bind_targets(stmt, row[i], values.maps[0], px.EXPR_ARITHMETIC.items)
                 call, x, iteration_ctx = self.iteration(stmt, values, x, None)
                 items.append(call)
             self.do_init(Call("nn.Sequential", tuple(items)), f"self.{attr}")
             out = replace(x, var="")
         else:
+            if rows is not None:
+                raise EmitError(
+                    "this for loop walks a tuple known only when the block is built, which "
+                    "generated code cannot unroll",
+                    stmt.span,
+                    ["pass the rows as the network's constants rather than a block parameter"],
+                )
             layers = self.locals.name(("layers", stmt.name), "layers")
             carried = self.locals.name(("channels", stmt.name), "channels")
             index = self.locals.name(("index", stmt.name), stmt.index or "_")
@@ -523,10 +553,11 @@ class ClassGen:
         self, stmt: n.Repeat, values: ChainMap[str, px.PyExpr], x: Tensor, ref: str | None
     ) -> tuple[Call, Tensor, Container | None]:
         """One iteration's module: the body's one layer or block, a chain, or a body class."""
-        frame = Frame(values, ChainMap(), x, "", closed=True)
+        # the body sees the previous iteration's output as in
+        frame = Frame(values, ChainMap({BLOCK_INPUT: x}), x, "", closed=True)
         if repeat_is_one_call(stmt):
             # the body starts with a layer or block (checked by repeat()), never an inline merge
-            links = cast(n.ChainStmt, stmt.body[0]).chain.links
+            links = _iteration_links(stmt)
             if len(links) == 1 and links[0].alias is None:
                 b = self.build(links[0], frame, [x], ref)
                 assert b.call is not None
@@ -549,7 +580,7 @@ class ClassGen:
 
     # ------------------------------------------------------------------ if
     def branch(self, stmt: n.If, frame: Frame) -> None:
-        test = px.from_ast(stmt.test, frame.values)
+        test = px.from_ast(stmt.test, self.env(frame))
         if isinstance(test, px.Lit):
             self.body(stmt.then if test.value else stmt.orelse, frame)
             return
@@ -675,3 +706,13 @@ def join_tensors(test: px.PyExpr, a: Tensor | None, b: Tensor | None, span: Span
         raise EmitError("the branches of this if give tensors of different ranks", span)
     spatial = a.spatial if a.spatial == b.spatial else None
     return Tensor(a.var, px.ifelse(test, a.size, b.size), a.rank, spatial)
+
+
+def _iteration_links(stmt: n.Repeat) -> tuple[n.Link, ...]:
+    """The links of a one-call repeat body, without a leading ``in``: the iteration's input is
+    what the body starts from anyway."""
+    links = cast(n.ChainStmt, stmt.body[0]).chain.links
+    first = links[0]
+    if first.name == BLOCK_INPUT and first.args is None and first.alias is None and links[1:]:
+        return links[1:]
+    return links

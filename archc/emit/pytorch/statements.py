@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archc.emit import pyexpr as px
-from archc.emit.codegen import (
-    Call,
-    Writer,
-)
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+from archc.emit.codegen import LINE_LENGTH, Call, Writer
 
 
 @dataclass
@@ -110,7 +105,7 @@ def write_statement(
         if isinstance(s.value, Call):
             w.call(head, s.value)
         else:
-            w.line(head + s.value)
+            w.lines += _long_line(head, s.value, 4 * w.level)
         return
     if isinstance(s, For):
         w.line(f"for {s.var} in range({s.count}):")
@@ -144,3 +139,23 @@ def write_statement(
         with w.indent():
             for inner in orelse:
                 write_statement(inner, w, reads, forward_test, stored)
+
+
+def _long_line(head: str, value: str, indent: int, width: int = LINE_LENGTH) -> list[str]:
+    """``head + value`` as ruff's formatter lays it out: one line when it fits; a conditional
+    expression that does not fit goes in parentheses, one part a line."""
+    pad = " " * indent
+    one = f"{pad}{head}{value}"
+    if len(one) <= width:
+        return [one]
+    tree = ast.parse(value, mode="eval").body
+    if not isinstance(tree, ast.IfExp):
+        return [one]
+    inner = " " * (indent + 4)
+    return [
+        f"{pad}{head}(",
+        f"{inner}{ast.unparse(tree.body)}",
+        f"{inner}if {ast.unparse(tree.test)}",
+        f"{inner}else {ast.unparse(tree.orelse)}",
+        f"{pad})",
+    ]

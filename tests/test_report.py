@@ -305,7 +305,7 @@ def test_assets_are_package_data() -> None:
 
     assets = resources.files("archc.report").joinpath("assets")
     names = sorted(p.name for p in assets.iterdir())
-    assert names == ["page.html", "report.css", "report.js"]
+    assert names == ["diff.html", "page.html", "report.css", "report.js"]
 
 
 # --------------------------------------------------------------------------- review sections

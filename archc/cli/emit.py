@@ -153,7 +153,7 @@ def diagram_work(net: Network, options: Any, what: Callable[[], _T]) -> _T:
 
     from archc.emit.graphviz import GraphvizWarning, collapse_note
 
-    note = collapse_note(net, options)
+    note = collapse_note(net, options) if options is not None else None
     if note:
         sys.stderr.write(f"archc: {note}\n")
     started = time.monotonic()

@@ -205,14 +205,18 @@ def test_columns_80_fits_resnet50_depth_1() -> None:
 
 
 @pytest.mark.parametrize("width", [60, 100, 120])
-def test_tables_fit_the_width_they_are_given(width: int, monkeypatch, capsys) -> None:
+def test_tables_fit_the_width_they_are_given(
+    width: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("COLUMNS", str(width))
     for spec in ("googlenet", "inception_v3", "lenet5"):
         out = analyze(capsys, str(ROOT / "specs" / f"{spec}.arch"), "--depth", "1")
         assert _width(out) <= width, spec
 
 
-def test_wide_and_columns(monkeypatch, capsys) -> None:
+def test_wide_and_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = str(ROOT / "specs" / "googlenet.arch")
     full = analyze(capsys, spec, "--depth", "1")
     monkeypatch.setenv("COLUMNS", "70")

@@ -24,6 +24,7 @@ import subprocess
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from archc.analysis import Network, Row, Totals
@@ -354,14 +355,30 @@ def _node_label(
     return "<" + "<BR/>".join(lines) + ">"
 
 
-def _tooltip(row: Row, totals: Totals) -> str:
+def _spec_line(net: Network, row: Row) -> str:
+    """``spec line 17``, or ``spec lib/resnet.arch:17`` for a line of an included file."""
+    if row.name in net.graph:
+        span = net.layer(row.name).span
+    elif row.name in net.scopes:
+        span = net.scopes[row.name].span
+    else:
+        return f"spec line {row.line}"
+    if span.file == net.file:
+        return f"spec line {span.line}"
+    base = PurePosixPath(Path(net.file).parent.as_posix())
+    path = PurePosixPath(Path(span.file).as_posix())
+    name = str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+    return f"spec {name}:{span.line}"
+
+
+def _tooltip(row: Row, totals: Totals, where: str = "") -> str:
     parts = [
         row.name,
         op_label(row),
         dims(row.shape),
         f"params {row.params:,}, MACs {row.macs:,}",
         f"memory {_activation_bytes(row.activation_elements, totals)}",
-        f"spec line {row.line}",
+        where or f"spec line {row.line}",
     ]
     return "\\n".join(visible(p) for p in parts)  # dot's escString newline
 
@@ -589,7 +606,7 @@ def build(net: Network, options: DiagramOptions | None = None) -> graphviz.Digra
             style=style.style,
             fillcolor=fill,
             fontcolor=font,
-            tooltip=_tooltip(row, totals),
+            tooltip=_tooltip(row, totals, _spec_line(net, row)),
         )
 
     def add_members(graph: graphviz.Digraph, members: list[str]) -> None:

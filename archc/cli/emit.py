@@ -84,7 +84,10 @@ def diagram_depth(text: str) -> int | str | None:
     """``--depth N``, ``all`` (every layer) or ``auto`` (at most ~60 nodes, the default)."""
     if text in ("all", "auto"):
         return None if text == "all" else text
-    return positive_int(text)
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or all: every layer)") from None
 
 
 def add_diagram_flags(parser: argparse.ArgumentParser) -> None:

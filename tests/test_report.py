@@ -338,6 +338,17 @@ def test_budgets_pass_and_fail_with_margins(tmp_path: Path) -> None:
     assert 'id="src-1-6"' in page_text
 
 
+def test_markdown_budgets(tmp_path: Path) -> None:
+    import archc
+
+    spec = tmp_path / "budgeted.arch"
+    spec.write_text(BUDGETED, encoding="utf-8")
+    text = render_markdown(archc.load(spec))
+    assert "#### Budgets: 2 of 3 hold" in text
+    assert "| ❌ | `params <= 500` | 650 | &lt;= 500 | −150 (-30.0%) |" in text
+    assert "Budgets" not in render_markdown(load_spec("lenet5"))
+
+
 @needs_dot
 def test_no_budgets_says_how_to_add_them(vgg16_page: str) -> None:
     assert "This spec declares no budgets" in vgg16_page

@@ -21,6 +21,7 @@ from archc.report.model import (
     memory_text,
     percent,
 )
+from archc.report.review import budgets, margin_text, show_value
 from archc.source import markdown_code, markdown_text
 from archc.units import grouped
 
@@ -60,6 +61,27 @@ def _table(data: ReportData) -> list[str]:
     return out
 
 
+def _budgets(data: ReportData) -> list[str]:
+    """The spec's asserts, as ``archc check`` checks them (nothing when it has none)."""
+    checks = budgets(data.net, data.totals.batch, data.totals.dtype)
+    if not checks:
+        return []
+    failed = sum(1 for c in checks if not c.passed)
+    out = [
+        f"#### Budgets: {len(checks) - failed} of {len(checks)} hold",
+        "",
+        "| | budget | actual | limit | margin |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for c in checks:
+        limit = f"{c.op} {show_value(c.limit, c.unit)}" if c.op else ""
+        out.append(
+            f"| {'✅' if c.passed else '❌'} | {_code(c.name)} | "
+            f"{_esc(show_value(c.actual, c.unit))} | {_esc(limit)} | {_esc(margin_text(c))} |"
+        )
+    return [*out, ""]
+
+
 def render_markdown(
     net: Network,
     options: ReportOptions | None = None,
@@ -84,6 +106,7 @@ def render_markdown(
     out.append("")
     out.extend(f"- {_esc(line)}" for line in highlights(data))
     out.append("")
+    out.extend(_budgets(data))
     depth = options.depth
     title = "Per layer" if depth is None else f"Per block (depth {depth})"
     out.extend([f"#### {title}", ""])

@@ -228,6 +228,17 @@ def bind_targets(
         values[name] = value
 
 
+def resolve_callee(link: n.Link, value_of: Callable[[str], Any]) -> n.Link:
+    """``link`` with its name replaced by the op or block a value stands for: in a block called
+    with ``activation=hardswish``, ``-> activation`` calls ``hardswish`` (its layer is named
+    ``hardswish``, as if written so).  ``value_of(name)`` is the value the name has, or None."""
+    target = value_of(link.name)
+    name = getattr(target, "name", None)
+    if name is None or getattr(target, "kind", None) not in ("op", "block"):
+        return link
+    return n.Link(name, link.args, link.alias, link.span, link.name_span)
+
+
 def repeat_is_one_call(stmt: n.Repeat) -> bool:
     """A repeat body that is a single chain statement: each iteration *is* that call (its scope
     is the iteration number, ``layer1.0.conv1``); any other body is an iteration scope."""

@@ -26,6 +26,7 @@ from archc.binding import (
     no_input_error,
     plan_chain,
     repeat_is_one_call,
+    resolve_callee,
     split_args,
 )
 from archc.errors import (
@@ -35,7 +36,7 @@ from archc.errors import (
     SpecValueError,
     did_you_mean,
 )
-from archc.evaluate import TensorValue, evaluate, type_name
+from archc.evaluate import Callee, TensorValue, evaluate, type_name
 from archc.ir import (
     G_ASSERTS,
     G_BLOCKS,
@@ -106,11 +107,24 @@ class _Env(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key in self.values:
             return self.values[key]
-        tensor = self.tensors[key]
-        return TensorValue(tensor.label, lambda: self.el.shape_of(tensor.node))
+        if key in self.tensors:
+            tensor = self.tensors[key]
+            return TensorValue(tensor.label, lambda: self.el.shape_of(tensor.node))
+        # an op or block named as a value: activation=hardswish
+        op = lookup(key)
+        if op is not None and not op.internal:
+            return Callee(op.name, "op")
+        if key in self.el.program.blocks:
+            return Callee(key, "block")
+        raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.values or key in self.tensors
+        if key in self.values or key in self.tensors:
+            return True
+        if not isinstance(key, str):
+            return False
+        op = lookup(key)
+        return (op is not None and not op.internal) or key in self.el.program.blocks
 
     def __iter__(self) -> Iterator[str]:
         return iter(dict.fromkeys([*self.values, *self.tensors]))
@@ -346,6 +360,9 @@ class Elaborator:
 
     # ------------------------------------------------------------------ chains
     def _chain(self, chain: n.Chain, assign: str | None, frame: _Frame) -> _Tensor:
+        values = frame.values
+        links = tuple(resolve_callee(link, values.get) for link in chain.links)
+        chain = n.Chain(links, chain.span) if links != chain.links else chain
         plan = plan_chain(chain, assign, lambda link: link.name in frame.tensors)
         source: _Tensor | None = None
         if plan.start == "tensor":

@@ -66,6 +66,8 @@ def type_name(value: Value) -> str:
         return "tuple"
     if isinstance(value, FunctionValue):
         return "function"
+    if isinstance(value, Callee):
+        return value.kind
     if isinstance(value, TensorValue):
         return "tensor"
     return type(value).__name__
@@ -82,6 +84,8 @@ def _comparable(left: Value, right: Value) -> bool:
         return True
     if isinstance(left, tuple) and isinstance(right, tuple):
         return True
+    if isinstance(left, Callee) and isinstance(right, Callee):
+        return True  # an op and a block: both things a chain can call
     return type_name(left) == type_name(right)
 
 
@@ -123,6 +127,25 @@ def check_number(value: Value, span: Span) -> Value:
     elif isinstance(value, float) and not math.isfinite(value):
         raise SpecValueError("number too large: the result is not finite", span)
     return value
+
+
+class Callee:
+    """An op or a block used as a value: ``activation=hardswish`` passes the op to a block,
+    whose body calls it as ``-> activation``.  Two callees are equal when they name the same
+    op or block, so ``if activation == relu`` works."""
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name  # the op's canonical name, or the block's
+        self.kind = kind  # "op" or "block"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Callee) and (self.name, self.kind) == (other.name, other.kind)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.kind))
+
+    def __repr__(self) -> str:
+        return self.name
 
 
 class TensorValue:

@@ -47,6 +47,23 @@ RUFF = Path(sys.executable).with_name("ruff")
 # ---------------------------------------------------------------------------------- specs
 #: Language features the zoo does not use, each a whole network.
 LANGUAGE_SPECS: dict[str, str] = {
+    # ops and blocks as arguments: one class per choice (UnitHardswish, ...)
+    "callees": """
+        block unit(out, activation = relu, post = identity) {
+            y = in -> conv(out, 3, pad=1) -> batchnorm -> activation
+            out = y -> conv(out, 1) -> activation -> post
+        }
+        block twice(width = 16) {
+            out = conv(width, 1) -> relu -> conv(width, 1)
+        }
+        network callees {
+            input x: 3x16x16
+            a = unit(8)
+            b = unit(8, activation=hardswish)
+            c = unit(16, relu6, post=twice)
+            output y = unit(16, activation=sigmoid) -> global_avgpool -> flatten
+        }
+    """,
     # issue 11's configuration language: a spec function (torchvision's _make_divisible), a
     # stage table walked by for, builtins, in.channels in a body and in a default, repeat 0,
     # in inside a repeat body (the previous iteration's output)

@@ -201,3 +201,30 @@ def test_tensor_attributes() -> None:
         net("input x: 3x8x8\noutput y = conv(x.channel, 1)")
     with pytest.raises(ArchError, match="has no height"):
         net("input x: (8,)\noutput y = linear(x.height)")
+
+
+# --------------------------------------------------------------------------- ops as values
+def test_an_op_or_block_passed_to_a_block_is_called_there() -> None:
+    network = net(
+        """
+        input x: 3x8x8
+        a = unit(4)
+        b = unit(4, activation=hardswish)
+        c = unit(4, activation=twice)
+        output y = c
+        """,
+        "block twice() {\n    out = conv(4, 1) -> conv(4, 1)\n}\n"
+        "block unit(w, activation = relu) {\n"
+        "    out = conv(w, 1) -> activation\n"
+        "    const kind = 1 if activation == relu else 2\n"
+        "}\n",
+    )
+    ops = {name: network.layer(name).op for name in network.order}
+    assert ops["a.out.relu"] == "relu"
+    assert ops["b.out.hardswish"] == "hardswish"
+    assert ops["c.out.twice.out.conv_2"] == "conv"
+
+
+def test_an_op_is_not_a_number() -> None:
+    with pytest.raises(ArchError, match="out"):
+        net("input x: 3x8x8\noutput y = conv(relu, 3)")

@@ -16,6 +16,7 @@ from archc.binding import (
     no_input_error,
     plan_chain,
     repeat_is_one_call,
+    resolve_callee,
     split_args,
 )
 from archc.emit import pyexpr as px
@@ -28,6 +29,7 @@ from archc.emit.pytorch.names import BLOCK_INPUT, CODE_NAMES, LOCAL_RESERVED, MO
 from archc.emit.pytorch.statements import Do, For, If, Store, render_statements
 from archc.emit.pytorch.table import TORCH_OPS, OpContext, Tensor
 from archc.errors import EmitError
+from archc.evaluate import Callee
 from archc.ir import G_INPUTS
 from archc.naming import ScopeNames
 from archc.ops import Op, lookup
@@ -132,11 +134,12 @@ class ClassGen:
         return px.render(e)
 
     def env(self, frame: Frame) -> ChainMap[str, Any]:
-        """What an expression sees: the frame's values, then its tensors (``in.channels``)."""
+        """What an expression sees: the frame's values, then its tensors (``in.channels``),
+        then the ops and blocks, which are values too (``activation=hardswish``)."""
         refs = {
             name: px.TensorRef(name, t.size, t.rank, t.spatial) for name, t in frame.tensors.items()
         }
-        return ChainMap(frame.values, refs)
+        return ChainMap(frame.values, refs, self.em.callees)
 
     def read(self, t: Tensor) -> str:
         self.fwd_reads.add(t.var)
@@ -258,7 +261,19 @@ class ClassGen:
             frame.closed and lookup(link.name) is None and link.name not in self.em.program_blocks
         )
 
+    def resolved(self, chain: n.Chain, frame: Frame) -> n.Chain:
+        """``chain`` with links that name an op or block passed as a value (``-> activation``)
+        calling it directly."""
+
+        def value_of(name: str) -> Any:
+            found = frame.values.get(name)
+            return found.value if isinstance(found, px.Lit) else None
+
+        links = tuple(resolve_callee(link, value_of) for link in chain.links)
+        return n.Chain(links, chain.span) if links != chain.links else chain
+
     def chain(self, chain: n.Chain, assign: str | None, frame: Frame) -> Tensor:
+        chain = self.resolved(chain, frame)
         plan = plan_chain(chain, assign, lambda link: self.is_tensor_link(link, frame))
         links = list(plan.links)
         first = chain.links[0]
@@ -407,21 +422,42 @@ class ClassGen:
     ) -> Built:
         env = self.env(frame)
         positional, named = split_args(link.args or (), lambda e: px.from_ast(e, env))
-        cls = self.em.block_class(block, source.rank, link.span)
+        # an op or block passed as a value is built into the class: one class per choice
+        given = {p.name: v for p, (v, _) in zip(block.params, positional, strict=False)}
+        given.update({k: v for k, (v, _) in named.items()})
+        fixed = {k: v for k, v in given.items() if _is_callee(v)}
+        for p in block.params:  # a default that names an op or block (activation = relu)
+            if p.name not in given and isinstance(p.default, n.Name):
+                found = ChainMap(self.em.globals, self.em.callees).get(p.default.name)
+                if found is not None and _is_callee(found):
+                    fixed[p.name] = found
+        cls = self.em.block_class(block, source.rank, link.span, fixed)
         var_of = {spec: var for spec, var, _ in cls.param_vars}
         default_of = {spec: default for spec, _, default in cls.param_vars}
         mapping: dict[str, px.PyExpr] = {cls.in_var: source.size}
 
         def default(p: n.Param, known: dict[str, px.PyExpr]) -> px.PyExpr:
-            mapping.update({var_of[spec]: value for spec, value in known.items()})
+            if p.name in fixed:
+                return fixed[p.name]
+            mapping.update({var_of[s]: v for s, v in known.items() if s in var_of})
             found = default_of[p.name]
             assert found is not None  # a parameter without a default is required
             return px.substitute(found, mapping)
 
         bound = bind_block_args(block, link, positional, named, default)
-        mapping.update({var_of[spec]: value for spec, value in bound.items()})
-        args = [self.code(source.size)] + [self.code(v) for v, _ in positional]
-        kwargs: list[tuple[str, str | Call]] = [
+        mapping.update({var_of[s]: v for s, v in bound.items() if s in var_of})
+        # positionally up to the first built-in choice, then by name
+        args: list[str | Call] = [self.code(source.size)]
+        kwargs: list[tuple[str, str | Call]] = []
+        by_name = False
+        for p, (v, _) in zip(block.params, positional, strict=False):
+            if p.name in fixed:
+                by_name = True
+            elif by_name:
+                kwargs.append((var_of[p.name], self.code(v)))
+            else:
+                args.append(self.code(v))
+        kwargs += [
             (var, self.code(named[spec][0])) for spec, var, _ in cls.param_vars if spec in named
         ]
         call = Call(cls.name, tuple(args), tuple(kwargs))
@@ -716,3 +752,7 @@ def _iteration_links(stmt: n.Repeat) -> tuple[n.Link, ...]:
     if first.name == BLOCK_INPUT and first.args is None and first.alias is None and links[1:]:
         return links[1:]
     return links
+
+
+def _is_callee(value: px.PyExpr) -> bool:
+    return isinstance(value, px.Lit) and isinstance(value.value, Callee)

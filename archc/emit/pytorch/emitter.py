@@ -27,9 +27,9 @@ from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES
 from archc.emit.pytorch.statements import Do, If, Store
 from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor
 from archc.errors import EmitError, IRError
-from archc.evaluate import FunctionValue
+from archc.evaluate import Callee, FunctionValue
 from archc.ir import G_BLOCKS, G_CONSTS, G_NETWORK
-from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, SymbolicShape, lookup
+from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, SymbolicShape, callable_names, lookup
 from archc.ops.attrs import bind, normalise
 from archc.source import Span
 
@@ -69,6 +69,11 @@ class Emitter:
                 self.by_span.setdefault(origin.span, []).append(node)
         self.helpers: set[str] = set()
         self.imports: set[str] = set()  # standard modules the code needs (math for ceil)
+        #: every op and block as a value (activation=hardswish)
+        self.callees: dict[str, px.PyExpr] = {
+            name: px.lit(Callee(op.name, "op")) for name, op in _callable_ops().items()
+        }
+        self.callees.update({b: px.lit(Callee(b, "block")) for b in self.program.blocks})
         self.used_functions: set[str] = set()  # spec functions the code calls
         for helper in HELPERS:
             self.modules.name(("helper", helper), helper)
@@ -156,8 +161,19 @@ class Emitter:
         return Tensor("", size, out.rank, out.spatial)
 
     # ------------------------------------------------------------------ classes
-    def block_class(self, block: n.BlockDef, rank: int, span: Span) -> ClassGen:
-        cls = self.blocks.get(block.name)
+    def block_class(
+        self,
+        block: n.BlockDef,
+        rank: int,
+        span: Span,
+        fixed: Mapping[str, px.PyExpr] | None = None,
+    ) -> ClassGen:
+        """The class for ``block``; ``fixed`` parameters (an op or block passed as a value:
+        ``activation=hardswish``) are built into the class, one class per choice."""
+        fixed = dict(fixed or {})
+        variant = tuple(sorted((k, repr(getattr(v, "value", v))) for k, v in fixed.items()))
+        key = block.name if not variant else f"{block.name}:{variant}"
+        cls = self.blocks.get(key)
         if cls is not None:
             if cls.in_rank != rank:
                 raise EmitError(
@@ -167,13 +183,20 @@ class Emitter:
                 raise EmitError(f"block '{block.name}' calls itself", span)
             return cls
         doc = f"Block ``{block.name}``{where(block.span)}."
-        cls = self.new_class(("block", block.name), doc, rank)
-        self.blocks[block.name] = cls
-        values: ChainMap[str, px.PyExpr] = ChainMap({}, {}, self.globals)
+        if variant:
+            chosen = ", ".join(f"{k}={v}" for k, v in variant)
+            doc = f"Block ``{block.name}`` with {chosen}{where(block.span)}."
+            suffix = "".join(camel(v) for _, v in variant)
+            self.modules.name(("block", key), camel(block.name) + suffix)
+        cls = self.new_class(("block", key), doc, rank)
+        self.blocks[key] = cls
+        values: ChainMap[str, px.PyExpr] = ChainMap({}, dict(fixed), self.globals)
         types = self.param_types(block.name)
         # a default may read the block's input: hidden=in.channels * 6
         in_ref = {BLOCK_INPUT: px.TensorRef(BLOCK_INPUT, px.Var(cls.in_var), rank, None)}
         for p in block.params:
+            if p.name in fixed:
+                continue
             var = cls.locals.name(("value", p.name), p.name)
             default = (
                 px.from_ast(p.default, ChainMap(values, in_ref)) if p.default is not None else None
@@ -468,3 +491,13 @@ def _symbolic_value(spec: AttrSpec, value: Any) -> px.PyExpr:
     if isinstance(value, px.PyExpr):
         return value
     return px.lit(value)
+
+
+def _callable_ops() -> dict[str, Op]:
+    """Every name the language accepts as an op (aliases too) -> the op."""
+    found: dict[str, Op] = {}
+    for name in callable_names():
+        op = lookup(name)
+        if op is not None:
+            found[name] = op
+    return found

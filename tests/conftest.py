@@ -9,6 +9,11 @@ import pytest
 
 import archc
 from archc.analysis import Network
+from tests.torchvision_models import allow_torchvision_import
+
+# before anything imports torchvision (ptflops does): its compiled ops do not load against the
+# CPU build of torch, and the hook keeps that from failing the import (see its docstring)
+allow_torchvision_import()
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS_DIR = ROOT / "specs"

@@ -101,6 +101,15 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_override(parser)
     add_const_override(parser)
     add_trust_arguments(parser)
+    add_strict(parser)
+
+
+def add_strict(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (unused tensors, strides that skip pixels) as errors: exit 2",
+    )
 
 
 def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,7 +146,20 @@ def add_batch_dtype(parser: argparse.ArgumentParser) -> None:
 def load_spec(args: argparse.Namespace) -> Network:
     net = load(args.spec, inputs=input_overrides(args), consts=const_overrides(args))
     check_network(net)  # tensor sizes within archc.limits (docs/security.md)
+    report_warnings(net, getattr(args, "strict", False))
     return net
+
+
+def report_warnings(net: Network, strict: bool) -> None:
+    """The spec's warnings (archc.lint) on standard error; with ``--strict``, the first as an
+    error (exit 2)."""
+    from archc.lint import enforce, lint
+
+    found = lint(net)
+    if strict:
+        enforce(found)
+    for warning in found:
+        sys.stderr.write(f"{visible(str(warning))}\n")
 
 
 def write_stdout(text: str) -> None:

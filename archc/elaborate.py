@@ -40,6 +40,7 @@ from archc.evaluate import Callee, TensorValue, evaluate, type_name
 from archc.ir import (
     G_ASSERTS,
     G_BLOCKS,
+    G_CONST_DEFS,
     G_CONSTS,
     G_INPUTS,
     G_NETWORK,
@@ -183,6 +184,7 @@ class Elaborator:
             globals_[const.name] = value
         self.g.graph[G_NETWORK] = self.program.network
         self.g.graph[G_CONSTS] = dict(globals_)
+        self.g.graph[G_CONST_DEFS] = list(self.program.consts)
         frame = _Frame(
             values=ChainMap({}, globals_),
             tensors=ChainMap(),

@@ -38,6 +38,7 @@ G_ASSERTS = "asserts"  # list of Assertion
 G_BLOCKS = "blocks"  # block name -> ast.BlockDef (for emitters that mirror blocks as classes)
 G_NETWORK = "network_ast"  # the ast.NetworkDef the graph was elaborated from
 G_CONSTS = "constants"  # file-level constant name -> value, as elaboration evaluated them
+G_CONST_DEFS = "constant_defs"  # the file-level constants' ast.ConstDef, in evaluation order
 G_SPAN = "span"
 
 
@@ -123,6 +124,7 @@ def new_graph(name: str, file: str, span: Span) -> nx.DiGraph:
             G_BLOCKS: {},
             G_NETWORK: None,
             G_CONSTS: {},
+            G_CONST_DEFS: [],
             G_SPAN: span,
         }
     )

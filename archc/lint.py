@@ -4,8 +4,10 @@ Two findings, each located at the layer that causes it:
 
 - **an unused tensor**: a layer whose output no layer reads and that is not an output (a branch
   left dangling after an edit, a typo in a merge's arguments);
-- **a stride that drops pixels**: a sliding window (conv, pooling) whose last position ends
-  before the input does, so input rows or columns (real pixels, not padding) are never seen.
+- **a stride that drops pixels**: a sliding window (conv, pooling) wider than one pixel whose
+  stride is longer than the window (pixels between windows are never seen; a strided 1×1 is
+  subsampling by design and not reported), or whose last position ends before the input does,
+  so input rows or columns (real pixels, not padding) are never seen.
   ``(H + 2·pad − dilation·(k − 1) − 1) mod stride`` rows are skipped at the bottom; when that is
   more than the bottom padding, pixels are lost.  Ceil-mode pooling never drops.
 
@@ -93,6 +95,8 @@ def _dropped_pixels(net: Network, node: str) -> list[SpecWarning]:
         k, s, d = window.kernel[axis], window.stride[axis], window.dilation[axis]
         pad = a["pad"][axis]
         span = d * (k - 1) + 1
+        if span == 1:
+            continue  # a strided 1×1 subsamples on purpose (ResNet's projection shortcut)
         if s > span:
             gaps.append((("row", "column")[axis], s - span))
         skipped = (size + 2 * pad - span) % s
@@ -106,10 +110,7 @@ def _dropped_pixels(net: Network, node: str) -> list[SpecWarning]:
                 f"{summary} has a stride longer than its window: it skips {' and '.join(units)} "
                 f"between windows of its {dims(x)} input",
                 layer.span,
-                (
-                    "intended (a strided 1×1 shortcut)? then ignore this; otherwise widen the "
-                    "kernel or shorten the stride",
-                ),
+                ("widen the window or shorten the stride",),
             )
         ]
     if not lost:

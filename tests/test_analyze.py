@@ -28,7 +28,8 @@ def analyze(capsys, *argv: str) -> str:
     code = main(["analyze", *argv])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert err == ""
+    # nothing but the spec's warnings (SqueezeNet's first conv never sees the last row)
+    assert err == "" or (": warning: " in err.splitlines()[0] and " error" not in err), err
     return out
 
 

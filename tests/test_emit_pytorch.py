@@ -47,6 +47,22 @@ RUFF = Path(sys.executable).with_name("ruff")
 # ---------------------------------------------------------------------------------- specs
 #: Language features the zoo does not use, each a whole network.
 LANGUAGE_SPECS: dict[str, str] = {
+    # file constants that only the network body reads become constructor arguments
+    "constants": """
+        const num_classes = 1000
+        const dropout = 0.2
+        const deep = true
+        const width = 16
+        network constants {
+            input image: 3x32x32
+            stem = conv(width, 3, pad=1) -> batchnorm -> relu
+            if deep {
+                more = conv(width * 2, 3, stride=2, pad=1) -> relu
+            }
+            features = global_avgpool -> flatten
+            output logits = dropout(dropout) -> linear(num_classes)
+        }
+    """,
     # ops and blocks as arguments: one class per choice (UnitHardswish, ...)
     "callees": """
         block unit(out, activation = relu, post = identity) {
@@ -871,3 +887,25 @@ def test_analyze_and_source_emission_never_import_torch() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout == "False\n"
+
+
+def test_constants_become_constructor_arguments_that_mean_what_set_means() -> None:
+    """``Constants(num_classes=10, width=8, deep=False)`` is the network ``--set`` describes."""
+    text = textwrap.dedent(LANGUAGE_SPECS["constants"])
+    cls = pytorch.network_class(network("constants"))
+    assert "def __init__(\n        self,\n        num_classes: int = 1000," in source(
+        "constants"
+    ) or ("num_classes: int = 1000" in source("constants"))
+    for consts in ({}, {"num_classes": 10}, {"width": 8, "deep": False}, {"dropout": 0.5}):
+        net = archc.load("constants.arch", text=text, consts=consts)
+        with torch.device("meta"):
+            module = cls(**consts)
+        assert sum(p.numel() for p in module.parameters()) == net.totals().params, consts
+        assert (
+            sum(
+                b.numel()
+                for k, b in module.named_buffers()
+                if not k.endswith("num_batches_tracked")
+            )
+            == net.totals().buffers
+        )

@@ -28,7 +28,7 @@ from archc.emit.pytorch.statements import Do, If, Store
 from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor
 from archc.errors import EmitError, IRError
 from archc.evaluate import Callee, FunctionValue
-from archc.ir import G_BLOCKS, G_CONSTS, G_NETWORK
+from archc.ir import G_BLOCKS, G_CONST_DEFS, G_CONSTS, G_NETWORK
 from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, SymbolicShape, callable_names, lookup
 from archc.ops.attrs import bind, normalise
 from archc.source import Span
@@ -48,8 +48,9 @@ class Emission:
 
 
 class Emitter:
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, exposed: tuple[str, ...] = ()) -> None:
         self.net = network
+        self.exposed = exposed  # constants the network class takes as arguments
         self.program = source_program(network)
         self.program_blocks = self.program.blocks
         self.modules = Namespace(CODE_NAMES | PY_BUILTINS | {"build", "math"})
@@ -291,11 +292,19 @@ class Emitter:
         self.order.append(cls)
         return cls
 
-    def network_class(self) -> ClassGen:
+    def network_class(self, exposed: tuple[str, ...] = ()) -> ClassGen:
+        """The network's class; the file constants in ``exposed`` become its constructor's
+        keyword arguments, their spec values the defaults (``Resnet(num_classes=1000)``)."""
         net = self.program.network
         doc = f"Network ``{net.name}``{where(net.span)}."
         cls = ClassGen(self, self.modules.name(("network",)), doc)
         values: ChainMap[str, px.PyExpr] = ChainMap({}, self.globals)
+        for name in exposed:
+            value = self.program.consts[name]
+            var = cls.locals.name(("value", name), name)
+            cls.params.append((var, type(value).__name__, py_literal(value)))
+            values.maps[0][name] = px.Var(var)
+            cls.init.append(Store(var))  # kept on self only if forward reads it
         frame = Frame(values, ChainMap(), None, "")
         cls.body(net.body, frame)
         if not cls.returns:
@@ -304,8 +313,40 @@ class Emitter:
         return cls
 
     # ------------------------------------------------------------------ the file
+    def exposable(self) -> tuple[str, ...]:
+        """The file constants the network class can take as constructor arguments: numbers and
+        booleans that only the network body reads (a block, a function or another constant
+        reading one would keep the spec's value, so the argument would not mean what
+        ``--set`` means)."""
+        read: set[str] = set()
+        for block in self.program.blocks.values():
+            read.update(names_in(block.body))
+            read.update(names_in_exprs([p.default for p in block.params if p.default]))
+        for value in self.program.consts.values():
+            if isinstance(value, FunctionValue):
+                node = value.node
+                exprs = [p.default for p in node.params if p.default]
+                exprs += [c.value for c in node.consts] + [node.result]
+                read.update(names_in_exprs(exprs))
+        for const in self.program.const_defs:
+            read.update(names_in_exprs([const.value]))
+        return tuple(
+            name
+            for name, value in self.program.consts.items()
+            if isinstance(value, int | float | bool) and name not in read
+        )
+
     def emit(self) -> Emission:
-        network_cls = self.network_class()
+        exposed = self.exposable()
+        if exposed:
+            try:  # written with its constants as variables, the network must still emit
+                return Emitter(self.net, exposed=exposed).emit_file()
+            except (EmitError, px.Unresolved):
+                pass
+        return self.emit_file()
+
+    def emit_file(self) -> Emission:
+        network_cls = self.network_class(self.exposed)
         paths = self.layer_paths(network_cls)
         w = Writer()
         version = archc.__version__
@@ -405,61 +446,74 @@ def body_repeats(program: SourceProgram) -> list[n.Repeat]:
     return found
 
 
-def names_in(stmts: Iterable[n.Stmt]) -> list[str]:
-    """Value names the statements' expressions read, in first-use order."""
-    names: dict[str, None] = {}
+def _expr_names(e: n.Expr | None, names: dict[str, None]) -> None:
+    """Add the value names ``e`` reads to ``names`` (in first-use order)."""
+    match e:
+        case n.Name(name=name):
+            names[name] = None
+        case n.Attr(value=n.Name()):
+            pass  # a tensor's attribute (in.channels): the iteration's input, not a value
+        case n.Attr(value=value):
+            _expr_names(value, names)
+        case n.Index(value=value, index=index):
+            _expr_names(value, names)
+            _expr_names(index, names)
+        case n.Call(func=func, args=args):
+            names[func] = None
+            for a in args:
+                _expr_names(a.value, names)
+        case n.Tuple(items=items):
+            for i in items:
+                _expr_names(i, names)
+        case n.BinOp() | n.Compare():
+            _expr_names(e.left, names)
+            _expr_names(e.right, names)
+        case n.UnaryOp():
+            _expr_names(e.operand, names)
+        case n.Cond():
+            _expr_names(e.test, names)
+            _expr_names(e.then, names)
+            _expr_names(e.orelse, names)
 
-    def expr(e: n.Expr | None) -> None:
-        match e:
-            case n.Name(name=name):
-                names[name] = None
-            case n.Attr(value=n.Name()):
-                pass  # a tensor's attribute (in.channels): the iteration's input, not a value
-            case n.Attr(value=value):
-                expr(value)
-            case n.Index(value=value, index=index):
-                expr(value)
-                expr(index)
-            case n.Call(func=func, args=args):
-                names[func] = None
-                for a in args:
-                    expr(a.value)
-            case n.Tuple(items=items):
-                for i in items:
-                    expr(i)
-            case n.BinOp() | n.Compare():
-                expr(e.left)
-                expr(e.right)
-            case n.UnaryOp():
-                expr(e.operand)
-            case n.Cond():
-                expr(e.test)
-                expr(e.then)
-                expr(e.orelse)
+
+def names_in_exprs(exprs: Iterable[n.Expr]) -> list[str]:
+    """Value names the expressions read, in first-use order."""
+    names: dict[str, None] = {}
+    for e in exprs:
+        _expr_names(e, names)
+    return list(names)
+
+
+def names_in(stmts: Iterable[n.Stmt]) -> list[str]:
+    """Value names the statements read (expressions, and links that may name an op or block
+    passed as a value), in first-use order."""
+    names: dict[str, None] = {}
 
     def chain(c: n.Chain | None) -> None:
         if c is None:
             return
         for link in c.links:
+            names[link.name] = None  # -> activation: a parameter holding an op
             merge = is_merge(link)
             for arg in link.args or ():
                 if not (merge and arg.name is None):
-                    expr(arg.value)
+                    _expr_names(arg.value, names)
 
     def walk(body: Iterable[n.Stmt]) -> None:
         for s in body:
             match s:
                 case n.ConstDef():
-                    expr(s.value)
+                    _expr_names(s.value, names)
                 case n.Assign() | n.ChainStmt():
                     chain(s.chain)
                 case n.Output():
                     chain(s.chain)
                 case n.Repeat():
-                    expr(s.count)
+                    _expr_names(s.count, names)
+                    _expr_names(s.over, names)
                     walk(s.body)
                 case n.If():
-                    expr(s.test)
+                    _expr_names(s.test, names)
                     walk(s.then)
                     walk(s.orelse)
 
@@ -474,13 +528,14 @@ class SourceProgram:
     network: n.NetworkDef
     blocks: dict[str, n.BlockDef]
     consts: dict[str, Any]
+    const_defs: list[n.ConstDef]
 
 
 def source_program(network: Network) -> SourceProgram:
     """The spec's AST as elaboration saw it: the network body, the blocks and the file
     constants' values, all kept in the IR (``G_NETWORK``, ``G_BLOCKS``, ``G_CONSTS``)."""
     g = network.graph.graph
-    return SourceProgram(g[G_NETWORK], dict(g[G_BLOCKS]), dict(g[G_CONSTS]))
+    return SourceProgram(g[G_NETWORK], dict(g[G_BLOCKS]), dict(g[G_CONSTS]), list(g[G_CONST_DEFS]))
 
 
 def _symbolic_value(spec: AttrSpec, value: Any) -> px.PyExpr:

@@ -49,10 +49,10 @@ def sweeps(quick: bool) -> list[tuple[str, Path, dict[str, str], bool]]:
         (
             "MobileNet v1, width × resolution",
             MOBILENET,
-            {"width": f"25:150:{step}", "resolution": "128:320:32"},
+            {"width": f"0.25:1.5:{0.01 * step:g}", "resolution": "128:320:32"},
             True,
         ),
-        ("MobileNet v1, width only", MOBILENET, {"width": f"25:200:{step}"}, False),
+        ("MobileNet v1, width only", MOBILENET, {"width": f"0.25:2.0:{0.01 * step:g}"}, False),
     ]
     if MOBILENET_V2.exists() and any(c.name == "width" for c in load_program(MOBILENET_V2).consts):
         out.append(

@@ -126,7 +126,7 @@ def test_rows_equal_a_fresh_compile_whatever_the_order(tiny: Path) -> None:
             consts = {"width": row["width"], "depth": row["depth"]}
             expected = totals_row(tiny, consts, resolution=row["resolution"])
             assert_metrics(row, expected)
-    for row in sweep(WIDTH_SPEC, {"width": "50,100", "resolution": "128,224"}, workers=0):
+    for row in sweep(WIDTH_SPEC, {"width": "0.5,1.0", "resolution": "128,224"}, workers=0):
         expected = totals_row(WIDTH_SPEC, {"width": row["width"]}, resolution=row["resolution"])
         assert_metrics(row, expected)
 
@@ -332,7 +332,7 @@ def test_parquet_output(tiny: Path, tmp_path: Path) -> None:
 
 def test_killed_sweep_resumes_with_no_row_lost_or_doubled(tmp_path: Path) -> None:
     """A real kill: SIGKILL the CLI mid-run, rerun it, compare with an uninterrupted run."""
-    axes = ["--set", "width=25:150:1", "--set", "resolution=128:224:32"]  # 504 candidates
+    axes = ["--set", "width=0.25:1.5:0.01", "--set", "resolution=128:224:32"]  # 504 candidates
     out = tmp_path / "killed.jsonl"
     argv = [sys.executable, "-m", "archc", "sweep", str(WIDTH_SPEC), *axes, "--quiet"]
     argv += ["--workers", "1", "--batch-size", "4", "-o", str(out)]
@@ -370,7 +370,7 @@ def test_cli_prints_the_front_and_writes_a_report(tmp_path: Path, capsys) -> Non
             "sweep",
             str(WIDTH_SPEC),
             "--set",
-            "width=25,50,75,100",
+            "width=0.25,0.5,0.75,1.0",
             "--set",
             "resolution=128,224",
             "--where",
@@ -388,7 +388,7 @@ def test_cli_prints_the_front_and_writes_a_report(tmp_path: Path, capsys) -> Non
     assert "8 candidates, 7 ok, 1 rejected, 0 errors" in out
     assert "sweep: 8/8 candidates" in err
     page = report.read_text()
-    assert "<svg" in page and "const width = 100" in page and "<script" not in page
+    assert "<svg" in page and "const width = 1.0" in page and "<script" not in page
     assert "src=" not in page and "href=" not in page
 
 
@@ -411,7 +411,7 @@ def test_api_is_exported(tiny: Path) -> None:
 def test_set_overrides_a_constant_and_what_depends_on_it(tiny: Path) -> None:
     net = archc.load(tiny, consts={"width": 8})
     assert net.shape("stem.conv") == (8, 32, 32) and net.shape("down.conv") == (16, 16, 16)
-    assert archc.load(WIDTH_SPEC, consts={"width": 75}).totals().params == 2_585_560
+    assert archc.load(WIDTH_SPEC, consts={"width": 0.75}).totals().params == 2_585_560
 
 
 def test_set_on_the_command_line(tiny: Path, capsys) -> None:

@@ -37,7 +37,7 @@ def test_ray_engine_matches_local(local_ray: None, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ray_engine_streams_and_resumes(local_ray: None, tmp_path: Path) -> None:
-    axes = {"width": "25:100:25", "resolution": "128,160,192,224"}
+    axes = {"width": "0.25:1.0:0.25", "resolution": "128,160,192,224"}
     out = tmp_path / "rows.jsonl"
     local = sweep(WIDTH_SPEC, axes, workers=0)
     on_ray = sweep(WIDTH_SPEC, axes, engine="ray", output=out)

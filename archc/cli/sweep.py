@@ -32,11 +32,11 @@ C×R×R when the spec has no constant of that name):
   v            one value: 0.75, true, "same", (1, 7)
 
 examples:
-  archc sweep specs/sweep/mobilenet_v1_width.arch --set width=25:150:5 \\
+  archc sweep specs/sweep/mobilenet_v1_width.arch --set width=0.35:1.4:0.05 \\
       --set resolution=128:320:32 --where "macs <= 400M" --pareto params,macs -o sweep.jsonl
   archc sweep specs/resnet50.arch --set resolution=160:320:32 --pareto macs,resolution:max
-  archc sweep SPEC --set width=25:200:1 --samples 50 --seed 1 --report front.html
-  archc sweep SPEC --set width=25:200:1 --engine ray --address auto
+  archc sweep SPEC --set width=0.25:2:0.01 --samples 50 --seed 1 --report front.html
+  archc sweep SPEC --set width=0.25:2:0.01 --engine ray --address auto
 """
 
 

@@ -1,0 +1,232 @@
+"""Functional equality with torchvision: the specs written after its models are its models.
+
+For every spec of issue 11's table (and the width multipliers of MobileNetV2):
+
+- archc's params, buffers (without ``num_batches_tracked``) and conv + linear MACs equal
+  torchvision's own module counts (MACs from forward hooks on its ``Conv2d`` and ``Linear``
+  modules, run on the meta device at the spec's input size: no arithmetic);
+- torchvision's model, with random weights and random batch-norm statistics (so that a
+  misplaced layer changes the output), loaded into archc's emitted module with
+  :func:`archc.torch_compat.load_torchvision`, computes the same outputs in eval mode, within
+  1e-5, on a random input smaller than the spec's (the networks are fully convolutional up to
+  their global pool, and the small input keeps the suite fast).
+
+torchvision 0.28.0 comes with the ``test`` extra; ``tests/torchvision_models.py`` says how its
+models are imported on the CPU build of torch.  Nothing downloads weights (``weights=None``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import cache
+from typing import Any, NamedTuple
+
+import pytest
+import torch
+from torch import nn
+
+import archc
+from archc.torch_compat import TorchCompatError, load_torchvision
+from tests.conftest import ROOT, SPECS_DIR, load_spec
+from tests.torchvision_models import models
+
+
+class Case(NamedTuple):
+    builder: str  # torchvision.models.<builder>
+    size: int = 224  # the spec's input (and torchvision's reference) resolution
+    test_size: int = 64  # the input of the output comparison
+    slow: bool = False
+
+
+CASES: dict[str, Case] = {
+    "mobilenet_v2": Case("mobilenet_v2"),
+}
+
+ATOL = 1e-5
+
+
+#: the specs, the heavy ones marked slow
+SPECS = [pytest.param(n, marks=pytest.mark.slow) if c.slow else n for n, c in CASES.items()]
+
+
+@cache
+def torchvision_counts(builder: str, size: int, **kwargs: Any) -> tuple[int, int, int]:
+    """torchvision's params, buffers (no ``num_batches_tracked``) and conv + linear MACs."""
+    with torch.device("meta"):
+        model = getattr(models(), builder)(weights=None, **kwargs).eval()
+    macs = 0
+
+    def count(module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, nn.Conv2d):
+            kernel = module.kernel_size[0] * module.kernel_size[1]
+            macs += out.numel() * module.in_channels // module.groups * kernel
+        else:  # nn.Linear, per position where it is applied to a map (ConvNeXt)
+            macs += out.numel() * module.in_features
+
+    hooks = [
+        m.register_forward_hook(count)
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d | nn.Linear)
+    ]
+    with torch.no_grad():
+        model(torch.empty(1, 3, size, size, device="meta"))
+    for hook in hooks:
+        hook.remove()
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(
+        b.numel() for k, b in model.named_buffers() if not k.endswith("num_batches_tracked")
+    )
+    return params, buffers, macs
+
+
+def randomize_statistics(model: nn.Module, seed: int = 1) -> None:
+    """Random normalisation weights, biases and running statistics, and layer scales near 1:
+    at initialisation they are ones and zeros (1e-6 for ConvNeXt's layer scale), which would
+    hide a norm paired with the wrong layer."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.running_mean.normal_(0.0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 1.5, generator=generator)
+            if isinstance(module, nn.modules.batchnorm._BatchNorm | nn.LayerNorm | nn.GroupNorm):
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0.0, 0.1, generator=generator)
+            for name, parameter in module.named_parameters(recurse=False):
+                if name == "layer_scale":
+                    parameter.uniform_(0.5, 1.5, generator=generator)
+
+
+def max_difference(net: archc.analysis.Network, tv_model: nn.Module, size: int) -> float:
+    """Loads ``tv_model`` into archc's module for ``net``; the largest output difference."""
+    randomize_statistics(tv_model)
+    module = net.to_torch(seed=0)
+    load_torchvision(module, tv_model)
+    module.eval()
+    tv_model.eval()
+    image = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours, theirs = module(image), tv_model(image)
+    assert ours.shape == theirs.shape
+    return float((ours - theirs).abs().max())
+
+
+# --------------------------------------------------------------------------- every spec
+@pytest.mark.parametrize("name", SPECS)
+def test_counts_equal_torchvision(name: str) -> None:
+    case = CASES[name]
+    totals = load_spec(name).totals()
+    assert (totals.params, totals.buffers, totals.macs) == torchvision_counts(
+        case.builder, case.size
+    )
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_outputs_equal_torchvision(name: str) -> None:
+    case = CASES[name]
+    torch.manual_seed(0)
+    tv_model = getattr(models(), case.builder)(weights=None)
+    assert max_difference(load_spec(name), tv_model, case.test_size) <= ATOL
+
+
+def test_every_torchvision_spec_is_covered() -> None:
+    """Each spec named after a torchvision builder is compared here."""
+    builders = set(dir(models()))
+    named = {p.stem for p in SPECS_DIR.glob("*.arch") if p.stem in builders}
+    assert set(CASES) <= named
+    assert {"mobilenet_v2"} <= set(CASES)
+
+
+# --------------------------------------------------------------------------- MobileNetV2 width
+@pytest.mark.parametrize("width", [0.5, 0.75, 1.0, 1.4])
+def test_mobilenet_v2_width_multiplier_is_torchvisions(width: float) -> None:
+    """``--set width=W`` (here ``consts=``) gives ``mobilenet_v2(width_mult=W)``."""
+    net = archc.load(SPECS_DIR / "mobilenet_v2.arch", consts={"width": width})
+    totals = net.totals()
+    expected = torchvision_counts("mobilenet_v2", 224, width_mult=width)
+    assert (totals.params, totals.buffers, totals.macs) == expected
+    if width != 1.0:  # width 1.0 is the spec's own case above
+        torch.manual_seed(0)
+        tv_model = models().mobilenet_v2(weights=None, width_mult=width)
+        assert max_difference(net, tv_model, 64) <= ATOL
+
+
+def test_mobilenet_v2_width_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from archc.cli import main
+
+    spec = str(SPECS_DIR / "mobilenet_v2.arch")
+    assert main(["analyze", spec, "--set", "width=0.75", "--format", "json"]) == 0
+    import json
+
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    params, buffers, macs = torchvision_counts("mobilenet_v2", 224, width_mult=0.75)
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (params, buffers, macs)
+
+
+# --------------------------------------------------------------------------- load_torchvision
+def test_load_torchvision_returns_the_name_map() -> None:
+    net = archc.load(SPECS_DIR / "mobilenet_v2.arch", consts={"width": 0.5})
+    module = net.to_torch(seed=0)
+    tv_model = models().mobilenet_v2(weights=None, width_mult=0.5)
+    mapping = load_torchvision(module, tv_model)
+    assert mapping["stem.conv.weight"] == "features.0.0.weight"
+    assert mapping["stem.batchnorm.num_batches_tracked"] == "features.0.1.num_batches_tracked"
+    assert mapping["logits.fc.bias"] == "classifier.1.bias"
+    assert set(mapping) == set(module.state_dict())
+    assert sorted(mapping.values()) == sorted(tv_model.state_dict())
+
+
+def test_load_torchvision_fails_loudly_on_a_different_network() -> None:
+    net = archc.load(SPECS_DIR / "mobilenet_v2.arch", consts={"width": 0.5})
+    module = net.to_torch(seed=0)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    with pytest.raises(
+        TorchCompatError, match=r"layer 1 of \d+: weight is 16×3×3×3 against 32×3×3×3"
+    ):
+        load_torchvision(module, models().mobilenet_v2(weights=None))
+    with pytest.raises(TorchCompatError, match=r"against torchvision's features\.0\.0 "):
+        load_torchvision(module, models().mobilenet_v2(weights=None))
+    # nothing was copied
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+    with pytest.raises(TorchCompatError, match="layers with state"):
+        load_torchvision(
+            nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3)), nn.Sequential(nn.Conv2d(3, 4, 3))
+        )
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "message"),
+    [
+        (nn.Conv2d(3, 4, 3, stride=2), nn.Conv2d(3, 4, 3), r"stride \(2, 2\) against \(1, 1\)"),
+        (nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 3), r"padding \(1, 1\) against \(0, 0\)"),
+        (nn.BatchNorm2d(4, eps=1e-3), nn.BatchNorm2d(4), "eps 0.001 against 1e-05"),
+        (nn.BatchNorm2d(4, momentum=0.01), nn.BatchNorm2d(4), "momentum 0.01 against 0.1"),
+        (nn.BatchNorm2d(4), nn.GroupNorm(2, 4), "batch norm against group norm"),
+        (nn.Conv2d(4, 8, 3), nn.Linear(4 * 9, 8), "weight is 8×4×3×3 against 8×36"),
+        (nn.Conv2d(4, 8, 1, stride=2), nn.Linear(4, 8), "not 1×1, stride 1"),
+        (nn.Conv2d(4, 8, 1, bias=False), nn.Conv2d(4, 8, 1), "1 tensors against 2"),
+    ],
+)
+def test_load_torchvision_checks_each_pair(
+    ours: nn.Module, theirs: nn.Module, message: str
+) -> None:
+    with pytest.raises(TorchCompatError, match=message):
+        load_torchvision(ours, theirs)
+
+
+def test_a_pointwise_conv_takes_a_linear_layers_weights() -> None:
+    conv, linear = nn.Conv2d(4, 8, 1), nn.Linear(4, 8)
+    assert load_torchvision(conv, linear) == {"weight": "weight", "bias": "bias"}
+    x = torch.randn(2, 4, 3, 3)
+    expected = linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    assert torch.allclose(conv(x), expected, atol=1e-6)
+
+
+def test_torch_compat_imports_neither_torch_nor_torchvision_until_called() -> None:
+    code = (
+        "import sys, archc.torch_compat\n"
+        "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -145,7 +145,8 @@ def render_front(result: SweepResult, top: int = 50) -> str:
         f"Pareto front over {objectives}: {len(result.front)}",
     ]
     if result.front:
-        columns = ["index", *result.axes, *(o.column for o in result.objectives)]
+        shown_metrics = [m for m in ("params", "macs") if m in result.metrics]
+        columns = ["index", *result.axes, *(o.column for o in result.objectives), *shown_metrics]
         columns = list(dict.fromkeys(columns))
         shown = result.front[:top]
         cells = [[_cell(row.get(c)) for c in columns] for row in shown]

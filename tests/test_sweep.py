@@ -443,3 +443,41 @@ def test_set_in_check(tiny: Path, capsys) -> None:
     assert main(["check", str(tiny), "--set", "width=32", "--set", "depth=3"]) == 1
     assert "tiny stays tiny" in capsys.readouterr().out
     assert main(["check", str(tiny), "--set", "width=8"]) == 0
+
+
+def test_the_worked_example_of_docs_sweep_md() -> None:
+    """docs/sweep.md: MobileNetV2 width × resolution under 300M MACs, and torchvision's variants
+    (the counts tests/test_torchvision.py checks against torchvision itself)."""
+    spec = SPECS_DIR / "mobilenet_v2.arch"
+    if not spec.exists():
+        pytest.skip("specs/mobilenet_v2.arch is not in this tree")
+    result = sweep(
+        spec,
+        {"width": "0.35:1.4:0.05", "resolution": "128:320:32"},
+        where="macs <= 300M",
+        pareto="width:max,resolution:max",
+        workers=0,
+    )
+    assert result.counts() == {OK: 96, REJECTED: 58, ERROR: 0}
+    assert [(r["width"], r["resolution"], r["macs"]) for r in result.front] == [
+        (1.4, 160, 297_916_400),
+        (1.1, 192, 248_662_336),
+        (0.95, 224, 284_539_200),
+        (0.8, 256, 290_197_504),
+        (0.7, 288, 286_205_600),
+        (0.55, 320, 216_358_400),
+    ]
+    rows = {(r["width"], r["resolution"]): r for r in result.rows}
+    torchvision = {  # width_mult -> (params, MACs) at 224×224
+        0.5: (1_968_680, 97_131_840),
+        0.75: (2_636_424, 209_069_792),
+        1.0: (3_504_872, 300_774_272),
+        1.4: (6_108_776, 582_195_824),
+    }
+    for width, (params, macs) in torchvision.items():
+        row = rows[(width, 224)]
+        assert (row["params"], row["macs"]) == (params, macs)
+        assert row["status"] == (OK if macs <= 300_000_000 else REJECTED)
+    assert rows[(1.0, 224)]["message"] == (
+        "--where: macs <= 300M (actual 300,774,272, limit 300,000,000)"
+    )

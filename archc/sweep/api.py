@@ -118,9 +118,9 @@ def sweep(
     values: a list, one value, or text (``"0.35:1.4:0.05"``, ``"128,160,224"``).  ``where`` is
     a constraint in the assert language (``"params <= 4M and macs <= 400M"``); ``pareto`` the
     objectives (columns; ``"width:max"`` maximises); ``metrics`` the metric columns of a row
-    (default: the ``archc analyze`` figures, plus the objectives; ``"all"``: every metric).  ``engine`` is ``local`` (``workers``
-    processes, every core by default; ``0`` runs in this process) or ``ray`` (``address`` of a
-    cluster, or a local instance).  With ``output`` (``.jsonl``, ``.csv``, ``.parquet``) every
+    (default: the ``archc analyze`` figures, plus the objectives; ``"all"``: every metric).
+    ``engine`` is ``local`` (``workers`` processes, every core by default; ``0`` runs in this
+    process) or ``ray`` (``address`` of a cluster, or a local instance).  With ``output`` (``.jsonl``, ``.csv``, ``.parquet``) every
     row is streamed to the file and a rerun resumes.  Errors in the spec, the axes or the
     constraint raise :class:`~archc.errors.ArchError`; a candidate that fails is a row.
     """
@@ -173,41 +173,12 @@ def sweep(
                 None,
                 ["pass --overwrite to start again"],
             )
-    resumed = len(rows)
-    counts = {OK: 0, REJECTED: 0, ERROR: 0}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    total = len(space)
-    evaluated = 0
-    run_started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # rows pile up here and hold no cycles: a collector pass finds nothing
     try:
-        if resumed < total:
-            runner = make_engine(engine, workers, address)
-            size = batch_size or _batch_size(total - resumed, runner.workers, engine)
-            try:
-                for batch_rows in runner.run(job, _batches(space, resumed, size)):
-                    if results is not None:
-                        results.write(batch_rows)
-                    rows.extend(batch_rows)
-                    evaluated += len(batch_rows)
-                    for row in batch_rows:
-                        counts[row["status"]] = counts.get(row["status"], 0) + 1
-                    if progress is not None:
-                        progress(
-                            Progress(
-                                len(rows),
-                                total,
-                                evaluated,
-                                time.perf_counter() - run_started,
-                                dict(counts),
-                            )
-                        )
-            finally:
-                close = getattr(runner, "close", None)
-                if close is not None:
-                    close()
+        evaluated = _evaluate_rest(
+            job, space, rows, results, engine, workers, address, batch_size, progress
+        )
         if results is not None:
             results.finish()
     finally:
@@ -234,6 +205,48 @@ def sweep(
 
         write_report(result, Path(report))
     return result
+
+
+def _evaluate_rest(
+    job: Job,
+    space: Space,
+    rows: list[dict[str, Any]],
+    results: ResultFile | None,
+    engine: str,
+    workers: int | None,
+    address: str | None,
+    batch_size: int | None,
+    progress: Callable[[Progress], None] | None,
+) -> int:
+    """Evaluate the candidates after the ``rows`` already there (a resumed run's), appending
+    to ``rows`` and ``results`` batch by batch; returns how many were evaluated."""
+    total = len(space)
+    done = len(rows)
+    if done >= total:
+        return 0
+    counts = {OK: 0, REJECTED: 0, ERROR: 0}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    started = time.perf_counter()
+    evaluated = 0
+    runner = make_engine(engine, workers, address)
+    size = batch_size or _batch_size(total - done, runner.workers, engine)
+    try:
+        for batch_rows in runner.run(job, _batches(space, done, size)):
+            if results is not None:
+                results.write(batch_rows)
+            rows.extend(batch_rows)
+            evaluated += len(batch_rows)
+            for row in batch_rows:
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                progress(Progress(len(rows), total, evaluated, elapsed, dict(counts)))
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
+    return evaluated
 
 
 def _metric_columns(

@@ -37,6 +37,14 @@ def to_onnx(network: Network, **options: Any) -> Any:
     return backend("onnx")(network, **options)
 
 
+def import_model(source: Any, **options: Any) -> tuple[str, Network]:
+    """Import a Caffe prototxt, an ONNX model, a ``module:callable`` or an ``nn.Module`` as a
+    spec: ``(spec_text, network)``; see :func:`archc.importers.import_model`."""
+    from archc.importers import import_model as _import_model
+
+    return _import_model(source, **options)
+
+
 def sweep(spec: Any, axes: Any = None, **options: Any) -> Any:
     """Explore a spec's design space; see :func:`archc.sweep.api.sweep`."""
     from archc.sweep.api import sweep as _sweep
@@ -44,4 +52,4 @@ def sweep(spec: Any, axes: Any = None, **options: Any) -> Any:
     return _sweep(spec, axes, **options)
 
 
-__all__ = ["__version__", "load", "sweep", "to_onnx", "to_torch"]
+__all__ = ["__version__", "import_model", "load", "sweep", "to_onnx", "to_torch"]

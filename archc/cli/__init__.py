@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("archc.cli.diff", "compare two specs (or a spec with its version at a git revision)"),
     "ops": ("archc.cli.ops", "list the ops the language knows, with their arguments"),
     "sweep": ("archc.cli.sweep", "explore a design space: constants x resolution, Pareto front"),
+    "import": ("archc.cli.import_", "import a Caffe prototxt, ONNX model or PyTorch callable"),
+    "fmt": ("archc.cli.fmt", "format specs in the canonical layout (--check for CI)"),
 }
 
 EPILOG = """examples:

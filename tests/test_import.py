@@ -1,0 +1,244 @@
+"""``archc import``: Caffe prototxts and ONNX models as specs (archc/importers/)."""
+
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+
+import pytest
+
+import archc
+from archc.analysis import Network
+from archc.cli import main
+from archc.importers import ImportModelError, detect_format, read, to_spec
+from archc.importers.caffe import read_caffe
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.arch"))
+CAFFE = ROOT / "tests" / "data" / "caffe"
+
+# ONNX has no dropout at inference (the emitter writes Identity) and one global average pool
+_SAME = {"dropout": "identity", "stochastic_depth": "identity", "adaptive_avgpool": "global_avgpool"}
+
+
+def _layers(net: Network) -> collections.Counter[tuple[str, tuple[int, ...]]]:
+    return collections.Counter(
+        (_SAME.get(net.layer(n).op, net.layer(n).op), net.shape(n)) for n in net.order
+    )
+
+
+def _counts(net: Network) -> tuple[int, int, int]:
+    t = net.totals()
+    return (t.params, t.buffers, t.macs)
+
+
+# ------------------------------------------------------------------------------ ONNX round trip
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_onnx_round_trip(spec: Path, tmp_path: Path) -> None:
+    """spec -> emit --target onnx --weights none -> import -> analyze: the same numbers."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    source = archc.load(spec)
+    path = tmp_path / f"{spec.stem}.onnx"
+    onnx.save(archc.to_onnx(source, weights="none"), str(path))
+    result = to_spec(read(path))
+    assert result.structured, result.note
+    assert _counts(result.network) == _counts(source)
+    assert _layers(result.network) == _layers(source)
+    assert result.network.outputs == {k: v for k, v in source.outputs.items()} or list(
+        result.network.outputs.values()
+    ) == list(source.outputs.values())
+
+
+def test_onnx_structure_resnet50(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    import onnx
+
+    path = tmp_path / "resnet50.onnx"
+    onnx.save(archc.to_onnx(archc.load(ROOT / "specs/resnet50.arch"), weights="none"), str(path))
+    spec, net = archc.import_model(str(path))
+    assert spec.count("block ") == 1
+    assert "layer1 = repeat 3" in spec and "layer3 = repeat 6 as i" in spec
+    assert "conv(channels * 4, 1" in spec  # the expansion as an expression, not a parameter
+    assert "in.channels" not in spec.split("block ")[1].split(")")[0]  # never a parameter
+    # the source's scope paths survive: layer1.0.y.conv1 is a layer of both
+    assert any(node.startswith("layer1.0.") for node in net.order)
+
+
+def test_onnx_errors_name_the_node(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Hardmax", ["x"], ["y"], name="/head/Hardmax")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(ImportModelError, match=r"/head/Hardmax \(Hardmax\)"):
+        read(path)
+    path.write_bytes(b"not a model")
+    with pytest.raises(ImportModelError, match="not an ONNX model|checker"):
+        read(path, "onnx")
+
+
+def _torchvision_onnx(name: str, tmp_path: Path) -> tuple[Path, object]:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from tests.torchvision_models import models
+
+    model = getattr(models(), name)(weights=None).eval()
+    path = tmp_path / f"{name}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (torch.randn(1, 3, 224, 224),),
+            str(path),
+            dynamo=False,
+            training=torch.onnx.TrainingMode.PRESERVE,  # keep batch norm (eval would fold it)
+            do_constant_folding=False,
+        )
+    return path, model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "efficientnet_b0", "densenet121"])
+def test_torchvision_onnx(name: str, tmp_path: Path) -> None:
+    """torchvision -> torch.onnx.export -> import: torchvision's parameter and buffer counts,
+    and the MACs of the shipped spec where there is one."""
+    path, model = _torchvision_onnx(name, tmp_path)
+    result = to_spec(read(path))
+    params = sum(p.numel() for p in model.parameters())  # type: ignore[attr-defined]
+    buffers = sum(
+        b.numel()
+        for n, b in model.named_buffers()  # type: ignore[attr-defined]
+        if not n.endswith("num_batches_tracked")
+    )
+    totals = result.network.totals()
+    assert (totals.params, totals.buffers) == (params, buffers)
+    shipped = ROOT / "specs" / f"{name}.arch"
+    if shipped.exists():
+        assert _counts(result.network) == _counts(archc.load(shipped))
+    assert result.structured, result.note
+
+
+# ------------------------------------------------------------------------------ Caffe
+PUBLISHED = {
+    "googlenet_deploy": 6_998_552,
+    "alexnet_deploy": 60_965_224,
+    "squeezenet1_0_deploy": 1_248_424,
+    "squeezenet1_1_deploy": 1_235_496,
+    "resnet50_deploy": 25_557_032,
+    "resnet50_train_val": 25_557_032,
+    "mobilenet_v1_deploy": 4_231_976,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_caffe_published_counts(name: str) -> None:
+    spec, net = archc.import_model(str(CAFFE / f"{name}.prototxt"))
+    assert net.totals().params == PUBLISHED[name]
+    flat = to_spec(read_caffe(CAFFE / f"{name}.prototxt"), structure=False).network
+    assert _counts(net) == _counts(flat)
+    assert archc.load("again.arch", text=spec).totals().params == PUBLISHED[name]
+
+
+def test_caffe_googlenet_one_inception_block() -> None:
+    spec, net = archc.import_model(str(CAFFE / "googlenet_deploy.prototxt"))
+    assert re.findall(r"^block (\w+)", spec, re.M) == ["inception"]
+    assert len(re.findall(r"= inception\(", spec)) == 9
+    assert len(spec.splitlines()) < 40  # the prototxt has 1,690 lines
+    assert net.totals().macs == archc.load(ROOT / "specs/googlenet.arch").totals().macs
+
+
+def test_caffe_resnet50_one_block_with_repeats() -> None:
+    spec, net = archc.import_model(str(CAFFE / "resnet50_deploy.prototxt"))
+    assert len(re.findall(r"^block ", spec, re.M)) == 1
+    assert re.findall(r"^    (\w+) = repeat (\d+)", spec, re.M) == [
+        ("res2", "3"),
+        ("res3", "4"),
+        ("res4", "6"),
+        ("res5", "3"),
+    ]
+    assert "if project {" in spec
+    assert net.totals().buffers == 53_120  # BatchNorm statistics; Scale folded in
+    train, _ = archc.import_model(str(CAFFE / "resnet50_train_val.prototxt"))
+    # data and loss layers left out: the same spec but its output (the loss's input, no softmax)
+    assert train.splitlines()[1:-2] == spec.splitlines()[1:-2]
+    assert "    output fc1000 = linear(1000)" in train
+
+
+def _prototxt(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "net.prototxt"
+    path.write_text('name: "t"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n' + body)
+    return path
+
+
+def test_caffe_unknown_layer_is_located(tmp_path: Path) -> None:
+    path = _prototxt(
+        tmp_path,
+        'layer {\n  name: "odd"\n  type: "Crop"\n  bottom: "data"\n  top: "odd"\n}\n',
+    )
+    with pytest.raises(ImportModelError) as info:
+        read(path)
+    text = str(info.value)
+    assert "net.prototxt:9:" in text and "'odd'" in text and "'Crop'" in text
+
+
+def test_caffe_eltwise_max_and_lone_batchnorm(tmp_path: Path) -> None:
+    path = _prototxt(
+        tmp_path,
+        'layer { name: "m" type: "Eltwise" bottom: "data" bottom: "data" top: "m"\n'
+        "  eltwise_param { operation: MAX } }\n",
+    )
+    with pytest.raises(ImportModelError, match="MAX has no archc op"):
+        read(path)
+    path = _prototxt(tmp_path, 'layer { name: "bn" type: "BatchNorm" bottom: "data" top: "data" }\n')
+    with pytest.raises(ImportModelError, match="without a Scale"):
+        read(path)
+
+
+def test_caffe_features(tmp_path: Path) -> None:
+    """V1 layer types, in-place layers, Split, PReLU, Deconvolution, Flatten, PROD."""
+    path = _prototxt(
+        tmp_path,
+        """
+layers { name: "c" type: CONVOLUTION bottom: "data" top: "c"
+  convolution_param { num_output: 4 kernel_size: 3 pad: 1 bias_term: false } }
+layer { name: "p" type: "PReLU" bottom: "c" top: "c" }
+layer { name: "s" type: "Split" bottom: "c" top: "a" top: "b" }
+layer { name: "x" type: "Eltwise" bottom: "a" bottom: "b" top: "x" eltwise_param { operation: PROD } }
+layer { name: "d" type: "Deconvolution" bottom: "x" top: "d"
+  convolution_param { num_output: 2 kernel_size: 2 stride: 2 } }
+layer { name: "f" type: "Flatten" bottom: "d" top: "f" }
+""",
+    )
+    spec, net = archc.import_model(str(path))
+    assert "conv(4, 3, pad=1, bias=false) -> prelu" in spec
+    assert "mul(" in spec and "conv_transpose(2, 2, stride=2)" in spec
+    assert net.outputs == {"f": (512,)}
+
+
+def test_detect_format() -> None:
+    assert detect_format("x.prototxt") == "caffe"
+    assert detect_format("x.onnx") == "onnx"
+    assert detect_format("torchvision.models:resnet50") == "torch"
+    assert detect_format(str(CAFFE / "alexnet_deploy.prototxt")) == "caffe"
+
+
+def test_import_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "g.arch"
+    assert main(["import", str(CAFFE / "googlenet_deploy.prototxt"), "-o", str(out)]) == 0
+    assert "6,998,552 params" in capsys.readouterr().err
+    assert main(["analyze", str(out), "--format", "json"]) == 0
+    assert main(["fmt", "--check", str(out)]) == 0  # imported specs are formatted
+    assert main(["import", str(CAFFE / "alexnet_deploy.prototxt"), "--flat"]) == 0
+    assert "block" not in capsys.readouterr().out
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text("layer { name: 'x' type: 'Nope' }\n")
+    assert main(["import", str(bad)]) == 2
+    assert "bad.prototxt:1:" in capsys.readouterr().err

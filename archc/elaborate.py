@@ -101,13 +101,13 @@ class _Env(Mapping[str, Any]):
     asked."""
 
     def __init__(self, values: Mapping[str, Any], tensors: Mapping[str, _Tensor], el: Elaborator):
-        self.values = values
+        self.scope_values = values
         self.tensors = tensors
         self.el = el
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.values:
-            return self.values[key]
+        if key in self.scope_values:
+            return self.scope_values[key]
         if key in self.tensors:
             tensor = self.tensors[key]
             return TensorValue(tensor.label, lambda: self.el.shape_of(tensor.node))
@@ -120,7 +120,7 @@ class _Env(Mapping[str, Any]):
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        if key in self.values or key in self.tensors:
+        if key in self.scope_values or key in self.tensors:
             return True
         if not isinstance(key, str):
             return False
@@ -128,10 +128,10 @@ class _Env(Mapping[str, Any]):
         return (op is not None and not op.internal) or key in self.el.program.blocks
 
     def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys([*self.values, *self.tensors]))
+        return iter(dict.fromkeys([*self.scope_values, *self.tensors]))
 
     def __len__(self) -> int:
-        return len(dict.fromkeys([*self.values, *self.tensors]))
+        return len(dict.fromkeys([*self.scope_values, *self.tensors]))
 
 
 class Elaborator:
@@ -339,6 +339,7 @@ class Elaborator:
             self._tick(stmt.span)
             inner = frame.child(path + ".", current=current)
             # the body sees the previous iteration's output (the repeat's input at first) as in
+            assert current is not None  # checked above; each iteration leaves a tensor
             inner.tensors[BLOCK_INPUT] = _Tensor(current.node, current.label)
             if stmt.index:
                 inner.values[stmt.index] = i

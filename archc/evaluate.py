@@ -215,7 +215,7 @@ class FunctionValue:
             if p.name not in bound:
                 if p.default is None:
                     raise SpecArgumentError(f"{node.name}() needs '{p.name}'", span, [usage])
-                bound[p.name] = evaluate(p.default, ChainMap(bound, self.env))
+                bound[p.name] = evaluate(p.default, ChainMap(bound, dict(self.env)))
         return bound
 
     def call(self, args: list[Value], kwargs: dict[str, Value], span: Span) -> Value:
@@ -224,7 +224,7 @@ class FunctionValue:
                 f"function '{self.node.name}' calls itself", span, ["functions cannot recurse"]
             )
         local: dict[str, Value] = self.bind(args, kwargs, span)
-        env = ChainMap(local, self.env)
+        env = ChainMap(local, dict(self.env))
         self.active += 1
         try:
             for const in self.node.consts:

@@ -56,8 +56,10 @@ class ArchLexer(Lexer):
         while pos < end:
             m = match(text, pos)
             if m is None:
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1)
-            kind = m.lastgroup
+                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
+                    text, pos, line, pos - line_start + 1
+                )
+            kind = m.lastgroup or ""
             value = m.group()
             stop = m.end()
             column = pos - line_start + 1

@@ -69,7 +69,17 @@ _NUMBER = re.compile(
 )
 
 
-class _ToAST(Transformer):
+def _at(tok: Token) -> tuple[int, int]:
+    """A token's (line, column); archc's scanner sets both on every token it makes."""
+    return tok.line or 1, tok.column or 1
+
+
+def _token_span(file: str, tok: Token) -> Span:
+    line, column = _at(tok)
+    return Span(file, line, column, tok.end_line or line, tok.end_column or column)
+
+
+class _ToAST(Transformer[Token, Any]):
     """Lark rules -> :mod:`archc.nodes`, run inside the parser as each rule is reduced.
 
     A node's span runs from its first token to the last token the parser consumed for it; rules
@@ -110,7 +120,7 @@ class _ToAST(Transformer):
     def _first(children: Any) -> tuple[int, int] | None:
         for child in children:
             if isinstance(child, Token):
-                return child.line, child.column
+                return _at(child)
             span = getattr(child, "span", None)
             if span is not None:
                 return span.line, span.column
@@ -124,16 +134,15 @@ class _ToAST(Transformer):
         end = self.positions.last_token()
         first = self._first(children)
         if first is None:
-            line, column = end.line, end.column
+            line, column = _at(end)
         elif keyword:
-            tok = self.positions.token_before(*first)
-            line, column = tok.line, tok.column
+            line, column = _at(self.positions.token_before(*first))
         else:
             line, column = first
-        return Span(self.file, line, column, end.end_line, end.end_column)
+        return Span(self.file, line, column, end.end_line or line, end.end_column or column)
 
     def _tok_span(self, tok: Token) -> Span:
-        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+        return _token_span(self.file, tok)
 
     # ---------------------------------------------------------------- top level
     def _append(self, c: list[Any]) -> list[Any]:
@@ -344,7 +353,7 @@ class _ToAST(Transformer):
     def cond(self, c: list[Any]) -> n.Cond:
         return self._deep(n.Cond(self._span(c), c[1], c[0], c[2]), c)
 
-    def list(self, c: list[Any]) -> n.Tuple:
+    def list_literal(self, c: list[Any]) -> n.Tuple:
         items = tuple(x for x in c if x is not None)
         return self._deep(n.Tuple(self._span(c, keyword=True), items), items)
 
@@ -396,7 +405,7 @@ class _Postlex:
 
     def token_before(self, line: int, column: int) -> Token:
         """The token just before the one at (line, column): a rule's leading keyword."""
-        i = bisect_left(self.tokens, (line, column), key=lambda t: (t.line, t.column))
+        i = bisect_left(self.tokens, (line, column), key=_at)
         return self.tokens[max(0, i - 1)]
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
@@ -622,18 +631,18 @@ class _Climber:
             if min_prec > _NOT_PREC and not after_not:
                 raise SpecSyntaxError(
                     "'not' needs parentheses here",
-                    Span(self.file, item.line, item.column, item.end_line, item.end_column),
+                    _token_span(self.file, item),
                 )
             self.nots += 1
             if self.nots > self.max_nots:
                 raise SpecValueError(
                     f"expression nested too deeply: more than {self.max_nots} levels",
-                    Span(self.file, item.line, item.column, item.end_line, item.end_column),
+                    _token_span(self.file, item),
                     [current_limits().hint("expression_depth")],
                 )
             operand = self._expr(_NOT_PREC + 1, after_not=True)
             self.nots -= 1
-            start = Span(self.file, item.line, item.column)
+            start = Span(self.file, *_at(item))
             left = n.UnaryOp(
                 Span(
                     self.file,
@@ -732,7 +741,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecSyntaxError
         line, column = len(lines), len(lines[-1]) + 1
     span = Span(file, line, column or 1)
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream or 0
+        ch = text[at] if at < len(text) else ""
         return SpecSyntaxError(
             f"unexpected character {ch!r}",
             span,

@@ -279,7 +279,7 @@ def inline_function(
 ) -> PyExpr:
     """A spec function applied to expressions: its body, with its parameters replaced."""
     node = f.node
-    known = {k: Lit(v) for k, v in f.env.items()}
+    known: dict[str, PyExpr] = {k: Lit(v) for k, v in f.env.items()}
     if len(args) > len(node.params) or set(kwargs) - {p.name for p in node.params}:
         raise EmitError(f"bad arguments for function '{node.name}'", span)
     local: dict[str, PyExpr] = {p.name: v for p, v in zip(node.params, args, strict=False)}
@@ -301,7 +301,7 @@ def from_ast(expr: n.Expr, env: Mapping[str, Any]) -> PyExpr:
     ``env`` maps names to expressions, and tensors to :class:`TensorRef` (``in.channels``)."""
     match expr:
         case n.Attr(value=n.Name(name=name)) if isinstance(env.get(name), TensorRef):
-            return env[name].attribute(expr.name, expr.span)  # type: ignore[no-any-return]
+            return env[name].attribute(expr.name, expr.span)  # type: ignore[no-any-return,unused-ignore]
         case n.Index():
             return item(from_ast(expr.value, env), from_ast(expr.index, env), expr)
         case n.Call(func=func):
@@ -325,7 +325,7 @@ def from_ast(expr: n.Expr, env: Mapping[str, Any]) -> PyExpr:
             found = env[name]
             if isinstance(found, TensorRef):
                 raise EmitError(f"'{name}' is a tensor, not a value", expr.span)
-            return found  # type: ignore[no-any-return]
+            return found  # type: ignore[no-any-return,unused-ignore]
         case n.Tuple(items=items):
             return tuple_of(tuple(from_ast(i, env) for i in items))
         case n.BinOp(op=op) | n.Compare(op=op):
@@ -379,8 +379,8 @@ def substitute(e: PyExpr, mapping: Mapping[str, PyExpr], strict: bool = False) -
             if fold is not None and all(isinstance(a, Lit) for a in subs):
                 return Lit(fold(*[a.value for a in subs]))  # type: ignore[union-attr]
             return Fn(func, tuple(subs), e.fold)
-        case Item(value=value, index=index):
-            v, i = substitute(value, mapping, strict), substitute(index, mapping, strict)
+        case Item(value=held, index=index):
+            v, i = substitute(held, mapping, strict), substitute(index, mapping, strict)
             if isinstance(v, Lit) and isinstance(i, Lit):
                 return Lit(v.value[i.value])
             return Item(v, i)

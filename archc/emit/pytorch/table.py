@@ -36,8 +36,10 @@ class Tensor:
             return None
         if self.rank == 1:
             return (self.size.value,)
-        if self.spatial and all(isinstance(d, px.Lit) for d in self.spatial):
-            return (self.size.value, self.spatial[0].value, self.spatial[1].value)  # type: ignore[union-attr]
+        if self.spatial is not None:
+            h, w = self.spatial
+            if isinstance(h, px.Lit) and isinstance(w, px.Lit):
+                return (self.size.value, h.value, w.value)
         return None
 
 

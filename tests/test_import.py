@@ -19,7 +19,11 @@ SPECS = sorted((ROOT / "specs").glob("*.arch"))
 CAFFE = ROOT / "tests" / "data" / "caffe"
 
 # ONNX has no dropout at inference (the emitter writes Identity) and one global average pool
-_SAME = {"dropout": "identity", "stochastic_depth": "identity", "adaptive_avgpool": "global_avgpool"}
+_SAME = {
+    "dropout": "identity",
+    "stochastic_depth": "identity",
+    "adaptive_avgpool": "global_avgpool",
+}
 
 
 def _layers(net: Network) -> collections.Counter[tuple[str, tuple[int, ...]]]:
@@ -82,7 +86,7 @@ def test_onnx_errors_name_the_node(tmp_path: Path) -> None:
     with pytest.raises(ImportModelError, match=r"/head/Hardmax \(Hardmax\)"):
         read(path)
     path.write_bytes(b"not a model")
-    with pytest.raises(ImportModelError, match="not an ONNX model|checker"):
+    with pytest.raises(ImportModelError, match=r"not an ONNX model|checker"):
         read(path, "onnx")
 
 
@@ -174,7 +178,9 @@ def test_caffe_resnet50_one_block_with_repeats() -> None:
 
 def _prototxt(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "net.prototxt"
-    path.write_text('name: "t"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n' + body)
+    path.write_text(
+        'name: "t"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n' + body
+    )
     return path
 
 
@@ -197,7 +203,9 @@ def test_caffe_eltwise_max_and_lone_batchnorm(tmp_path: Path) -> None:
     )
     with pytest.raises(ImportModelError, match="MAX has no archc op"):
         read(path)
-    path = _prototxt(tmp_path, 'layer { name: "bn" type: "BatchNorm" bottom: "data" top: "data" }\n')
+    path = _prototxt(
+        tmp_path, 'layer { name: "bn" type: "BatchNorm" bottom: "data" top: "data" }\n'
+    )
     with pytest.raises(ImportModelError, match="without a Scale"):
         read(path)
 

@@ -19,7 +19,27 @@ from archc.ops import REGISTRY
 from archc.ops.attrs import normalise
 
 KEYWORDS = frozenset(
-    ["network", "block", "input", "output", "include", "const", "fn", "repeat", "for", "as", "if", "else", "assert", "true", "false", "and", "or", "not", "in"]
+    [
+        "network",
+        "block",
+        "input",
+        "output",
+        "include",
+        "const",
+        "fn",
+        "repeat",
+        "for",
+        "as",
+        "if",
+        "else",
+        "assert",
+        "true",
+        "false",
+        "and",
+        "or",
+        "not",
+        "in",
+    ]
 )
 
 

@@ -22,10 +22,15 @@ _SMALL = 4096  # initializers up to this many elements are read as values (shape
 def _scope(node_name: str, op_type: str) -> str:
     """``/layer1/layer1.0/conv1/Conv`` -> ``layer1.0.conv1``; ``conv1.relu`` stays."""
     if node_name.startswith("/"):
-        parts = [p for p in node_name.split("/") if p]
-        if len(parts) >= 2:
-            return parts[-2]
-        return ""
+        # torch writes each module's name under its parent's, dotted paths extending the one
+        # before: /features/features.1/features.1.0/block/block.0/Conv
+        path: list[str] = []
+        for part in [p for p in node_name.split("/") if p][:-1]:
+            if path and part.startswith(path[-1] + "."):
+                path[-1] = part
+            else:
+                path.append(part)
+        return ".".join(path)
     if "/" in node_name:
         return node_name.split("/", 1)[0]
     return node_name
@@ -192,10 +197,13 @@ class _Reader:
                     "the ops archc knows: archc ops (docs/ops.md)",
                 )
             handler(self, node)
-        for out in self.graph.output:
+        for k, out in enumerate(self.graph.output):
             if out.name not in self.values:
                 raise ImportModelError(f"output {out.name!r} is not computed by any layer")
-            self.flat.outputs.append((out.name, self.values[out.name]))
+            name = out.name
+            if not name[:1].isalpha():  # torch numbers its outputs ("648")
+                name = "logits" if len(self.graph.output) == 1 else f"output{k + 1}"
+            self.flat.outputs.append((name, self.values[out.name]))
         return self.flat
 
     def _fold(self, node: Any) -> bool:
@@ -451,7 +459,11 @@ def _concat(r: _Reader, node: Any) -> None:
     rank = len(r.shape(node.output[0]) or (0, 0, 0, 0))
     if axis not in (1, 1 - rank):
         raise r.error(node, f"concat along axis {axis}; archc joins channels (axis 1)")
-    r.add(node, "concat", {}, [i for i in node.input if i])
+    inputs = [i for i in node.input if i]
+    if len(inputs) == 1:  # torch.cat of one tensor (DenseNet's first layer): that tensor
+        r.alias(node.output[0], inputs[0])
+        return
+    r.add(node, "concat", {}, inputs)
 
 
 def _flatten(r: _Reader, node: Any) -> None:
@@ -613,7 +625,9 @@ def read_onnx(path: str | Path, name: str | None = None) -> FlatModel:
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImportModelError(f"{path}: onnx.checker rejects the model: {message}") from None
-    graph_name = name or model.graph.name or path.stem
+    graph_name = name or path.stem
+    if model.graph.name and model.graph.name not in ("main_graph", "torch_jit", "graph"):
+        graph_name = name or model.graph.name
     reader = _Reader(model, graph_name)
     flat = reader.run()
     flat.source = (

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.importers.model import (
+    KEYWORDS,
     UNIT,
     FlatModel,
     Layer,
@@ -275,12 +276,13 @@ class Recovery:
         for k, i in enumerate(kept_of[block.pieces.index(model_piece)]):
             for attr, value in self.layers[i].args.items():
                 if _numeric(value):
-                    slots.append((k, attr, [self.layers[kept[k]].args[attr] for kept in kept_of]))
+                    column = [_square(self.layers[kept[k]].args[attr]) for kept in kept_of]
+                    slots.append((k, attr, column))
         for k, i in enumerate(model_piece.branch):
             for attr, value in self.layers[i].args.items():
                 if _numeric(value):
                     column = [
-                        self.layers[p.branch[k]].args[attr] if p.branch else None
+                        _square(self.layers[p.branch[k]].args[attr]) if p.branch else None
                         for p in block.pieces
                     ]
                     slots.append((("b", k), attr, column))
@@ -501,6 +503,13 @@ def _repeat_runs(block: Block, run: list[int]) -> list[list[int]]:
     return groups
 
 
+def _square(value: Any) -> Any:
+    """(3, 3) as 3: a square kernel, stride or padding is one number, as the spec writes it."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return value[0]
+    return value
+
+
 def _relation(
     column: list[Any], in_channels: list[int | None], params: list[tuple[str, list[Any]]]
 ) -> str | None:
@@ -535,6 +544,9 @@ def _relation(
                 and all(values[i] % int(1 / ratio) == 0 for i, _ in pairs)
             ):
                 return f"{name} // {int(1 / ratio)}"
+        for k in (2, 3, 4):
+            if all(values[i] // k == v for i, v in pairs):
+                return f"{name} // {k}"  # a "same" padding: kernel // 2
     return None
 
 
@@ -578,11 +590,11 @@ def _repeat_name(names: list[str]) -> str:
 def _block_name(block: Block, layers: Sequence[Layer]) -> str:
     tails = [p.name.split(".")[-1] for p in block.pieces]
     stem = re.sub(r"[\d_]+[a-z]?$", "", _common_prefix(tails)).rstrip("_")
-    if len(stem) >= 3 and not stem.isdigit() and stem not in REGISTRY:
+    if len(stem) >= 3 and not stem.isdigit() and stem not in REGISTRY and stem not in KEYWORDS:
         return stem
     stems = {re.sub(r"[\d_.]+", "", t) for t in tails}
     only = next(iter(stems))
-    if len(stems) == 1 and len(only) >= 3 and only not in REGISTRY:
+    if len(stems) == 1 and len(only) >= 3 and only not in REGISTRY and only not in KEYWORDS:
         return only
     ops = {layers[i].op for p in block.pieces[:1] for i in range(p.start, p.end + 1)}
     if "concat" in ops:

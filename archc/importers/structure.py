@@ -539,7 +539,7 @@ def _relation(
             if ratio == int(ratio) and ratio > 1:
                 return f"{name} * {int(ratio)}"
             if (
-                ratio < 1
+                0 < ratio < 1
                 and (1 / ratio) == int(1 / ratio)
                 and all(values[i] % int(1 / ratio) == 0 for i, _ in pairs)
             ):

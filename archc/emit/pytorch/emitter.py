@@ -85,7 +85,7 @@ class Emitter:
             self.modules.name(("body", repeat.span), f"{camel(repeat.name)}Iteration")
         self.module_names = frozenset(self.modules.identifiers())
         self.blocks: dict[str, ClassGen] = {}
-        self.bodies: dict[Span, ClassGen] = {}
+        self.bodies: dict[tuple[Span, tuple[tuple[str, str], ...]], ClassGen] = {}
         self.order: list[ClassGen] = []
 
     # ------------------------------------------------------------------ facts from the IR
@@ -254,19 +254,34 @@ class Emitter:
     def body_class(
         self, stmt: n.Repeat, owner: ClassGen, values: ChainMap[str, px.PyExpr], rank: int
     ) -> ClassGen:
-        cls = self.bodies.get(stmt.span)
+        used = [name for name in names_in(stmt.body) if name in values]
+        # an op or block a row passes (a table's activation column) is built into the class:
+        # one class per choice, like a block called with one
+        fixed = {
+            name: values[name]
+            for name in used
+            if isinstance(values[name], px.Lit) and isinstance(values[name].value, Callee)  # type: ignore[union-attr]
+        }
+        variant = tuple(sorted((k, repr(v.value)) for k, v in fixed.items()))  # type: ignore[union-attr]
+        key = (stmt.span, variant)
+        cls = self.bodies.get(key)
         if cls is not None:
             if cls.in_rank != rank:
                 raise EmitError("each iteration of a repeat must keep its input's rank", stmt.span)
             return cls
         doc = f"One iteration of the {stmt.keyword} ``{stmt.name}`` in ``{owner.name}``."
-        cls = self.new_class(("body", stmt.span), doc, rank)
-        self.bodies[stmt.span] = cls
-        inner: dict[str, px.PyExpr] = {}
-        for name in names_in(stmt.body):
-            if name not in values:
-                continue
+        if variant:
+            chosen = ", ".join(f"{k}={v}" for k, v in variant)
+            doc = f"One iteration of the {stmt.keyword} ``{stmt.name}`` in ``{owner.name}``, {chosen}."
+            base = f"{camel(stmt.name)}Iteration" + "".join(camel(v) for _, v in variant)
+            self.modules.name(("body", key), base)
+        cls = self.new_class(("body", key if variant else stmt.span), doc, rank)
+        self.bodies[key] = cls
+        inner: dict[str, px.PyExpr] = dict(fixed)
+        for name in used:
             value = values[name]
+            if name in fixed:
+                continue
             # the loop's index and a for loop's row vary between iterations: parameters
             if isinstance(value, px.Lit) and name != stmt.index and name not in stmt.targets:
                 inner[name] = value

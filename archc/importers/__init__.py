@@ -92,27 +92,29 @@ def _fingerprint(net: Network) -> tuple[Any, ...]:
 
 def to_spec(flat: FlatModel, structure: bool = True) -> Imported:
     """The flat model as a formatted spec, with blocks and repeats where ``structure`` finds
-    them and they give the same numbers."""
+    them and they give the model's numbers (checked layer by layer), else one statement per
+    chain."""
     import archc
     from archc.fmt import format_source
-    from archc.importers.model import flat_spec, shapes_of
+    from archc.importers.model import fingerprint, flat_spec, shapes_of
     from archc.importers.structure import structured_spec
 
-    shapes = shapes_of(flat)
     file = f"{flat.name}.arch"
+    note = "structure recovery not asked for"
+    if structure and flat.layers:
+        expected = fingerprint(flat)
+        channels = {name: shape[0] for name, shape in shapes_of(flat).items()}
+        try:
+            text = format_source(structured_spec(flat, channels), file, keep_spacing=False)
+            net = archc.load(file, text=text)
+        except Exception as exc:  # recovery must never cost the import: fall back to flat
+            note = f"structure recovery failed ({type(exc).__name__}: {exc}); flat spec"
+        else:
+            if _fingerprint(net) == expected:
+                return Imported(text, net, True)
+            note = "structure recovery changed counts; flat spec"
     plain = format_source(flat_spec(flat), file, keep_spacing=False)
-    flat_net = archc.load(file, text=plain)
-    if not structure:
-        return Imported(plain, flat_net, False, "structure recovery not asked for")
-    channels = {name: shape[0] for name, shape in shapes.items()}
-    try:
-        text = format_source(structured_spec(flat, channels), file, keep_spacing=False)
-        net = archc.load(file, text=text)
-    except Exception as exc:  # recovery must never cost the import: fall back to flat
-        return Imported(plain, flat_net, False, f"structure recovery failed ({exc}); flat spec")
-    if _fingerprint(net) != _fingerprint(flat_net):
-        return Imported(plain, flat_net, False, "structure recovery changed counts; flat spec")
-    return Imported(text, net, True)
+    return Imported(plain, archc.load(file, text=plain), False, note)
 
 
 def import_model(source: Any, fmt: str | None = None, **options: Any) -> tuple[str, Network]:

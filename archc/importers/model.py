@@ -342,6 +342,26 @@ class ImportModelError(ArchError):
     kind = "import error"
 
 
+def fingerprint(model: FlatModel) -> tuple[Any, ...]:
+    """Params, buffers, MACs and every layer's (op, shape), by the op registry's rules, without
+    building the IR: what a spec written from ``model`` must give."""
+    from archc.ops.attrs import bind
+
+    shapes = shapes_of(model)
+    params = buffers = macs = 0
+    layers = []
+    for layer in model.layers:
+        op = REGISTRY[layer.op]
+        attrs = bind(op, [], {k: v for k, v in layer.args.items() if v is not None})
+        ins = [shapes[i] for i in layer.inputs]
+        out = shapes[layer.name]
+        params += op.params(attrs, ins, out)
+        buffers += op.buffers(attrs, ins, out)
+        macs += op.macs(attrs, ins, out)
+        layers.append((layer.op, out))
+    return (params, buffers, macs, tuple(sorted(layers)))
+
+
 def shapes_of(model: FlatModel) -> dict[str, tuple[int, ...]]:
     """Every layer's output shape (per sample), by the op registry's own shape rules; a layer
     whose arguments or input shapes the op rejects is an :class:`ImportModelError`."""

@@ -59,7 +59,7 @@ class _Reader:
             size = tuple(int(d) for d in init.dims)
             self.weights[init.name] = size
             count = int(np.prod(size)) if size else 1
-            if count <= _SMALL and not init.external_data:
+            if count <= _SMALL and not init.external_data and self._has_data(init):
                 self.consts[init.name] = numpy_helper.to_array(init)
         self.values: dict[str, str] = {}  # ONNX value -> layer or input name
         self.producer: dict[str, Layer] = {}  # ONNX value -> the layer writing it
@@ -87,6 +87,12 @@ class _Reader:
             self.values[vi.name] = name
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _has_data(init: Any) -> bool:
+        return bool(init.raw_data) or any(
+            len(getattr(init, f)) for f in ("float_data", "int32_data", "int64_data", "double_data")
+        )
+
     @staticmethod
     def _dims(vi: Any) -> tuple[int, ...] | None:
         t = vi.type.tensor_type
@@ -621,10 +627,14 @@ def read_onnx(path: str | Path, name: str | None = None) -> FlatModel:
     except Exception as exc:
         raise ImportModelError(f"{path}: not an ONNX model ({exc})") from None
     try:
-        onnx.checker.check_model(model)
+        # from the file: checking the loaded model would serialise every weight once more
+        onnx.checker.check_model(str(path))
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImportModelError(f"{path}: onnx.checker rejects the model: {message}") from None
+    for init in model.graph.initializer:  # shapes only: drop the weights' bytes
+        if init.HasField("raw_data") and len(init.raw_data) > 4 * _SMALL:
+            init.ClearField("raw_data")
     graph_name = name or path.stem
     if model.graph.name and model.graph.name not in ("main_graph", "torch_jit", "graph"):
         graph_name = name or model.graph.name

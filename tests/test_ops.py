@@ -428,4 +428,8 @@ def test_conv_transpose_shape_matches_torch(c: dict) -> None:
         with pytest.raises((archc.errors.SpecShapeError, archc.errors.SpecArgumentError)):
             archc.load("h.arch", text=text)
         return
+    if 0 in out:  # torch returns an empty tensor where archc reports that nothing is left
+        with pytest.raises(archc.errors.SpecShapeError, match="removes the whole"):
+            archc.load("h.arch", text=text)
+        return
     assert archc.load("h.arch", text=text).outputs["y"] == out

@@ -37,7 +37,6 @@ def _spatial(op: str, x: Shape, name: str) -> tuple[int, int, int]:
 @register
 class ConvTranspose(Op):
     name = "conv_transpose"
-    aliases = ("deconv",)
     doc = "Transposed 2-D convolution (learned upsampling, nn.ConvTranspose2d)."
     traits = frozenset({"weights", "spatial"})
     attrs = (

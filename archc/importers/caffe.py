@@ -226,6 +226,8 @@ class _Importer:
         self.pending_bn: dict[str, Layer] = {}  # blob -> a BatchNorm awaiting its Scale
         self.read: set[str] = set()
         self.folded: set[str] = set()
+        self.nested: set[str] = set()  # in-place layers named under their blob's writer
+        self.ops: dict[str, str] = {}
 
     def error(self, where: Message | Field, message: str, *hints: str) -> ImportModelError:
         return ImportModelError(message, Span(self.file, where.line, where.column), hints)
@@ -334,11 +336,23 @@ class _Importer:
     def emit(
         self, msg: Message, name: str, op: str, args: dict[str, Any], bottoms: list[str], top: str
     ) -> Layer:
-        if len(bottoms) == 1 and top == bottoms[0] and self.blobs[top] in self.used:
+        producer = self.blobs.get(top)
+        if (
+            len(bottoms) == 1
+            and top == bottoms[0]
+            and producer in self.used
+            and (
+                producer in self.nested or self.ops.get(producer) in ("conv", "linear", "batchnorm")
+            )
+        ):
             # in place (top = bottom): scoped under the layer that wrote the blob, so the
             # spec chains it there (conv1 = conv(...) -> batchnorm -> relu)
             name = f"{self.blobs[top]}.{re.sub(r'[/.]', '_', name)}"
+            self.nested.add(name)
         layer = Layer(self._claim(name), op, args, [self.blobs[b] for b in bottoms], msg.line)
+        self.ops[layer.name] = op
+        if name in self.nested:
+            self.nested.add(layer.name)
         for b in bottoms:
             self.read.add(self.blobs[b])
         self.flat.layers.append(layer)

@@ -180,6 +180,7 @@ def chains(
     tensor: dict[str, str],
     render: Any = None,
     outputs: Mapping[str, str] | None = None,
+    split_convs: bool = True,
 ) -> list[Statement]:
     """``layers`` (one body, evaluation order) cut into chains: a layer joins the chain before
     it when it is that chain's last layer's only reader and reads nothing else.  ``tensor``
@@ -203,7 +204,7 @@ def chains(
             and not merge
             and len(layer.inputs) == 1
             and layer.inputs[0] == last.members[-1]
-            and _joins(layer, last)
+            and _joins(layer, last, split_convs)
             and consumers.get(last.members[-1], 0) == 1
             and last.members[-1] not in pinned
         ):
@@ -235,16 +236,16 @@ def chains(
 _STARTS = frozenset({"conv", "conv_transpose", "linear"})
 
 
-def _joins(layer: Layer, last: Statement) -> bool:
+def _joins(layer: Layer, last: Statement, split_convs: bool = True) -> bool:
     """Whether ``layer`` continues ``last``'s chain: it is scoped under one of its layers (a
     Caffe in-place layer), or it shares the scope of the chain's last layer, except that in
     the top scope a conv or linear starts a statement of its own."""
     if any(layer.name.startswith(m + ".") for m in last.members):
         return True
     parent = _parent(layer.name)
-    if parent != _parent(last.members[-1]):
+    if parent not in (_parent(last.members[-1]), _parent(last.members[0])):
         return False
-    return not (parent == "" and layer.op in _STARTS)
+    return not (split_convs and parent == "" and layer.op in _STARTS)
 
 
 def _parent(name: str) -> str:

@@ -294,7 +294,7 @@ class Recovery:
             defined = [v for v in column if v is not None]
             if len({repr(v) for v in defined}) <= 1:
                 related = _relation(column, in_channels, params) if None in column else None
-                if related is not None and not related.startswith("in."):
+                if related is not None and related.isidentifier():
                     rendered[(where, attr)] = related  # a shortcut's stride: the block's
                 continue  # the same in every instance: a literal in the body
             expr = _relation(column, in_channels, params)
@@ -333,7 +333,7 @@ class Recovery:
         else:
             kept = [i for i in range(piece.start, piece.end + 1) if i not in piece.branch]
             i = kept[where]
-        return Names.clean(_relative(self.layers[i].name, piece.name))
+        return re.sub(r"\W+", "_", _relative(self.layers[i].name, piece.name)).strip("_")
 
     def _body(
         self, piece: Piece, rendered: dict[tuple[Any, str], str], mixed: bool, params: list[str]
@@ -378,7 +378,9 @@ class Recovery:
         pinned = {local[-1].name}
         if piece.branch:
             pinned.add(local[piece.branch[-1] - piece.start].name)
-        stmts = chains(local, consumers, pinned, names, tensor, render, {local[-1].name: "out"})
+        stmts = chains(
+            local, consumers, pinned, names, tensor, render, {local[-1].name: "out"}, False
+        )
         lines: list[str] = []
         current: str | None = None  # branches name their source: b2 = in -> ...
         for stmt in stmts:
@@ -544,9 +546,8 @@ def _relation(
                 and all(values[i] % int(1 / ratio) == 0 for i, _ in pairs)
             ):
                 return f"{name} // {int(1 / ratio)}"
-        for k in (2, 3, 4):
-            if all(values[i] // k == v for i, v in pairs):
-                return f"{name} // {k}"  # a "same" padding: kernel // 2
+        if any(v for _, v in pairs) and all(values[i] // 2 == v for i, v in pairs):
+            return f"{name} // 2"  # a "same" padding: kernel // 2
     return None
 
 
@@ -581,9 +582,11 @@ def _repeat_name(names: list[str]) -> str:
     if len(prefix) >= 3 and prefix not in REGISTRY and not prefix[-1].isalpha():
         return prefix
     if len(prefix) >= 3 and prefix not in REGISTRY and len(names) > 1:
-        tails = {n[len(prefix) :] for n in names}
+        tails = [n[len(prefix) :] for n in names]
         if all(len(t) == 1 and t.isalpha() for t in tails):
             return prefix  # res2a, res2b, res2c: res2
+        if all(t.isdigit() for t in tails):
+            return f"{prefix}{tails[0]}_{tails[-1]}"  # fire2, fire3: fire2_3
     return f"{names[0]}_to_{names[-1]}"
 
 

@@ -48,6 +48,10 @@ CASES: dict[str, Case] = {
     "regnet_x_400mf": Case("regnet_x_400mf"),
     "regnet_y_400mf": Case("regnet_y_400mf"),
     "mnasnet1_0": Case("mnasnet1_0"),
+    "mobilenet_v3_large": Case("mobilenet_v3_large"),
+    "mobilenet_v3_small": Case("mobilenet_v3_small"),
+    "efficientnet_b0": Case("efficientnet_b0"),
+    "efficientnet_v2_s": Case("efficientnet_v2_s", size=384, slow=True),
 }
 
 ATOL = 1e-5

@@ -249,6 +249,9 @@ class Elaborator:
             case n.If():
                 test = evaluate(stmt.test, self._env(frame))
                 self._body(stmt.then if test else stmt.orelse, frame)
+            case n.Require():
+                if not evaluate(stmt.test, self._env(frame)):
+                    raise SpecValueError(stmt.message, stmt.span)
             case n.Assert():
                 if len(self.g.graph[G_ASSERTS]) >= self.limits.layers:
                     raise SpecValueError(

@@ -229,6 +229,16 @@ class Assert(Stmt):
     message: str | None
 
 
+@dataclass(frozen=True)
+class Require(Stmt):
+    """A condition the parser adds for a construct that needs one (``a, b = x -> chunk(2)``
+    needs two chunks): checked while the network is built, a value error with ``message`` at
+    the statement when it does not hold."""
+
+    test: Expr
+    message: str
+
+
 # --------------------------------------------------------------------------- top level
 
 

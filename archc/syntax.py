@@ -147,8 +147,11 @@ class _ToAST(Transformer[Token, Any]):
     # ---------------------------------------------------------------- top level
     def _append(self, c: list[Any]) -> list[Any]:
         if len(c) == 1:
-            return [c[0]]
-        c[0].append(c[1])
+            return list(c[0]) if isinstance(c[0], tuple) else [c[0]]
+        if isinstance(c[1], tuple):  # a statement that stands for several (split_assign)
+            c[0].extend(c[1])
+        else:
+            c[0].append(c[1])
         return c[0]
 
     tops = _append
@@ -206,6 +209,93 @@ class _ToAST(Transformer[Token, Any]):
 
     def assign(self, c: list[Any]) -> n.Assign:
         return n.Assign(self._span(c), str(c[0]), c[1])
+
+    def split_assign(self, c: list[Any]) -> tuple[n.Assign, ...]:
+        """``a, b = x -> chunk(2)`` / ``a, b = x -> split((58, 58))``: one ``slice`` of ``x``'s
+        channels per name, so each name is one layer with one output.  ``chunk(n)`` cuts
+        ``x.channels`` into equal parts (it must divide); ``split(sizes)`` into the given ones
+        (they must add up: the slice after the last would not fit)."""
+        *targets, source, func, args = c
+        span = self._span(c)
+        names = [str(t) for t in targets]
+        how = str(func)
+        args = tuple(args or ())
+        src = n.Name(self._tok_span(source), str(source))
+        if how not in ("chunk", "split") or len(args) != 1 or args[0].name is not None:
+            raise SpecSyntaxError(
+                f"'{', '.join(names)} = {source} -> ...' takes chunk(n) or split((sizes...)), "
+                f"not {how}",
+                self._tok_span(func),
+                ["left, right = x -> chunk(2)", "a, b, c = x -> split((16, 32, 16))"],
+            )
+        arg = args[0].value
+        at = arg.span
+        k = len(names)
+
+        def num(v: int) -> n.Number:
+            return n.Number(at, v)
+
+        def add(a: n.Expr, b: n.Expr) -> n.Expr:
+            return n.BinOp(at, "+", a, b)
+
+        channels = n.Attr(at, src, "channels")
+        checks: list[n.Stmt] = []
+        if how == "chunk":
+            # torch.chunk: parts of ceil(C / n) channels, the last one what is left
+            size = n.Call(at, "ceil", (n.Arg(n.BinOp(at, "/", channels, arg), None, at),))
+            ends = [
+                n.Call(
+                    at,
+                    "min",
+                    (
+                        n.Arg(n.BinOp(at, "*", size, num(i + 1)), None, at),
+                        n.Arg(channels, None, at),
+                    ),
+                )
+                for i in range(k)
+            ]
+            starts: list[n.Expr] = [num(0), *[n.BinOp(at, "*", size, num(i)) for i in range(1, k)]]
+            checks.append(
+                n.Require(
+                    span,
+                    n.Compare(at, "==", arg, num(k)),
+                    f"chunk gives its count of parts: {k} names need chunk({k})",
+                )
+            )
+        else:
+            starts, ends = [], []
+            start: n.Expr = num(0)
+            for i in range(k):
+                end = add(start, n.Index(at, arg, num(i)))
+                starts.append(start)
+                ends.append(end)
+                start = end
+            checks.append(
+                n.Require(
+                    span,
+                    n.Compare(at, "==", n.Call(at, "len", (n.Arg(arg, None, at),)), num(k)),
+                    f"split needs one size per name: {k} sizes for {k} names",
+                )
+            )
+            checks.append(
+                n.Require(
+                    span,
+                    n.Compare(at, "==", start, channels),
+                    f"the sizes of split must add up to the channels of '{src.name}'",
+                )
+            )
+        statements: list[n.Stmt] = list(checks)
+        for name, lo, hi in zip(names, starts, ends, strict=True):
+            link = n.Link(
+                "slice",
+                (n.Arg(lo, None, at), n.Arg(hi, None, at)),
+                None,
+                span,
+                self._tok_span(func),
+            )
+            first = n.Link(src.name, None, None, src.span, src.span)
+            statements.append(n.Assign(span, name, n.Chain((first, link), span)))
+        return tuple(statements)
 
     def chain_stmt(self, c: list[Any]) -> n.ChainStmt:
         return n.ChainStmt(self._span(c), c[0])

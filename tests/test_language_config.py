@@ -228,3 +228,37 @@ def test_an_op_or_block_passed_to_a_block_is_called_there() -> None:
 def test_an_op_is_not_a_number() -> None:
     with pytest.raises(ArchError, match="out"):
         net("input x: 3x8x8\noutput y = conv(relu, 3)")
+
+
+# --------------------------------------------------------------------------- chunk and split
+@pytest.mark.parametrize(("channels", "parts"), [(6, 2), (5, 2), (7, 3), (12, 4), (9, 3)])
+def test_chunk_cuts_channels_as_torch_chunk_does(channels: int, parts: int) -> None:
+    torch = pytest.importorskip("torch")
+    names = [f"p{i}" for i in range(parts)]
+    network = net(
+        f"input x: {channels}x4x4\n{', '.join(names)} = x -> chunk({parts})\n"
+        f"output y = concat({', '.join(names)})"
+    )
+    want = [t.shape[1] for t in torch.randn(1, channels, 4, 4).chunk(parts, dim=1)]
+    assert [network.shape(name)[0] for name in names] == want
+
+
+def test_split_takes_the_sizes_given() -> None:
+    network = net("input x: 10x4x4\na, b, c = x -> split((2, 3, 5))\noutput y = concat(c, a, b)")
+    layers = {name: network.layer(name).attrs for name in ("a", "b", "c")}
+    assert [(a["start"], a["end"]) for a in layers.values()] == [(0, 2), (2, 5), (5, 10)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("a, b = x -> chunk(3)", "2 names need chunk\\(2\\)"),
+        ("a, b = x -> split((2, 3, 5))", "one size per name"),
+        ("a, b = x -> split((2, 3))", "must add up to the channels of 'x'"),
+        ("a, b = x -> conv(3, 1)", "takes chunk\\(n\\) or split"),
+    ],
+)
+def test_chunk_and_split_misuse_is_located(statement: str, message: str) -> None:
+    with pytest.raises(ArchError, match=message) as exc:
+        net(f"input x: 10x4x4\n{statement}\noutput y = concat(a, b)")
+    assert exc.value.span is not None and exc.value.span.line == 3

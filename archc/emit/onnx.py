@@ -294,6 +294,7 @@ LOWERINGS: dict[str, Lowering] = {
     "upsample": Lowering(modern.upsample),
     "pad": Lowering(modern.pad),
     "channel_shuffle": Lowering(modern.channel_shuffle),
+    "slice": Lowering(modern.slice_channels),
     "linear": Lowering(_linear, fan_in_uniform),
     "flatten": Lowering(_flatten),
     "relu": Lowering(_simple("Relu")),

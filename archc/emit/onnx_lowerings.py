@@ -283,3 +283,14 @@ def channel_shuffle(s: _Site) -> None:
     )
     swapped = s.step("transpose", "Transpose", [split], (c // g, g, h, w), perm=[0, 2, 1, 3, 4])
     s.node("Reshape", [swapped, s.constant("shape", value_ints=[0, c, h, w])])
+
+
+def slice_channels(s: _Site) -> None:
+    """``x[:, start:end]``: one Slice on axis 1 with constant bounds."""
+    a = s.attrs
+    bounds = [
+        s.constant("start", value_ints=[a["start"]]),
+        s.constant("end", value_ints=[a["end"]]),
+        s.constant("axis", value_ints=[1]),
+    ]
+    s.node("Slice", [s.x, *bounds])

@@ -175,6 +175,10 @@ def binop(op: str, left: PyExpr, right: PyExpr) -> PyExpr:
             return Lit(_OPS[op](left.value, right.value))
         except (ArithmeticError, TypeError):
             pass  # left for the generated code (only reachable in a branch no instance takes)
+    if (op in ("*", "//") and right == Lit(1)) or (op in ("+", "-") and right == Lit(0)):
+        return left  # x * 1, x + 0: what a desugared chunk or split writes
+    if (op == "*" and left == Lit(1)) or (op == "+" and left == Lit(0)):
+        return right
     return BinOp(op, left, right)
 
 
@@ -530,6 +534,9 @@ class ExprArithmetic:
 
     def product(self, factors: list[PyExpr]) -> PyExpr:
         return product(factors)
+
+    def difference(self, a: PyExpr, b: PyExpr) -> PyExpr:
+        return a if b == Lit(0) else binop("-", a, b)
 
     def items(self, value: PyExpr) -> tuple[PyExpr, ...] | None:
         if isinstance(value, Lit) and isinstance(value.value, tuple):

@@ -14,6 +14,7 @@ from archc.ops import (  # noqa: F401  (registration)
     normalization,
     pool,
     resample,
+    slicing,
 )
 from archc.ops.base import (
     ALIASES,

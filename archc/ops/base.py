@@ -159,6 +159,10 @@ class Arithmetic(Protocol[T]):
         """``a * b * ...``."""
         ...
 
+    def difference(self, a: T, b: T) -> T:
+        """``a - b``."""
+        ...
+
     def items(self, value: T) -> tuple[T, ...] | None:
         """The items of a tuple-valued attribute (a pair, a shape), or None when unknown."""
         ...
@@ -172,6 +176,9 @@ class IntArithmetic:
 
     def product(self, factors: list[int]) -> int:
         return math.prod(factors)
+
+    def difference(self, a: int, b: int) -> int:
+        return a - b
 
     def items(self, value: Any) -> tuple[int, ...] | None:
         return tuple(value) if isinstance(value, tuple) else None

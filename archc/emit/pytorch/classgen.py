@@ -200,8 +200,8 @@ class ClassGen:
                 self.repeat(stmt, frame)
             case n.If():
                 self.branch(stmt, frame)
-            case n.Assert():
-                pass  # budgets are for archc check
+            case n.Assert() | n.Require():
+                pass  # budgets are for archc check; requirements held when the IR was built
             case _:  # pragma: no cover
                 raise EmitError(f"unexpected statement {type(stmt).__name__}", stmt.span)
 
@@ -298,13 +298,14 @@ class ClassGen:
                 else self.link_name(link, link.alias or "", frame.prefix)
             )
             var = self.tensor_var(assign) if assign is not None else self.unnamed_var()
-            if self.em.is_inline(link):
-                b = self.build(link, frame, sources, None)
-                assert b.expr is not None
+            attr = "" if self.em.is_inline(link) else self.attr(raw)
+            b = self.build(link, frame, sources, f"self.{attr}" if attr else None)
+            if b.expr is not None:  # written inline in forward: a merge, a literal slice
+                for tensor in b.inputs:
+                    self.read(tensor)
                 self.do_fwd(b.expr, var, pure=True)
             else:
-                attr = self.attr(raw)
-                b = self.build(link, frame, sources, f"self.{attr}")
+                attr = attr or self.attr(raw)
                 assert b.call is not None
                 self.ctx.add(raw, Child(attr, b.ctx, b.ctx is None))
                 self.do_init(b.call, f"self.{attr}")
@@ -360,10 +361,12 @@ class ClassGen:
             raw = self.link_name(link, link.alias or "", prefix)
             # a sibling is not reachable while the Chain(...) expression is evaluated
             b = self.build(link, frame, sources, None)
-            if b.call is None:  # an inline op: only a merge, so only first in a chain
-                assert not kwargs and b.expr is not None
-                head = b.expr
+            if b.expr is not None and not kwargs and head is None:
+                head = b.expr  # an inline op starting the chain: the Chain is called on it
+                for tensor in b.inputs:
+                    self.read(tensor)
             else:
+                assert b.call is not None, "an op written only inline cannot follow a layer"
                 child = names.name(raw)
                 ctx.add(raw, Child(child, b.ctx, b.ctx is None))
                 kwargs.append((child, b.call))
@@ -404,13 +407,15 @@ class ClassGen:
         rule = TORCH_OPS[op.name]
         ctx = OpContext(self, link, op.is_inplace and self.em.inplace_ok(link))
         out = self.em.output(op, attrs, concrete, inputs, ctx)
-        if rule.helper:
+        if rule.helper and rule.inline is None:
             self.em.helpers.add(rule.helper)
+        expr = None
         if rule.inline is not None:
-            expr = rule.inline(attrs, [self.read(t) for t in inputs], ctx)
-            return Built(None, inputs, out, None, expr)
-        assert rule.module is not None
-        return Built(rule.module(attrs, inputs, ctx), inputs, out, None)
+            expr = rule.inline(attrs, [t.var for t in inputs], ctx)
+        call = rule.module(attrs, inputs, ctx) if rule.module is not None else None
+        if call is not None and rule.helper:
+            self.em.helpers.add(rule.helper)
+        return Built(call, inputs, out, None, expr)
 
     def instance(
         self,

@@ -395,14 +395,35 @@ class Emitter:
             cls.render(w)
         return Emission(w.text(), network_cls.name, paths)
 
+    @staticmethod
+    def _has_module(network_cls: ClassGen, node: str) -> bool:
+        """Whether the containers hold a module for ``node`` (an op that can be written either
+        way is a module inside a chain, an expression where it starts a statement)."""
+        ctx: Container | None = network_cls.ctx
+        for comp in node.split("."):
+            if ctx is None:
+                return False
+            if ctx.item is not None:
+                ctx = ctx.item.ctx
+                continue
+            child = ctx.children.get(comp)
+            if child is None:
+                return False
+            ctx = child.ctx
+        return True
+
     def layer_paths(self, network_cls: ClassGen) -> dict[str, str | None]:
         """Every IR layer's module path, found by walking the containers the classes built."""
         paths: dict[str, str | None] = {}
         seen: set[str] = set()
         for node in self.net.order:
             op = self.net.layer(node).op
-            if op == "input" or TORCH_OPS[op].inline is not None:
+            rule = TORCH_OPS[op]
+            if op == "input" or (rule.inline is not None and rule.module is None):
                 paths[node] = None  # a forward argument, or an expression in forward
+                continue
+            if rule.inline is not None and not self._has_module(network_cls, node):
+                paths[node] = None  # written inline here (it starts its statement)
                 continue
             ctx: Container | None = network_cls.ctx
             parts = []

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 HELPERS: dict[str, str] = {
+    "Slice": '''
+class Slice(nn.Module):
+    """Channels start to end - 1 of the input (archc's slice): a view, as x[:, start:end]."""
+
+    def __init__(self, start: int, end: int) -> None:
+        super().__init__()
+        self.start = start
+        self.end = end
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start : self.end]
+''',
     "Chain": '''
 class Chain(nn.Sequential):
     """Layers applied in order, named as in the spec: an nn.Sequential with names."""

@@ -237,13 +237,14 @@ class TorchOp:
     does not keep, so a following ReLU may overwrite it in place; ``helper`` names the helper
     class the module needs.  ``inline`` renders the op as an expression in ``forward`` over its
     inputs' variables instead of a module (a residual ``y + shortcut`` reads as what it is); an
-    inline op has no ``module`` and no module path.
+    inline op has no module path.  A merge is only ever inline (it starts a chain); an op with
+    both (``slice``) is inline where it starts a statement and a module inside a chain.
     """
 
     module: Callable[[Attrs, list[Tensor], OpContext], Call] | None
     fresh: bool = False
     helper: str | None = None
-    inline: Callable[[Attrs, list[str], OpContext], str | Call] | None = None
+    inline: Callable[[Attrs, list[str], OpContext], str | Call | None] | None = None
 
 
 TORCH_OPS: dict[str, TorchOp] = {
@@ -296,5 +297,14 @@ TORCH_OPS: dict[str, TorchOp] = {
         inline=lambda a, xs, ctx: Call("torch.cat", (Call("", tuple(xs)),), (("dim", "1"),)),
     ),
     "add": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " + ".join(xs)),
+    "slice": TorchOp(
+        lambda a, ins, ctx: Call("Slice", (ctx.code(a["start"]), ctx.code(a["end"]))),
+        helper="Slice",
+        inline=lambda a, xs, ctx: (
+            f"{xs[0]}[:, {a['start'].value}:{a['end'].value}]"
+            if isinstance(a["start"], px.Lit) and isinstance(a["end"], px.Lit)
+            else None  # bounds known only in __init__: the Slice module holds them
+        ),
+    ),
     "mul": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " * ".join(xs)),
 }

@@ -250,3 +250,64 @@ def test_import_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad.write_text("layer { name: 'x' type: 'Nope' }\n")
     assert main(["import", str(bad)]) == 2
     assert "bad.prototxt:1:" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ PyTorch (torch.fx)
+def _tiny_resnet() -> object:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Unit(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(c)
+            self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(c)
+            self.relu = nn.ReLU()
+
+        def forward(self, x: object) -> object:
+            y = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(y)) + x)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+            self.layer = nn.Sequential(Unit(8), Unit(8), Unit(8))
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, x: object) -> object:
+            x = self.pool(self.layer(self.stem(x)))
+            return self.fc(torch.flatten(x, 1))
+
+    return Net()
+
+
+def test_torch_fx_blocks_from_module_classes() -> None:
+    model = _tiny_resnet()
+    spec, net = archc.import_model(model, input_shape=(3, 32, 32))
+    assert "block unit(" in spec  # the class name
+    assert "layer = repeat 3 { unit() }" in spec  # layer.0, layer.1, layer.2
+    assert net.totals().params == sum(p.numel() for p in model.parameters())  # type: ignore[attr-defined]
+    assert net.outputs == {"logits": (10,)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "efficientnet_b0", "densenet121"])
+def test_torchvision_fx(name: str) -> None:
+    """torchvision -> torch.fx -> import: torchvision's counts, the ONNX import's MACs."""
+    pytest.importorskip("torch")
+    from tests.torchvision_models import models
+
+    model = getattr(models(), name)(weights=None)
+    _, net = archc.import_model(model)
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(
+        b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked")
+    )
+    assert (net.totals().params, net.totals().buffers) == (params, buffers)
+    shipped = ROOT / "specs" / f"{name}.arch"
+    if shipped.exists():
+        assert _counts(net) == _counts(archc.load(shipped))

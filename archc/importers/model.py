@@ -74,8 +74,10 @@ def literal(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        text = repr(value)
-        return text if text not in ("inf", "-inf", "nan") else "0.0"
+        text = f"{value:.10g}"  # 0.07500000000000001 (a sum's rounding) as 0.075
+        if text in ("inf", "-inf", "nan"):
+            return "0.0"
+        return text if any(c in text for c in ".en") else text + ".0"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, tuple | list):

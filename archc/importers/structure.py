@@ -408,7 +408,7 @@ class Recovery:
         blocks = self.blocks(pieces)
         block_names = Names([layer.name.split(".")[0] for layer in self.layers])
         for block in blocks:
-            block.name = block_names.claim(_block_name(block, self.layers))
+            block.name = block_names.claim(_block_name(block, self.layers, self.model.classes))
         taken: set[str] = set()
         for block in blocks:
             self.build(block, taken)
@@ -551,6 +551,14 @@ def _relation(
     return None
 
 
+def _common_prefix_raw(names: Sequence[str]) -> str:
+    first = names[0] if names else ""
+    k = 0
+    while k < len(first) and all(len(n) > k and n[k] == first[k] for n in names):
+        k += 1
+    return first[:k]
+
+
 def _common_prefix(names: Sequence[str]) -> str:
     if not names:
         return ""
@@ -578,19 +586,26 @@ def _repeat_name(names: list[str]) -> str:
     numbered = [p[1] for p in parts if len(p) == 2] == [str(k) for k in range(len(names))]
     if numbered and len({p[0] for p in parts}) == 1:
         return parts[0][0]
-    prefix = _common_prefix(names)
-    if len(prefix) >= 3 and prefix not in REGISTRY and not prefix[-1].isalpha():
-        return prefix
-    if len(prefix) >= 3 and prefix not in REGISTRY and len(names) > 1:
-        tails = [n[len(prefix) :] for n in names]
-        if all(len(t) == 1 and t.isalpha() for t in tails):
-            return prefix  # res2a, res2b, res2c: res2
-        if all(t.isdigit() for t in tails):
-            return f"{prefix}{tails[0]}_{tails[-1]}"  # fire2, fire3: fire2_3
+    raw = _common_prefix_raw(names)
+    stem = raw.rstrip("._")
+    single = all(len(n) == len(raw) + 1 and n[-1].isalpha() for n in names)
+    if len(stem) >= 3 and stem not in REGISTRY and single:
+        return stem  # res2a, res2b, res2c: res2
+    while raw and raw[-1].isdigit():
+        raw = raw[:-1]
+    stem = raw.rstrip("._")
+    tails = [n[len(raw) :] for n in names]
+    if len(stem) >= 3 and stem not in REGISTRY and all(t.isdigit() for t in tails):
+        joint = "_" if stem != raw else ""
+        return f"{stem}{joint}{tails[0]}_{tails[-1]}"  # fire2, fire3: fire2_3; features_5_6
     return f"{names[0]}_to_{names[-1]}"
 
 
-def _block_name(block: Block, layers: Sequence[Layer]) -> str:
+def _block_name(block: Block, layers: Sequence[Layer], classes: dict[str, str]) -> str:
+    kinds = {classes.get(p.name) for p in block.pieces}
+    containers = {None, "Sequential", "ModuleList", "ModuleDict"}
+    if len(kinds) == 1 and not kinds & containers:  # the source's class: Bottleneck -> bottleneck
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(kinds.pop())).lower()
     tails = [p.name.split(".")[-1] for p in block.pieces]
     stem = re.sub(r"[\d_]+[a-z]?$", "", _common_prefix(tails)).rstrip("_")
     if len(stem) >= 3 and not stem.isdigit() and stem not in REGISTRY and stem not in KEYWORDS:

@@ -282,8 +282,24 @@ SAVES: dict[str, SaveRule] = {
 FALLBACK = SaveRule("its inputs (no rule for this op yet)", _input)
 
 
+#: what an op saves when its table has no row, by trait: a view or a merge needs no tensor for
+#: its backward (a view aliases its input's storage); tests/test_training_memory.py checks every
+#: op's examples against autograd, so a wrong default fails there by name
+BY_TRAIT: dict[str, SaveRule] = {
+    "view": SaveRule("nothing (a view)", _nothing, alias=True),
+}
+
+
 def save_rule(op: str) -> SaveRule:
-    return SAVES.get(op, FALLBACK)
+    """The op's row, else its traits' default, else :data:`FALLBACK` (its inputs)."""
+    found = SAVES.get(op)
+    if found is not None:
+        return found
+    entry = REGISTRY.get(op)
+    for trait in sorted(entry.traits) if entry is not None else ():
+        if trait in BY_TRAIT:
+            return BY_TRAIT[trait]
+    return FALLBACK
 
 
 # ---------------------------------------------------------------------------- the estimate

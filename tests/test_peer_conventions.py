@@ -37,9 +37,12 @@ Measure = Callable[[Any, tuple[int, ...]], int]
 @pytest.mark.parametrize("name", conventions.NAMES)
 @pytest.mark.parametrize("op", sorted(REGISTRY))
 def test_every_op_has_a_rule_in_every_convention(name: str, op: str) -> None:
+    # its table's row, or the convention's fallback (what the tool does with an op it has no
+    # handler for); test_op_examples_match_the_tool runs every op's examples through the tool
+    # itself, so an op whose fallback is wrong fails there by name and gets a row
     conv = conventions.get(name)
-    assert op in conv.rules, f"{name} has no rule for op {op!r}: add one to its table"
-    assert conv.rules[op].formula
+    assert conv.rule(op).formula
+    assert REGISTRY[op].internal or REGISTRY[op].examples
 
 
 @pytest.mark.parametrize("name", conventions.NAMES)

@@ -565,6 +565,27 @@ def _resize(r: _Reader, node: Any) -> None:
     r.add(node, "upsample", args, node.input[:1])
 
 
+def _layernorm(r: _Reader, node: Any) -> None:
+    a = r._attrs(node)
+    rank = len(r.shape(node.input[0]) or ())
+    if rank != 2 or a.get("axis", -1) not in (-1, 1):
+        raise r.error(
+            node,
+            "a layer norm over the last axis of a map (archc's layernorm normalises channels, "
+            "or the features of a flat input)",
+        )
+    affine = len(node.input) > 1 and bool(node.input[1])
+    r.add(
+        node, "layernorm", {"eps": float(a.get("epsilon", 1e-5)), "affine": affine}, node.input[:1]
+    )
+
+
+def _gelu(r: _Reader, node: Any) -> None:
+    approximate = r._attrs(node).get("approximate", b"none")
+    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    r.add(node, "gelu", {"approximate": approximate}, node.input[:1])
+
+
 def _unsupported(why: str) -> Callable[[_Reader, Any], None]:
     def handle(r: _Reader, node: Any) -> None:
         raise r.error(node, why, "the language has no op for it yet; see docs/import.md")
@@ -604,6 +625,8 @@ _HANDLERS: dict[str, Callable[[_Reader, Any], None]] = {
     "Dropout": _dropout,
     "Pad": _pad,
     "Resize": _resize,
+    "LayerNormalization": _layernorm,
+    "Gelu": _gelu,
     "Upsample": _resize,
     "Split": _unsupported("a split into several tensors"),
     "Slice": _unsupported("a slice of a tensor that is not a constant"),

@@ -17,12 +17,20 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from archc import __version__, conventions
+from archc import __version__
 from archc.analysis import Network, Row, Totals
 from archc.ops import dims
 from archc.ops.attrs import show_value
 from archc.source import markdown_code, markdown_text, strict_json
 from archc.units import DTYPE_BYTES, grouped, human_bytes, human_count
+
+
+def _conventions() -> Any:
+    """archc.conventions, imported when a peer's convention is asked for: the diagram and
+    emit paths use this module's labels and should not pay for the peers' tables."""
+    from archc import conventions
+
+    return conventions
 
 SCHEMA_ID = "archc.analysis/2"
 FORMATS = ("table", "json", "csv", "markdown")
@@ -151,12 +159,12 @@ def _headers(convention: str) -> list[str]:
     """The table's columns; under a peer's convention the MACs column is that tool's count."""
     if convention == "archc":
         return HEADERS
-    c = conventions.get(convention)
+    c = _conventions().get(convention)
     return [*HEADERS[:4], f"{c.unit} ({c.name})", *HEADERS[5:]]
 
 
 def _convention_line(convention: str, total: int) -> str:
-    c = conventions.get(convention)
+    c = _conventions().get(convention)
     return (
         f"{c.name:<11} {grouped(total)} {c.unit} ({human_count(total)}), as {c.tool} "
         f"{c.version} reports it (docs/conventions.md)"
@@ -339,7 +347,7 @@ def analysis_document(
     ``archc.training.training_document`` of ``--train`` (null without it).
     """
     nbytes = DTYPE_BYTES[t.dtype]
-    c = conventions.get(convention)
+    c = _conventions().get(convention)
     counts = counts if counts is not None else row_counts(net, rows, depth, convention, t.batch)
     return {
         "schema": SCHEMA_ID,
@@ -393,7 +401,7 @@ def row_counts(
 ) -> dict[str, int]:
     """Each row's count under ``convention`` for ``batch`` samples (rows as ``net.rows(depth)``
     groups layers: by their first ``depth`` path segments)."""
-    per_layer = conventions.layer_counts(net, convention)
+    per_layer = _conventions().layer_counts(net, convention)
     out = {r.name: 0 for r in rows}
     for node, count in per_layer.items():
         key = node if depth is None else ".".join(node.split(".")[:depth])

@@ -52,6 +52,8 @@ CASES: dict[str, Case] = {
     "mobilenet_v3_small": Case("mobilenet_v3_small"),
     "efficientnet_b0": Case("efficientnet_b0"),
     "efficientnet_v2_s": Case("efficientnet_v2_s", size=384, slow=True),
+    "convnext_tiny": Case("convnext_tiny", test_size=32),
+    "shufflenet_v2_x1_0": Case("shufflenet_v2_x1_0"),
 }
 
 ATOL = 1e-5

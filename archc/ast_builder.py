@@ -205,17 +205,9 @@ class AstBuilder(Transformer[Token, Any]):
         if how == "chunk":
             # torch.chunk: parts of ceil(C / n) channels, the last one what is left
             size = n.Call(at, "ceil", (n.Arg(n.BinOp(at, "/", channels, arg), None, at),))
-            ends += [
-                n.Call(
-                    at,
-                    "min",
-                    (
-                        n.Arg(n.BinOp(at, "*", size, num(i + 1)), None, at),
-                        n.Arg(channels, None, at),
-                    ),
-                )
-                for i in range(k)
-            ]
+            # the middle parts end where the next starts; the last ends at the channels (an empty
+            # last part, when there are more parts than channels allow, is a slice error)
+            ends += [n.BinOp(at, "*", size, num(i + 1)) for i in range(k - 1)] + [channels]
             starts += [num(0), *[n.BinOp(at, "*", size, num(i)) for i in range(1, k)]]
             checks.append(
                 n.Require(

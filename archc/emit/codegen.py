@@ -18,6 +18,7 @@ node ids) never paste a spec name or value into output text directly:
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 import math
@@ -170,9 +171,39 @@ def format_call(
         if isinstance(value, Call):
             lines += format_call(prefix, value, indent + 4, ",", width)
         else:
-            lines.append(f"{' ' * (indent + 4)}{prefix}{value},")
+            lines += split_conditional(f"{prefix}{value}", indent + 4, ",", width)
     lines.append(closing)
     return lines
+
+
+def split_conditional(
+    text: str, indent: int, tail: str = "", width: int = LINE_LENGTH
+) -> list[str]:
+    """``text`` at ``indent``; a conditional expression too long for one line is split before
+    ``if`` and ``else`` (ruff's layout for an argument or a parenthesised right-hand side)."""
+    pad = " " * indent
+    one = f"{pad}{text}{tail}"
+    if len(one) <= width:
+        return [one]
+    prefix, _, source = text.rpartition("=") if _keyword_argument(text) else ("", "", text)
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return [one]
+    if not isinstance(tree, ast.IfExp):
+        return [one]
+    head = f"{prefix}=" if prefix else ""
+    return [
+        f"{pad}{head}{ast.unparse(tree.body)}",
+        f"{pad}if {ast.unparse(tree.test)}",
+        f"{pad}else {ast.unparse(tree.orelse)}{tail}",
+    ]
+
+
+def _keyword_argument(text: str) -> bool:
+    """``name=value`` (a keyword argument), not a comparison ``a == b``."""
+    name, sep, _ = text.partition("=")
+    return bool(sep) and name.isidentifier() and not text.startswith(f"{name}==")
 
 
 @dataclass

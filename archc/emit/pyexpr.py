@@ -241,7 +241,18 @@ def call(func: str, args: list[PyExpr], span: Span) -> PyExpr:
     """A built-in function of ``args``, folded when they are known."""
     if all(isinstance(a, Lit) for a in args):
         return Lit(call_builtin(func, [a.value for a in args], span))  # type: ignore[union-attr]
+    if func == "int" and len(args) == 1 and _is_int_call(args[0]):
+        return args[0]  # int(round(x)): round(x) is already an int (ruff's RUF046)
     return Fn(BUILTINS[func].python, tuple(args))
+
+
+def _is_int_call(e: PyExpr) -> bool:
+    """A call whose Python value is always an int: round(x), math.floor/ceil, int, len."""
+    if not isinstance(e, Fn):
+        return False
+    return e.func in ("math.floor", "math.ceil", "int", "len") or (
+        e.func == "round" and len(e.args) == 1
+    )
 
 
 class EmittedFunction:

@@ -149,13 +149,21 @@ def _long_line(head: str, value: str, indent: int, width: int = LINE_LENGTH) -> 
     if len(one) <= width:
         return [one]
     tree = ast.parse(value, mode="eval").body
+    tail = ""
+    if isinstance(tree, ast.BinOp) and isinstance(tree.left, ast.IfExp):
+        # (a if t else b) + c: the parenthesised conditional is split, the rest follows ")"
+        operator = ast.unparse(tree)[len(ast.unparse(tree.left)) + 2 :]
+        tree, tail = tree.left, operator
     if not isinstance(tree, ast.IfExp):
         return [one]
     inner = " " * (indent + 4)
+    whole = f"{inner}{ast.unparse(tree)}"
+    if len(whole) <= width:  # the parenthesised expression fits on a line of its own
+        return [f"{pad}{head}(", whole, f"{pad}){tail}"]
     return [
         f"{pad}{head}(",
         f"{inner}{ast.unparse(tree.body)}",
         f"{inner}if {ast.unparse(tree.test)}",
         f"{inner}else {ast.unparse(tree.orelse)}",
-        f"{pad})",
+        f"{pad}){tail}",
     ]

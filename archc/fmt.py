@@ -283,6 +283,11 @@ class _Writer:
     def body(self, stmts: Sequence[n.Stmt], indent: str, end_line: int) -> None:
         i = 0
         while i < len(stmts):
+            same = self._desugared(stmts, i)
+            if same:
+                self._verbatim(stmts[i].span, indent)
+                i += same
+                continue
             run = [] if self.keep_spacing else self._table_run(stmts, i)
             if len(run) > 1:
                 self._aligned_calls(run, indent)
@@ -291,6 +296,33 @@ class _Writer:
             self.stmt(stmts[i], indent)
             i += 1
         self._tail(end_line, indent)
+
+    @staticmethod
+    def _desugared(stmts: Sequence[n.Stmt], i: int) -> int:
+        """How many statements from ``i`` the parser made of one written statement (``a, b = x
+        -> chunk(2)`` is a check and an assignment per name, all with its span); 0 if one."""
+        key = (stmts[i].span.line, stmts[i].span.column, stmts[i].span.end_line)
+        k = i
+        while (
+            k < len(stmts)
+            and (stmts[k].span.line, stmts[k].span.column, stmts[k].span.end_line) == key
+        ):
+            k += 1
+        return k - i if k - i > 1 or isinstance(stmts[i], n.Require) else 0
+
+    def _verbatim(self, span: object, indent: str) -> None:
+        """A statement the AST no longer holds as written: its source text, re-indented."""
+        first = getattr(span, "line", 1)
+        last = getattr(span, "end_line", None) or first
+        self.lead(first, indent)
+        source = self.lines[first - 1 : last]
+        comment = self.comments.get(last)
+        if comment is not None and not comment.own_line:
+            source[-1] = source[-1][: source[-1].index(comment.text)].rstrip()
+        base = len(source[0]) - len(source[0].lstrip())
+        lines = [indent + line[base:].rstrip() if line.strip() else "" for line in source]
+        lines[0] = indent + source[0].strip()
+        self.emit(lines, first, last, indent)
 
     def _tail(self, end_line: int, indent: str) -> None:
         """Own-line comments at the end of a body, before its ``}``."""

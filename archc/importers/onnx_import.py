@@ -70,6 +70,13 @@ class _Reader:
             for i in node.input:
                 self.readers[i] = self.readers.get(i, 0) + 1
         weight_like = self._weight_inputs()
+        batched = [vi.name for vi in self.graph.input if self._symbolic_batch(vi)]
+        if batched:  # archc's --weights none: data has a symbolic batch, weights do not
+            weight_like |= {
+                vi.name
+                for vi in self.graph.input
+                if vi.name not in batched and vi.name not in self.weights
+            }
         for vi in self.graph.input:
             if vi.name in self.weights:
                 continue
@@ -87,6 +94,11 @@ class _Reader:
             self.values[vi.name] = name
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _symbolic_batch(vi: Any) -> bool:
+        dims = vi.type.tensor_type.shape.dim
+        return len(dims) > 0 and not dims[0].HasField("dim_value")
+
     @staticmethod
     def _has_data(init: Any) -> bool:
         return bool(init.raw_data) or any(
@@ -177,21 +189,20 @@ class _Reader:
 
     # ------------------------------------------------------------------ the walk
     def run(self) -> FlatModel:
-        for node in self.graph.node:
-            if node.op_type == "Constant":
-                from onnx import numpy_helper
+        from archc.importers.onnx_patterns import find
 
-                a = self._attrs(node)
-                if "value" in a:
-                    self.consts[node.output[0]] = numpy_helper.to_array(a["value"])
-                elif "value_float" in a:
-                    self.consts[node.output[0]] = self.np.float32(a["value_float"])
-                elif "value_ints" in a:
-                    self.consts[node.output[0]] = self.np.array(a["value_ints"], self.np.int64)
-                elif "value_int" in a:
-                    self.consts[node.output[0]] = self.np.int64(a["value_int"])
-                elif "value_floats" in a:
-                    self.consts[node.output[0]] = self.np.array(a["value_floats"], self.np.float32)
+        nodes = list(self.graph.node)
+        for node in nodes:  # constants first: a pattern may read one defined after its start
+            if node.op_type == "Constant":
+                self._constant(node)
+        fused = find(nodes, self.const, self._attrs)
+        skip = {i for f in fused.values() for i in f.nodes}
+        for i, node in enumerate(nodes):
+            if i in fused:
+                f = fused[i]
+                self.add(node, f.op, dict(f.args), [f.source], out=f.output)
+                continue
+            if i in skip or node.op_type == "Constant":
                 continue
             if self._fold(node):
                 continue
@@ -212,6 +223,22 @@ class _Reader:
             self.flat.outputs.append((name, self.values[out.name]))
         return self.flat
 
+    def _constant(self, node: Any) -> None:
+        from onnx import numpy_helper
+
+        a = self._attrs(node)
+        out = node.output[0]
+        if "value" in a:
+            self.consts[out] = numpy_helper.to_array(a["value"])
+        elif "value_float" in a:
+            self.consts[out] = self.np.float32(a["value_float"])
+        elif "value_ints" in a:
+            self.consts[out] = self.np.array(a["value_ints"], self.np.int64)
+        elif "value_int" in a:
+            self.consts[out] = self.np.int64(a["value_int"])
+        elif "value_floats" in a:
+            self.consts[out] = self.np.array(a["value_floats"], self.np.float32)
+
     def _fold(self, node: Any) -> bool:
         """Evaluate a node whose inputs are all constants (or that asks for a static shape)."""
         np = self.np
@@ -224,6 +251,14 @@ class _Reader:
             return True
         if node.op_type == "Identity" and ins and ins[0] not in self.values:
             self.alias(node.output[0], ins[0])
+            return True
+        if (
+            node.op_type in ("Unsqueeze", "Reshape")
+            and ins
+            and ins[0] in self.weights
+            and ins[0] not in self.consts
+        ):
+            self.weights[node.output[0]] = self.weights[ins[0]]  # a weight shaped to broadcast
             return True
         if not ins or not all(i in self.consts for i in ins):
             return False
@@ -586,6 +621,55 @@ def _gelu(r: _Reader, node: Any) -> None:
     r.add(node, "gelu", {"approximate": approximate}, node.input[:1])
 
 
+def _channels(r: _Reader, node: Any) -> int:
+    shape = r.shape(node.input[0])
+    if not shape or len(shape) < 2 or shape[1] <= 0:
+        raise r.error(node, "the input's channel count is unknown")
+    return int(shape[1])
+
+
+def _slice(r: _Reader, node: Any) -> None:
+    a = r._attrs(node)
+    parts = [r.const(v) if v else None for v in list(node.input[1:5])]
+    starts = a.get("starts", parts[0] if parts else None)
+    ends = a.get("ends", parts[1] if len(parts) > 1 else None)
+    axes = a.get("axes", parts[2] if len(parts) > 2 else None)
+    steps = parts[3] if len(parts) > 3 else None
+    if starts is None or ends is None:
+        raise r.error(node, "a slice with bounds computed at run time")
+    starts, ends = [int(s) for s in starts], [int(e) for e in ends]
+    axes = [int(x) for x in axes] if axes is not None else list(range(len(starts)))
+    rank = len(r.shape(node.input[0]) or ())
+    if (
+        len(starts) != 1
+        or axes[0] not in (1, 1 - rank)
+        or (steps is not None and int(steps[0]) != 1)
+    ):
+        raise r.error(
+            node, "a slice of anything but a run of channels", "archc's slice(start, end)"
+        )
+    c = _channels(r, node)
+    start, end = (s + c if s < 0 else s for s in (starts[0], ends[0]))
+    r.add(node, "slice", {"start": max(0, start), "end": min(end, c)}, node.input[:1])
+
+
+def _split(r: _Reader, node: Any) -> None:
+    a = r._attrs(node)
+    rank = len(r.shape(node.input[0]) or ())
+    if a.get("axis", 0) not in (1, 1 - rank):
+        raise r.error(node, "a split along an axis other than channels")
+    c = _channels(r, node)
+    sizes = a.get("split")
+    if sizes is None and len(node.input) > 1 and node.input[1]:
+        sizes = r.const(node.input[1])
+    count = len(node.output)
+    sizes = [int(s) for s in sizes] if sizes is not None else [c // count] * count
+    start = 0
+    for size, out in zip(sizes, node.output, strict=True):
+        r.add(node, "slice", {"start": start, "end": start + size}, node.input[:1], out=out)
+        start += size
+
+
 def _unsupported(why: str) -> Callable[[_Reader, Any], None]:
     def handle(r: _Reader, node: Any) -> None:
         raise r.error(node, why, "the language has no op for it yet; see docs/import.md")
@@ -628,8 +712,8 @@ _HANDLERS: dict[str, Callable[[_Reader, Any], None]] = {
     "LayerNormalization": _layernorm,
     "Gelu": _gelu,
     "Upsample": _resize,
-    "Split": _unsupported("a split into several tensors"),
-    "Slice": _unsupported("a slice of a tensor that is not a constant"),
+    "Split": _split,
+    "Slice": _slice,
     "Transpose": _unsupported("a transpose outside a channel shuffle"),
 }
 

@@ -1,0 +1,197 @@
+"""ONNX subgraphs that are one archc op: found before the importer walks the nodes.
+
+Exporters spell some layers as several nodes: a layer norm over channels as ReduceMean, Sub,
+Mul, ReduceMean, Add, Sqrt, Div (and a Mul and an Add for its weight and bias), GELU as
+Erf with a scale, a channel shuffle as Reshape, Transpose, Reshape.  :func:`find` matches them by
+their wiring and constants (not by node names, so archc's own lowerings and torch's exports are
+read alike) and says, for the first node of each, the op, its arguments, its input and output,
+and which nodes it stands for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fused:
+    op: str
+    args: dict[str, Any]
+    source: str  # the ONNX value it reads
+    output: str  # the ONNX value it writes
+    nodes: frozenset[int]  # indices of the nodes it stands for
+
+
+class _Graph:
+    def __init__(
+        self,
+        nodes: Sequence[Any],
+        const: Callable[[str], Any],
+        attrs: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        self.nodes = nodes
+        self.const = const
+        self.attrs = attrs
+        self.readers: dict[str, list[int]] = {}
+        self.writer: dict[str, int] = {}
+        for i, node in enumerate(nodes):
+            for value in dict.fromkeys(node.input):  # x * x reads x once here
+                self.readers.setdefault(value, []).append(i)
+            for value in node.output:
+                self.writer[value] = i
+
+    def only_reader(self, value: str, op_type: str) -> int | None:
+        readers = self.readers.get(value, [])
+        if len(readers) == 1 and self.nodes[readers[0]].op_type == op_type:
+            return readers[0]
+        return None
+
+    def readers_of(self, value: str, op_type: str) -> list[int]:
+        return [i for i in self.readers.get(value, []) if self.nodes[i].op_type == op_type]
+
+    def other(self, node: Any, value: str) -> str | None:
+        rest = [v for v in node.input if v != value]
+        return rest[0] if len(rest) == 1 else None
+
+    def scalar(self, value: str | None) -> float | None:
+        c = self.const(value) if value else None
+        if c is None or getattr(c, "size", 1) != 1:
+            return None
+        return float(c.reshape(-1)[0]) if hasattr(c, "reshape") else float(c)
+
+    def axes(self, i: int) -> list[int] | None:
+        node = self.nodes[i]
+        axes = self.attrs(node).get("axes")
+        if axes is None and len(node.input) > 1:
+            c = self.const(node.input[1])
+            axes = None if c is None else [int(a) for a in c.reshape(-1)]
+        return None if axes is None else [int(a) for a in axes]
+
+
+def _layernorm(g: _Graph, i: int) -> Fused | None:
+    """mean over channels, x - mean, its square's mean, + eps, sqrt, divide (then * w + b)."""
+    mean = g.nodes[i]
+    if g.axes(i) != [1] or not g.attrs(mean).get("keepdims", 1):
+        return None
+    x = mean.input[0]
+    subs = [k for k in g.readers_of(mean.output[0], "Sub") if g.nodes[k].input[0] == x]
+    if len(subs) != 1:
+        return None
+    sub = subs[0]
+    centred = g.nodes[sub].output[0]
+    squares = [k for k in g.readers_of(centred, "Mul") if list(g.nodes[k].input) == [centred] * 2]
+    squares += [k for k in g.readers_of(centred, "Pow")]
+    divs = [k for k in g.readers_of(centred, "Div") if g.nodes[k].input[0] == centred]
+    if len(squares) != 1 or len(divs) != 1:
+        return None
+    var = g.only_reader(g.nodes[squares[0]].output[0], "ReduceMean")
+    if var is None or g.axes(var) != [1]:
+        return None
+    add = g.only_reader(g.nodes[var].output[0], "Add")
+    if add is None:
+        return None
+    eps = g.scalar(g.other(g.nodes[add], g.nodes[var].output[0]))
+    sqrt = g.only_reader(g.nodes[add].output[0], "Sqrt")
+    div = divs[0]
+    if eps is None or sqrt is None or g.nodes[div].input[1] != g.nodes[sqrt].output[0]:
+        return None
+    nodes = {i, sub, squares[0], var, add, sqrt, div}
+    out = g.nodes[div].output[0]
+    affine = False
+    scale = g.only_reader(out, "Mul")
+    if scale is not None:
+        bias = g.only_reader(g.nodes[scale].output[0], "Add")
+        if bias is not None:
+            nodes |= {scale, bias}
+            nodes |= _weight_feeders(g, g.nodes[scale]) | _weight_feeders(g, g.nodes[bias])
+            out, affine = g.nodes[bias].output[0], True
+    return Fused("layernorm", {"eps": eps, "affine": affine}, x, out, frozenset(nodes))
+
+
+def _weight_feeders(g: _Graph, node: Any) -> set[int]:
+    """Unsqueeze or Reshape nodes that shape a weight for a broadcast (not data)."""
+    found = set()
+    for value in node.input:
+        k = g.writer.get(value)
+        if k is not None and g.nodes[k].op_type in ("Unsqueeze", "Reshape"):
+            found.add(k)
+    return found
+
+
+def _gelu(g: _Graph, i: int) -> Fused | None:
+    """x · (1 + erf(x / √2)) / 2, with the scale as Mul or Div and the half before or after."""
+    erf = g.nodes[i]
+    pre_index = g.writer.get(erf.input[0])
+    if pre_index is None or g.nodes[pre_index].op_type not in ("Mul", "Div"):
+        return None
+    pre = g.nodes[pre_index]
+    x = pre.input[0] if g.const(pre.input[0]) is None else pre.input[1]
+    one = g.only_reader(erf.output[0], "Add")
+    if one is None:
+        return None
+    nodes = {pre_index, i, one}
+    after = g.only_reader(g.nodes[one].output[0], "Mul")
+    if after is None:
+        return None
+    other = g.other(g.nodes[after], g.nodes[one].output[0])
+    if other == x:  # torch: (x * (1 + erf)) * 0.5
+        half = g.only_reader(g.nodes[after].output[0], "Mul")
+        if half is None:
+            return None
+        nodes |= {after, half}
+        out = g.nodes[half].output[0]
+    else:  # archc: (x * 0.5) * (1 + erf)
+        k = g.writer.get(other or "")
+        if k is None or g.nodes[k].op_type != "Mul" or x not in g.nodes[k].input:
+            return None
+        nodes |= {after, k}
+        out = g.nodes[after].output[0]
+    # the first node in order is where the layer goes
+    return Fused("gelu", {}, x, out, frozenset(nodes))
+
+
+def _shuffle(g: _Graph, i: int) -> Fused | None:
+    """Reshape to (N, g, C/g, H, W), swap the two channel axes, reshape back."""
+    split = g.nodes[i]
+    target = g.const(split.input[1]) if len(split.input) > 1 else None
+    if target is None or len(target.reshape(-1)) != 5:
+        return None
+    transpose = g.only_reader(split.output[0], "Transpose")
+    if transpose is None or list(g.attrs(g.nodes[transpose]).get("perm", [])) != [0, 2, 1, 3, 4]:
+        return None
+    back = g.only_reader(g.nodes[transpose].output[0], "Reshape")
+    if back is None:
+        return None
+    groups = int(target.reshape(-1)[1])
+    nodes = frozenset({i, transpose, back})
+    return Fused(
+        "channel_shuffle", {"groups": groups}, split.input[0], g.nodes[back].output[0], nodes
+    )
+
+
+_STARTS: dict[str, Callable[[_Graph, int], Fused | None]] = {
+    "ReduceMean": _layernorm,
+    "Erf": _gelu,
+    "Reshape": _shuffle,
+}
+
+
+def find(
+    nodes: Sequence[Any], const: Callable[[str], Any], attrs: Callable[[Any], dict[str, Any]]
+) -> dict[int, Fused]:
+    """First node index -> the fused layer starting there (every node it covers is skipped)."""
+    g = _Graph(nodes, const, attrs)
+    found: dict[int, Fused] = {}
+    taken: set[int] = set()
+    for i, node in enumerate(nodes):
+        match = _STARTS.get(node.op_type)
+        if match is None or i in taken:
+            continue
+        fused = match(g, i)
+        if fused is None or fused.nodes & taken:
+            continue
+        taken |= fused.nodes
+        found[min(fused.nodes)] = fused
+    return found

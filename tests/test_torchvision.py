@@ -17,8 +17,10 @@ models are imported on the CPU build of torch.  Nothing downloads weights (``wei
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -132,10 +134,34 @@ def max_difference(net: archc.analysis.Network, tv_model: nn.Module, size: int) 
     module.eval()
     tv_model.eval()
     image = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
+    with torch.no_grad(), record_rates(module) as our_rates, record_rates(tv_model) as tv_rates:
         ours, theirs = module(image), tv_model(image)
     assert ours.shape == theirs.shape
+    assert float(theirs.std()) > 1e-3  # a real comparison, not of two near-constant outputs
+    # the layers a state_dict cannot show: dropout and stochastic depth, with their rates
+    assert our_rates == tv_rates
     return float((ours - theirs).abs().max())
+
+
+@contextlib.contextmanager
+def record_rates(model: nn.Module) -> Iterator[list[tuple[str, float, str]]]:
+    """Records (class name, rate, mode) of each dropout and stochastic depth as it runs."""
+    rates: list[tuple[str, float, str]] = []
+
+    def hook(module: nn.Module, args: object, out: object) -> None:
+        kind = type(module).__name__
+        rates.append((kind, round(module.p, 12), getattr(module, "mode", "")))
+
+    hooks = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if type(m).__name__ in ("Dropout", "StochasticDepth")
+    ]
+    try:
+        yield rates
+    finally:
+        for handle in hooks:
+            handle.remove()
 
 
 # --------------------------------------------------------------------------- every spec
@@ -166,13 +192,25 @@ def test_every_spec_of_issue_11_is_compared() -> None:
 
 
 # --------------------------------------------------------------------------- MobileNetV2 width
-@pytest.mark.parametrize("width", [0.5, 0.75, 1.0, 1.4])
+#: MobileNetV2's width multipliers: params, buffers, MACs (as docs/zoo.md states them)
+WIDTHS = {
+    0.5: (1_968_680, 18_544, 97_131_840),
+    0.75: (2_636_424, 26_640, 209_069_792),
+    1.0: (3_504_872, 34_112, 300_774_272),
+    1.4: (6_108_776, 47_936, 582_195_824),
+}
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_mobilenet_v2_width_multiplier_is_torchvisions(width: float) -> None:
     """``--set width=W`` (here ``consts=``) gives ``mobilenet_v2(width_mult=W)``."""
     net = archc.load(SPECS_DIR / "mobilenet_v2.arch", consts={"width": width})
     totals = net.totals()
     expected = torchvision_counts("mobilenet_v2", 224, width_mult=width)
-    assert (totals.params, totals.buffers, totals.macs) == expected
+    assert (totals.params, totals.buffers, totals.macs) == expected == WIDTHS[width]
+    if width != 1.0:
+        doc = " ".join((ROOT / "docs" / "zoo.md").read_text(encoding="utf-8").split())
+        assert "at {}: {:,} / {:,} / {:,}".format(width, *expected) in doc
     if width != 1.0:  # width 1.0 is the spec's own case above
         torch.manual_seed(0)
         tv_model = models().mobilenet_v2(weights=None, width_mult=width)
@@ -189,6 +227,13 @@ def test_mobilenet_v2_width_on_the_command_line(capsys: pytest.CaptureFixture[st
     totals = json.loads(capsys.readouterr().out)["totals"]
     params, buffers, macs = torchvision_counts("mobilenet_v2", 224, width_mult=0.75)
     assert (totals["params"], totals["buffers"], totals["macs"]) == (params, buffers, macs)
+
+
+@pytest.mark.parametrize(("alpha", "builder"), [(0.5, "mnasnet0_5"), (1.3, "mnasnet1_3")])
+def test_mnasnet_depth_multiplier_is_torchvisions(alpha: float, builder: str) -> None:
+    """``--set alpha=A`` on ``specs/mnasnet1_0.arch`` gives torchvision's other MNASNets."""
+    totals = archc.load(SPECS_DIR / "mnasnet1_0.arch", consts={"alpha": alpha}).totals()
+    assert (totals.params, totals.buffers, totals.macs) == torchvision_counts(builder, 224)
 
 
 # --------------------------------------------------------------------------- load_torchvision

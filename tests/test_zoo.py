@@ -75,6 +75,17 @@ def test_zoo_csv_covers_every_spec_and_nothing_else() -> None:
     assert sorted(names) == SPEC_IDS
 
 
+def test_zoo_doc_lists_every_row() -> None:
+    """docs/zoo.md shows each row of zoo.csv with its numbers, and no other spec."""
+    text = (ROOT / "docs" / "zoo.md").read_text(encoding="utf-8")
+    listed = [line for line in text.splitlines() if line.startswith("| [`")]
+    assert len(listed) == len(ZOO)
+    for row in ZOO:
+        buffers = f"{int(row['buffers']):,}"
+        cells = f"| {int(row['params']):,} | {buffers} | {int(row['macs']):,} | {row['source']} |"
+        assert f"| [`{row['spec']}`](../specs/{row['spec']}.arch) {cells}" in listed, row["spec"]
+
+
 def test_computed_rows_say_so() -> None:
     """Rows not published anywhere are marked; the rest cite a source."""
     computed = {r["spec"] for r in ZOO if "computed by archc" in r["source"]}

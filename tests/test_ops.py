@@ -433,3 +433,16 @@ def test_conv_transpose_shape_matches_torch(c: dict) -> None:
             archc.load("h.arch", text=text)
         return
     assert archc.load("h.arch", text=text).outputs["y"] == out
+
+
+def test_adaptive_bin_widths_in_closed_form() -> None:
+    """The closed forms behind adaptive pooling's window and FLOPs equal the bins themselves,
+    so a huge output size costs no loop (docs/security.md)."""
+    from archc.ops.pool import _bin_total, _widest_bin, adaptive_bins
+
+    for size in range(1, 70):
+        for out in range(1, 75):
+            widths = [end - start for start, end in adaptive_bins(size, out)]
+            assert _widest_bin(size, out) == max(widths), (size, out)
+            assert _bin_total(size, out) == sum(widths), (size, out)
+    assert _widest_bin(30000, 29999) == 2  # immediate, where there are 29,999 bins

@@ -500,3 +500,64 @@ def test_svg_with_control_characters_in_spec_strings_is_well_formed(
     )
     assert code == 0, err
     ET.parse(target)
+
+
+def test_huge_adaptive_pools_are_analysed_at_once(tmp_path: Path) -> None:
+    """adaptive pooling's window and FLOPs are closed forms: no loop over 900 million bins."""
+    import time
+
+    import archc
+
+    spec = tmp_path / "huge.arch"
+    spec.write_text(
+        "network n {\n input x: 1x30000x30000\n output y = adaptive_maxpool(29999)\n}\n"
+    )
+    start = time.perf_counter()
+    net = archc.load(spec)
+    assert net.totals().flops > 0
+    assert time.perf_counter() - start < 30  # it took minutes; it is now milliseconds
+
+
+def test_markdown_report_to_stdout_writes_no_svg_named_dash(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archc",
+            "report",
+            str(Path("specs/lenet5.arch").resolve()),
+            "--format",
+            "markdown",
+            "-o",
+            "-",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0 and run.stdout.startswith("### lenet5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diff_takes_the_limits_too() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archc",
+            "diff",
+            "specs/vgg16.arch",
+            "specs/vgg19.arch",
+            "--limit",
+            "layers=10",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "more than 10 layers" in run.stderr

@@ -12,6 +12,7 @@ from archc.cli.analyze import add_convention_argument
 from archc.cli.common import (
     add_batch_dtype,
     add_input_override,
+    add_trust_arguments,
     input_overrides,
     positive_int,
     write_stdout,
@@ -41,6 +42,7 @@ exit codes: 0 compared (1 with --exit-code when they differ), 2 bad spec or usag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_trust_arguments(parser)  # --include-path and --limit, as for every command reading specs
     parser.add_argument("old", metavar="OLD", help="the .arch file to compare from")
     parser.add_argument(
         "new",

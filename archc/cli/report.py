@@ -101,22 +101,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--svg goes with --format markdown (the HTML report inlines its diagram)")
     net = load_spec(args)
     options = _options(args)
-    if args.output:
+    to_file = bool(args.output) and args.output != "-"  # -o - is standard output
+    if to_file:
         _make_parent(args.output)
     if args.format == "html":
         text = diagram_work(net, options.diagram, lambda: render_html(net, options))
     else:
-        svg_path = args.svg or (str(Path(args.output).with_suffix(".svg")) if args.output else None)
+        svg_path = args.svg or (str(Path(args.output).with_suffix(".svg")) if to_file else None)
         link = hint = None
         if svg_path is not None:
-            if args.output and Path(svg_path).resolve() == Path(args.output).resolve():
+            if to_file and Path(svg_path).resolve() == Path(args.output).resolve():
                 raise UsageError("the diagram and the Markdown would be the same file; use --svg")
             _make_parent(svg_path)
             svg = diagram_work(
                 net, options.diagram, lambda: graphviz.render(net, "svg", options.diagram)
             )
             write_atomic(svg_path, svg)
-            base = Path(args.output).parent if args.output else Path(".")
+            base = Path(args.output).parent if to_file else Path(".")
             link = Path(os.path.relpath(svg_path, base)).as_posix()
         else:
             depth = args.depth if isinstance(args.depth, int) else None

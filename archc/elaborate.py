@@ -106,8 +106,10 @@ class _Env(Mapping[str, Any]):
         self.el = el
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.scope_values:
+        try:
             return self.scope_values[key]
+        except KeyError:
+            pass
         if key in self.tensors:
             tensor = self.tensors[key]
             return TensorValue(tensor.label, lambda: self.el.shape_of(tensor.node))
@@ -162,12 +164,15 @@ class Elaborator:
         """The output shape of a layer built so far (for ``in.channels`` and the like)."""
         shapes = self._shapes
         if node not in shapes:
-            spans = {layer.name: layer.span for layer in self.layers}
             for layer in self.layers[self._shaped :]:
                 ins = [shapes[src] for src in layer.inputs]
-                shapes[layer.name] = layer_shape(layer, ins, spans.__getitem__)
+                shapes[layer.name] = layer_shape(layer, ins, self._span_of)
             self._shaped = len(self.layers)
         return shapes[node]
+
+    def _span_of(self, node: str) -> Span:
+        """Where a layer built so far is written (only asked for an error's notes)."""
+        return next(layer.span for layer in self.layers if layer.name == node)
 
     def _env(self, frame: _Frame) -> _Env:
         return _Env(frame.values, frame.tensors, self)

@@ -244,11 +244,12 @@ def evaluate(expr: n.Expr, env: Mapping[str, Value], resolver: Resolver | None =
         case n.Dims(values=values):
             return values
         case n.Name(name=name):
-            if name in env:
+            try:  # one lookup: environments are chains of scopes, and this is the hot path
                 return env[name]
-            raise SpecNameError(
-                f"unknown name '{name}'", expr.span, [did_you_mean(name, list(env))]
-            )
+            except KeyError:
+                raise SpecNameError(
+                    f"unknown name '{name}'", expr.span, [did_you_mean(name, list(env))]
+                ) from None
         case n.Tuple(items=items):
             return tuple(evaluate(i, env, resolver) for i in items)
         case n.Index():

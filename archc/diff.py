@@ -239,11 +239,14 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def load_at_revision(
-    path: str | Path, rev: str, inputs: Mapping[str, tuple[int, ...]] | None = None
+    path: str | Path,
+    rev: str,
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    consts: Mapping[str, Any] | None = None,
 ) -> tuple[str, Network]:
     """Compile ``path`` as it was in git revision ``rev``; returns (label, network)."""
     reader = GitReader(rev, Path(path))
-    return reader.name(Path(path)), load(path, inputs, reader=reader)
+    return reader.name(Path(path)), load(path, inputs, consts=consts, reader=reader)
 
 
 # --------------------------------------------------------------------------- rendering

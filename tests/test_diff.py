@@ -377,3 +377,17 @@ def test_text_is_coloured_only_on_a_terminal(capsys: pytest.CaptureFixture[str])
     coloured = colour_changes(out)
     assert "\x1b[32m  +  conv3_4.conv" in coloured
     assert coloured.count("\x1b[") == 2 * 6  # six added layers, on and off
+
+
+def test_set_overrides_constants_on_both_sides(tmp_path: Path, capsys) -> None:
+    """--set reaches both specs: two files that differ only in a constant's default are the
+    same network once the constant is set."""
+    text = (SPECS_DIR / "sweep" / "mobilenet_v1_width.arch").read_text()
+    narrow = tmp_path / "narrow.arch"
+    narrow.write_text(text.replace("const width = 1.0", "const width = 0.5"))
+    assert "const width = 0.5" in narrow.read_text()
+    wide = str(SPECS_DIR / "sweep" / "mobilenet_v1_width.arch")
+    code, out, _ = run(capsys, "diff", wide, str(narrow))
+    assert code == 0 and "identical" not in out
+    code, out, _ = run(capsys, "diff", wide, str(narrow), "--set", "width=0.5")
+    assert code == 0 and "the two networks are identical" in out

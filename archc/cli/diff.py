@@ -11,8 +11,10 @@ from archc.analysis import load
 from archc.cli.analyze import add_convention_argument
 from archc.cli.common import (
     add_batch_dtype,
+    add_const_override,
     add_input_override,
     add_trust_arguments,
+    const_overrides,
     input_overrides,
     positive_int,
     write_stdout,
@@ -78,14 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit with 1 when the networks differ (as git diff --exit-code)",
     )
     add_input_override(parser, help="override an input's shape on both sides (repeatable)")
+    add_const_override(parser, help="override a file-level constant on both sides (repeatable)")
     add_batch_dtype(parser)
     add_convention_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = input_overrides(args)
+    consts = const_overrides(args)
     if args.rev is not None:
-        old_label, old_net = load_at_revision(args.old, args.rev, overrides)
+        old_label, old_net = load_at_revision(args.old, args.rev, overrides, consts)
         new_path = args.new or args.old
     else:
         if args.new is None:
@@ -93,10 +97,10 @@ def run(args: argparse.Namespace) -> int:
                 "archc diff needs two specs (OLD NEW), or one spec and --rev REV",
                 hints=["e.g. archc diff specs/vgg16.arch specs/vgg19.arch"],
             )
-        old_net = load(args.old, inputs=overrides)
+        old_net = load(args.old, inputs=overrides, consts=consts)
         old_label = display_name(Path(args.old))
         new_path = args.new
-    new_net = load(new_path, inputs=overrides)
+    new_net = load(new_path, inputs=overrides, consts=consts)
     d = diff_networks(
         Side(old_label, old_net),
         Side(display_name(Path(new_path)), new_net),

@@ -735,3 +735,17 @@ def test_pre_commit_hook_runs_on_changed_spec_files(tmp_path: Path) -> None:
         check=False,
     )
     assert over.returncode == 1
+
+
+def test_text_report_colours_failures_on_a_terminal_only() -> None:
+    from archc.budget import LIMITABLE, Limit, parse_limit
+    from archc.cli.check import check_spec, render_text
+
+    metric = next(m for m in LIMITABLE if m.name == "params")
+    limits = [Limit(metric, parse_limit(metric, "1M"), "1M")]
+    results = [check_spec(GOOGLENET, limits, 1, "float32", {}, {})]
+    plain = render_text(results, 1, "float32")
+    colored = render_text(results, 1, "float32", color=True)
+    assert "\x1b[" not in plain and "FAIL" in plain
+    assert "\x1b[31m  FAIL" in colored and "\x1b[31mFAILED:" in colored
+    assert colored.replace("\x1b[31m", "").replace("\x1b[0m", "") == plain

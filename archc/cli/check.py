@@ -39,6 +39,7 @@ from archc.cli.common import (
 )
 from archc.errors import ArchError
 from archc.fileio import write_atomic
+from archc.formats import color_enabled, paint
 from archc.ir import G_SPAN
 from archc.limits import check_network as check_limits
 from archc.loader import read_text
@@ -216,7 +217,9 @@ def describe_failure(check: Check) -> str:
 # --------------------------------------------------------------------------- text
 
 
-def render_text(results: list[SpecResult], batch: int, dtype: str) -> str:
+def render_text(results: list[SpecResult], batch: int, dtype: str, color: bool = False) -> str:
+    """The text report; with ``color`` (a terminal without NO_COLOR), failures in red and
+    passes in green, painted after the spec's text is escaped."""
     out: list[str] = []
     for r in results:
         if r.status == SKIPPED:
@@ -249,7 +252,25 @@ def render_text(results: list[SpecResult], batch: int, dtype: str) -> str:
                 out.append(f"      {c.span.location()}: budget failed: {what}")
                 out.extend("      " + line for line in c.span.excerpt())
     out.append(summary_line(results))
-    return "".join(text_line(line) + "\n" for item in out for line in item.split("\n"))
+    lines = [text_line(line) for item in out for line in item.split("\n")]
+    if color:
+        lines = [_colored(line) for line in lines]
+    return "".join(line + "\n" for line in lines)
+
+
+def _colored(line: str) -> str:
+    """One escaped report line with its verdict painted."""
+    if (
+        line.startswith("  FAIL")
+        or line.startswith(("FAILED:", "ERROR:"))
+        or line.endswith(": ERROR")
+    ):
+        return paint(line, "red")
+    if line.startswith("  ok "):
+        return "  " + paint("ok", "green") + line[4:]
+    if line.startswith("ok:"):
+        return paint("ok", "green") + line[2:]
+    return line
 
 
 def text_line(line: str) -> str:
@@ -487,6 +508,8 @@ def run(args: argparse.Namespace) -> int:
     consts = const_overrides(args)
     results = [check_spec(p, limits, args.batch, args.dtype, overrides, consts) for p in args.specs]
     text = render_text(results, args.batch, args.dtype)
+    color = color_enabled(sys.stdout, os.environ)
+    shown = render_text(results, args.batch, args.dtype, color=True) if color else text
     if args.format == "json":
         document = check_document(results, limits, args.batch, args.dtype)
         report = json.dumps(document, indent=2, allow_nan=False)
@@ -504,7 +527,9 @@ def run(args: argparse.Namespace) -> int:
     to_file = bool(args.output) and args.output != "-"  # -o - is standard output
     if to_file:
         write_atomic(args.output, report)
-        report = text
+        report = shown
+    elif args.format == "text":
+        report = shown
     if args.format != "text" and not to_file:
         # a JSON or JUnit report on stdout must stay parseable: annotations go to stderr, where
         # the Actions runner reads workflow commands too

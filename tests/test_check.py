@@ -739,7 +739,7 @@ def test_pre_commit_hook_runs_on_changed_spec_files(tmp_path: Path) -> None:
 
 def test_text_report_colours_failures_on_a_terminal_only() -> None:
     from archc.budget import LIMITABLE, Limit, parse_limit
-    from archc.cli.check import check_spec, render_text
+    from archc.check_report import check_spec, render_text
 
     metric = next(m for m in LIMITABLE if m.name == "params")
     limits = [Limit(metric, parse_limit(metric, "1M"), "1M")]

@@ -107,6 +107,18 @@ class Network:
     def cost(self, node: str) -> Cost:
         return self.graph.nodes[node][COST]
 
+    def cost_totals(self) -> dict[str, int]:
+        """Every :class:`Cost` field summed over the network, per sample (computed once)."""
+        cached: dict[str, int] | None = self.graph.graph.get(ir.G_COST_TOTALS)
+        if cached is None:
+            costs = [data[COST] for _, data in self.graph.nodes(data=True)]
+            cached = {
+                name: sum(getattr(c, name) for c in costs)
+                for name in ("params", "buffers", "macs", "flops")
+            }
+            self.graph.graph[ir.G_COST_TOTALS] = cached
+        return cached
+
     def memory(self, node: str) -> Memory:
         return self.graph.nodes[node][MEMORY]
 

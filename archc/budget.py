@@ -61,16 +61,24 @@ class Metric:
     compute_with: Callable[[Network, Selection, int, str, Mapping[str, Value]], Value] | None = None
 
 
+def _cost_total(net: Network, sel: Selection, field: str) -> int:
+    """A Cost field summed over the selection; the whole network's sums are worked out once
+    per network (a sweep asks several metrics of every candidate)."""
+    if sel.path == "":
+        return net.cost_totals()[field]
+    return sum(getattr(net.cost(node), field) for node in sel.nodes)
+
+
 def _cost_sum(field: str, scaled: bool) -> Callable[[Network, Selection, int, str], int]:
     def compute(net: Network, sel: Selection, batch: int, dtype: str) -> int:
-        total = sum(getattr(net.cost(node), field) for node in sel.nodes)
+        total = _cost_total(net, sel, field)
         return total * batch if scaled else total
 
     return compute
 
 
 def _weight_memory(net: Network, sel: Selection, batch: int, dtype: str) -> int:
-    elements = sum(net.cost(node).params + net.cost(node).buffers for node in sel.nodes)
+    elements = _cost_total(net, sel, "params") + _cost_total(net, sel, "buffers")
     return elements * DTYPE_BYTES[dtype]
 
 

@@ -40,6 +40,7 @@ G_NETWORK = "network_ast"  # the ast.NetworkDef the graph was elaborated from
 G_CONSTS = "constants"  # file-level constant name -> value, as elaboration evaluated them
 G_CONST_DEFS = "constant_defs"  # the file-level constants' ast.ConstDef, in evaluation order
 G_SPAN = "span"
+G_COST_TOTALS = "cost_totals"  # Network.cost_totals() cache, dropped when costs are counted
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,19 @@ def receptive_fields(g: nx.DiGraph) -> None:
         if not layer.inputs:
             nodes[node][RF] = ReceptiveField((1, 1), (1, 1))
             continue
-        fields = [nodes[src][RF] for src in layer.inputs]
-        size = (max(f.size[0] for f in fields), max(f.size[1] for f in fields))
-        jump = (max(f.jump[0] for f in fields), max(f.jump[1] for f in fields))
+        if len(layer.inputs) == 1:  # the common case: no merge to take the widest of
+            first: ReceptiveField = nodes[layer.inputs[0]][RF]
+            size, jump = first.size, first.jump
+        else:
+            fields = [nodes[src][RF] for src in layer.inputs]
+            size = (max(f.size[0] for f in fields), max(f.size[1] for f in fields))
+            jump = (max(f.jump[0] for f in fields), max(f.jump[1] for f in fields))
         ins = [nodes[src][SHAPE] for src in layer.inputs]
         window = REGISTRY[layer.op].window(layer.attrs, ins) if len(ins[0]) == 3 else None
         if window is not None:
-            size = tuple(
-                size[i] + window.dilation[i] * (window.kernel[i] - 1) * jump[i] for i in (0, 1)
+            size = (
+                size[0] + window.dilation[0] * (window.kernel[0] - 1) * jump[0],
+                size[1] + window.dilation[1] * (window.kernel[1] - 1) * jump[1],
             )
             jump = (jump[0] * window.stride[0], jump[1] * window.stride[1])
         nodes[node][RF] = ReceptiveField(size, jump)

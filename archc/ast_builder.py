@@ -421,7 +421,7 @@ def _whole(digits: str, span: Span) -> int:
 
 # Binary operator precedence, as in Python.  ``not`` (a prefix) sits between "and" and the
 # comparisons: its operand takes everything that binds tighter than _NOT_PREC.
-_PRECEDENCE = {
+PRECEDENCE = {
     "or": 1,
     "and": 2,
     "==": 4,
@@ -497,11 +497,11 @@ class _Climber:
         compared = False
         while self.pos < len(self.items):
             op = str(self.items[self.pos])
-            prec = _PRECEDENCE[op]
+            prec = PRECEDENCE[op]
             if prec < min_prec:
                 break
             tok = self.items[self.pos]
-            if prec == _PRECEDENCE["=="]:
+            if prec == PRECEDENCE["=="]:
                 if compared:
                     raise SpecSyntaxError(
                         "chained comparisons are not supported; join them with 'and'",
@@ -512,7 +512,7 @@ class _Climber:
             right = self._expr(prec + 1)
             span = self._join(left, right)
             kids = (left, right)
-            if prec == _PRECEDENCE["=="]:
+            if prec == PRECEDENCE["=="]:
                 left = self.deep(n.Compare(span, op, left, right), kids)
             else:
                 left = self.deep(n.BinOp(span, op, left, right), kids)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from archc import nodes as n
+from archc.ast_builder import PRECEDENCE
 from archc.source import split_lines
 from archc.syntax import parse
 
@@ -24,22 +25,7 @@ WIDTH = 100  # a line longer than this is broken where the language allows (chai
 INDENT = "    "
 
 # Binding strength of each expression form, as the parser arranges them (Python's order).
-_PREC = {
-    "or": 1,
-    "and": 2,
-    "==": 4,
-    "!=": 4,
-    "<": 4,
-    "<=": 4,
-    ">": 4,
-    ">=": 4,
-    "+": 5,
-    "-": 5,
-    "*": 6,
-    "/": 6,
-    "//": 6,
-    "%": 6,
-}
+_PREC = PRECEDENCE  # the parser's own table: formatting must parse back the same
 _COND, _NOT, _COMPARE, _NEG, _ATOM = 0, 3, 4, 7, 8
 
 

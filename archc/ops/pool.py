@@ -22,13 +22,7 @@ from archc.ops.base import (
     elements,
     register,
 )
-from archc.ops.spatial import window_out
-
-
-def _spatial_input(op: str, x: Shape, name: str) -> tuple[int, int, int]:
-    if len(x) != 3:
-        raise ShapeProblem(f"{op} needs a C×H×W input, got {dims(x)} from {name}")
-    return x[0], x[1], x[2]
+from archc.ops.spatial import spatial_input, window_out
 
 
 class _Pool(Op):
@@ -50,7 +44,7 @@ class _Pool(Op):
             raise ArgProblem("padding must be at most half the kernel size", "pad")
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, h, w = _spatial_input(self.name, ins[0], names[0])
+        c, h, w = spatial_input(self.name, ins[0], names[0])
         kh, kw = a["kernel"]
         sh, sw = a["stride"]
         ph, pw = a["pad"]
@@ -128,7 +122,7 @@ class GlobalAvgPool(Op):
     examples = (Example("global_avgpool"),)
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, _, _ = _spatial_input(self.name, ins[0], names[0])
+        c, _, _ = spatial_input(self.name, ins[0], names[0])
         return (c, 1, 1)
 
     def symbolic_shape(
@@ -163,7 +157,7 @@ class AdaptiveAvgPool(Op):
     )
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, _, _ = _spatial_input(self.name, ins[0], names[0])
+        c, _, _ = spatial_input(self.name, ins[0], names[0])
         return (c, *a["size"])
 
     def symbolic_shape(

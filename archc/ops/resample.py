@@ -26,12 +26,7 @@ from archc.ops.base import (
     elements,
     register,
 )
-
-
-def _spatial(op: str, x: Shape, name: str) -> tuple[int, int, int]:
-    if len(x) != 3:
-        raise ShapeProblem(f"{op} needs a C×H×W input, got {dims(x)} from {name}")
-    return x[0], x[1], x[2]
+from archc.ops.spatial import spatial_input
 
 
 @register
@@ -82,7 +77,7 @@ class ConvTranspose(Op):
             )
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, h, w = _spatial(self.name, ins[0], names[0])
+        c, h, w = spatial_input(self.name, ins[0], names[0])
         if c % a["groups"]:
             raise ShapeProblem(
                 f"input channels ({c}, from {names[0]}) are not divisible by groups ({a['groups']})"
@@ -156,7 +151,7 @@ class Upsample(Op):
             raise ArgProblem('align_corners applies to mode="bilinear" only', "align_corners")
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, h, w = _spatial(self.name, ins[0], names[0])
+        c, h, w = spatial_input(self.name, ins[0], names[0])
         if a["size"] is not None:
             return (c, *a["size"])
         oh, ow = math.floor(h * a["scale"]), math.floor(w * a["scale"])
@@ -207,7 +202,7 @@ class Pad(Op):
             raise ArgProblem(f"value must be finite, got {a['value']!r}", "value")
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, h, w = _spatial(self.name, ins[0], names[0])
+        c, h, w = spatial_input(self.name, ins[0], names[0])
         left, right, top, bottom = a["amount"]
         if a["mode"] == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
             raise ShapeProblem(
@@ -238,7 +233,7 @@ class ChannelShuffle(Op):
     examples = (Example("channel_shuffle(2)"), Example("channel_shuffle(3)", ((6, 5, 7),)))
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        c, _, _ = _spatial(self.name, ins[0], names[0])
+        c, _, _ = spatial_input(self.name, ins[0], names[0])
         if c % a["groups"]:
             raise ShapeProblem(
                 f"channel_shuffle: the {c} channels of {names[0]} do not divide into "

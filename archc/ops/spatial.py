@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from archc.ops.base import ShapeProblem
+from archc.ops.base import ShapeProblem, dims
 
 
 def window_out(
@@ -33,3 +33,10 @@ def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
     """Padding (before, after) that keeps the size at stride 1; the odd pixel goes after."""
     total = dilation * (kernel - 1)
     return total // 2, total - total // 2
+
+
+def spatial_input(op: str, x: tuple[int, ...], name: str) -> tuple[int, int, int]:
+    """``x`` as (C, H, W), or a :class:`ShapeProblem` naming ``op`` and where ``x`` came from."""
+    if len(x) != 3:
+        raise ShapeProblem(f"{op} needs a C×H×W input, got {dims(x)} from {name}")
+    return x[0], x[1], x[2]

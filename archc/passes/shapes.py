@@ -12,9 +12,7 @@ from archc.ops import REGISTRY, Shape, ShapeProblem, dims
 from archc.source import Span
 
 
-def layer_shape(
-    layer: Layer, ins: list[Shape], producer_span: Callable[[str], Span]
-) -> Shape:
+def layer_shape(layer: Layer, ins: list[Shape], producer_span: Callable[[str], Span]) -> Shape:
     """One layer's output shape from its inputs' shapes; a misfit is a located
     :class:`SpecShapeError` noting where each input of a merge comes from."""
     try:

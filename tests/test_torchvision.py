@@ -1,6 +1,7 @@
 """Functional equality with torchvision: the specs written after its models are its models.
 
-For every spec of issue 11's table (and the width multipliers of MobileNetV2):
+For every spec of issue 11's table, two classic specs (ResNet-50, SqueezeNet 1.1), and the
+width multipliers of MobileNetV2:
 
 - archc's params, buffers (without ``num_batches_tracked``) and conv + linear MACs equal
   torchvision's own module counts (MACs from forward hooks on its ``Conv2d`` and ``Linear``
@@ -56,6 +57,9 @@ CASES: dict[str, Case] = {
     "efficientnet_v2_s": Case("efficientnet_v2_s", size=384, slow=True),
     "convnext_tiny": Case("convnext_tiny", test_size=32),
     "shufflenet_v2_x1_0": Case("shufflenet_v2_x1_0"),
+    # two of the classic specs, written in torchvision's layout before issue 11
+    "resnet50": Case("resnet50", test_size=32),
+    "squeezenet1_1": Case("squeezenet1_1"),
 }
 
 ATOL = 1e-5

@@ -47,6 +47,27 @@ RUFF = Path(sys.executable).with_name("ruff")
 # ---------------------------------------------------------------------------------- specs
 #: Language features the zoo does not use, each a whole network.
 LANGUAGE_SPECS: dict[str, str] = {
+    # a block's out set on one path of an if (the other path's output is its last tensor),
+    # and in.channels tested inside a network-level for body (two bugs found with the zoo)
+    "one_sided_out": """
+        block res(c) {
+            y = conv(c, 1)
+            if in.channels == c {
+                out = add(in, y)
+            }
+        }
+        network one_sided_out {
+            input x: 4x8x8
+            r1 = res(8)
+            stages = for c in [8, 16] {
+                if in.channels != c {
+                    down = conv(c, 1)
+                }
+                r = relu
+            }
+            output y = res(16)
+        }
+    """,
     # channel split (ShuffleNet): chunk and split into named tensors, literal slices inline in
     # forward, bounds known only in __init__ as Slice modules
     "split": """

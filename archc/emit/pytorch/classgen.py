@@ -25,7 +25,13 @@ from archc.emit.codegen import (
     Namespace,
     Writer,
 )
-from archc.emit.pytorch.names import BLOCK_INPUT, CODE_NAMES, LOCAL_RESERVED, MODULE_ATTRIBUTES
+from archc.emit.pytorch.names import (
+    BLOCK_INPUT,
+    BLOCK_OUTPUT,
+    CODE_NAMES,
+    LOCAL_RESERVED,
+    MODULE_ATTRIBUTES,
+)
 from archc.emit.pytorch.statements import Do, For, If, Store, render_statements
 from archc.emit.pytorch.table import TORCH_OPS, OpContext, Tensor
 from archc.errors import EmitError
@@ -663,6 +669,20 @@ class ClassGen:
                 )
         for name in dict.fromkeys([*a.tensors.maps[0], *b.tensors.maps[0]]):
             ta, tb = a.tensors.maps[0].get(name), b.tensors.maps[0].get(name)
+            if name == BLOCK_OUTPUT and (ta is None) != (tb is None):
+                # a block's output set on one path only: on the other it is that path's last
+                # tensor, as elaboration has it, so both paths assign the same variable
+                var = self.tensor_var(name)
+                for side, (tensor, cur, at) in enumerate(
+                    ((ta, a.current, fwd_a), (tb, b.current, fwd_b))
+                ):
+                    if tensor is None and cur is not None:
+                        self.fwd_reads.add(cur.var)
+                        at.append(Do(cur.var, var, pure=True))
+                        if side == 0:
+                            ta = replace(cur, var=var)
+                        else:
+                            tb = replace(cur, var=var)
             frame.tensors[name] = join_tensors(test, ta, tb, stmt.span)
         ca, cb = a.current, b.current
         if ca is None or cb is None or ca.var == cb.var:

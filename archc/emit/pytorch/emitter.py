@@ -295,7 +295,8 @@ class Emitter:
         cls.fwd_params.append(x)
         frame = Frame(
             ChainMap({}, inner, self.globals),
-            ChainMap(),
+            # the body sees the previous iteration's output as in (in.channels in a test)
+            ChainMap({BLOCK_INPUT: Tensor(x, px.Var(cls.in_var), rank)}),
             Tensor(x, px.Var(cls.in_var), rank),
             "",
             closed=True,

@@ -32,6 +32,7 @@ def _conventions() -> Any:
 
     return conventions
 
+
 SCHEMA_ID = "archc.analysis/2"
 FORMATS = ("table", "json", "csv", "markdown")
 

@@ -49,6 +49,23 @@ RUFF = Path(sys.executable).with_name("ruff")
 LANGUAGE_SPECS: dict[str, str] = {
     # a block's out set on one path of an if (the other path's output is its last tensor),
     # and in.channels tested inside a network-level for body (two bugs found with the zoo)
+    # an op a table row picks, in a one-call body and in a multi-statement body
+    "row_picks_op": """
+        block unit(c, activation = relu) {
+            out = conv(c, 1) -> activation
+        }
+        network row_picks_op {
+            input x: 4x8x8
+            stages = for (c, nl) in [(8, "HS"), (8, "RE"), (16, "HS")] {
+                unit(c, activation=hardswish if nl == "HS" else relu)
+            }
+            more = for (c, nl) in [(16, "RE"), (8, "HS")] {
+                a = unit(c, activation=hardswish if nl == "HS" else relu)
+                b = relu
+            }
+            output y = more
+        }
+    """,
     "one_sided_out": """
         block res(c) {
             y = conv(c, 1)

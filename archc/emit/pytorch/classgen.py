@@ -51,6 +51,9 @@ class Container:
 
     children: dict[str, Child] = field(default_factory=dict)
     item: Child | None = None
+    #: an unrolled repeat's iterations by index, when they are not all alike (one class per
+    #: op a row picks); otherwise every iteration is ``item``
+    items: dict[str, Child] = field(default_factory=dict)
 
     def add(self, raw: str, child: Child) -> None:
         """Record a child; the branches of an ``if`` may give one name different modules."""
@@ -535,6 +538,7 @@ class ClassGen:
                     ],
                 )
         iteration_ctx: Container | None = None
+        per_iteration: dict[str, Child] = {}
         if isinstance(count, px.Lit):
             items: list[str | Call] = []
             x = source
@@ -545,6 +549,7 @@ class ClassGen:
                     assert row is not None  # its length is the count, which is known
                     bind_targets(stmt, row[i], values.maps[0], px.EXPR_ARITHMETIC.items)
                 call, x, iteration_ctx = self.iteration(stmt, values, x, None)
+                per_iteration[str(i)] = Child("", iteration_ctx, iteration_ctx is None)
                 items.append(call)
             self.do_init(Call("nn.Sequential", tuple(items)), f"self.{attr}")
             out = replace(x, var="")
@@ -589,7 +594,7 @@ class ClassGen:
                 self.init_reads.add(carried)
             out = Tensor("", size, x.rank, None)
         item = Child("", iteration_ctx, iteration_ctx is None)
-        self.ctx.add(stmt.name, Child(attr, Container(item=item)))
+        self.ctx.add(stmt.name, Child(attr, Container(item=item, items=per_iteration)))
         var = self.tensor_var(stmt.name)
         self.do_fwd(Call(f"self.{attr}", (self.read(source),)), var)
         tensor = replace(out, var=var)

@@ -26,7 +26,7 @@ from archc.emit.pytorch.helpers import HELPERS
 from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES
 from archc.emit.pytorch.statements import Do, If, Store
 from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor
-from archc.errors import EmitError, IRError
+from archc.errors import ArchError, EmitError, IRError
 from archc.evaluate import Callee, FunctionValue
 from archc.ir import G_BLOCKS, G_CONST_DEFS, G_CONSTS, G_NETWORK
 from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, SymbolicShape, callable_names, lookup
@@ -257,10 +257,22 @@ class Emitter:
         used = [name for name in names_in(stmt.body) if name in values]
         # an op or block a row passes (a table's activation column) is built into the class:
         # one class per choice, like a block called with one
+        # and so are the row values an argument picks an op or block with
+        # (activation=hardswish if nl == "HS" else relu)
+        picks: set[str] = set()
+        env = ChainMap(values, self.callees)
+        for expr in _call_arguments(stmt.body):
+            try:
+                value = px.from_ast(expr, env)
+            except ArchError:
+                continue
+            if isinstance(value, px.Lit) and isinstance(value.value, Callee):
+                picks.update(names_in_exprs([expr]))
         fixed = {
             name: values[name]
             for name in used
-            if isinstance(values[name], px.Lit) and isinstance(values[name].value, Callee)  # type: ignore[union-attr]
+            if isinstance(values[name], px.Lit)
+            and (isinstance(values[name].value, Callee) or name in picks)  # type: ignore[union-attr]
         }
         variant = tuple(sorted((k, repr(v.value)) for k, v in fixed.items()))  # type: ignore[union-attr]
         key = (stmt.span, variant)
@@ -405,7 +417,7 @@ class Emitter:
             if ctx is None:
                 return False
             if ctx.item is not None:
-                ctx = ctx.item.ctx
+                ctx = (ctx.items.get(comp) or ctx.item).ctx
                 continue
             child = ctx.children.get(comp)
             if child is None:
@@ -434,7 +446,8 @@ class Emitter:
                 if ctx.item is not None:
                     if not comp.isdigit():
                         raise IRError(f"PyTorch emission: {node!r} is not an iteration")
-                    child = Child(comp, ctx.item.ctx, ctx.item.leaf)
+                    this = ctx.items.get(comp) or ctx.item
+                    child = Child(comp, this.ctx, this.leaf)
                 else:
                     found = ctx.children.get(comp)
                     if found is None:
@@ -592,4 +605,27 @@ def _callable_ops() -> dict[str, Op]:
         op = lookup(name)
         if op is not None:
             found[name] = op
+    return found
+
+
+def _call_arguments(stmts: Iterable[n.Stmt]) -> list[n.Expr]:
+    """Every argument expression of every call in the statements, nested bodies included."""
+    found: list[n.Expr] = []
+
+    def chain(c: n.Chain | None) -> None:
+        for link in c.links if c is not None else ():
+            found.extend(arg.value for arg in link.args or ())
+
+    def walk(body: Iterable[n.Stmt]) -> None:
+        for s in body:
+            match s:
+                case n.Assign() | n.ChainStmt() | n.Output():
+                    chain(s.chain)
+                case n.Repeat():
+                    walk(s.body)
+                case n.If():
+                    walk(s.then)
+                    walk(s.orelse)
+
+    walk(stmts)
     return found

@@ -29,6 +29,23 @@ _NUMBER = re.compile(
 )
 
 
+def _unique_params(kind: str, name: str, params: list[Any]) -> list[n.Param]:
+    """A block's or function's parameters (the grammar's placeholders dropped); a name given
+    twice is a located error pointing at both."""
+    found = [p for p in params if p is not None]
+    seen: dict[str, n.Param] = {}
+    for p in found:
+        if p.name in seen:
+            raise SpecNameError(
+                f"{kind} '{name}' has two parameters named '{p.name}'",
+                p.span,
+                ["each parameter needs its own name"],
+                notes=[("first declared here", seen[p.name].span)],
+            )
+        seen[p.name] = p
+    return found
+
+
 def token_position(tok: Token) -> tuple[int, int]:
     """A token's (line, column); archc's scanner sets both on every token it makes."""
     return tok.line or 1, tok.column or 1
@@ -138,17 +155,7 @@ class AstBuilder(Transformer[Token, Any]):
 
     def block_def(self, c: list[Any]) -> n.BlockDef:
         name, *params, body = c
-        params = [p for p in params if p is not None]
-        seen: dict[str, n.Param] = {}
-        for p in params:
-            if p.name in seen:
-                raise SpecNameError(
-                    f"block '{name}' has two parameters named '{p.name}'",
-                    p.span,
-                    ["each parameter needs its own name"],
-                    notes=[("first declared here", seen[p.name].span)],
-                )
-            seen[p.name] = p
+        params = _unique_params("block", str(name), params)
         return n.BlockDef(str(name), tuple(params), body, self._span(c, keyword=True), self.file)
 
     def param(self, c: list[Any]) -> n.Param:
@@ -255,17 +262,7 @@ class AstBuilder(Transformer[Token, Any]):
 
     def fn_def(self, c: list[Any]) -> n.ConstDef:
         name, *params, (consts, result) = c
-        params = [p for p in params if p is not None]
-        seen: dict[str, n.Param] = {}
-        for p in params:
-            if p.name in seen:
-                raise SpecNameError(
-                    f"function '{name}' has two parameters named '{p.name}'",
-                    p.span,
-                    ["each parameter needs its own name"],
-                    notes=[("first declared here", seen[p.name].span)],
-                )
-            seen[p.name] = p
+        params = _unique_params("function", str(name), params)
         span = self._span(c, keyword=True)
         function = n.Function(span, str(name), tuple(params), consts, result)
         return n.ConstDef(span, str(name), self._deep(function, (result,)))

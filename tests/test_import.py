@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import collections
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,6 +131,35 @@ def test_torchvision_onnx(name: str, tmp_path: Path) -> None:
     if shipped.exists():
         assert _counts(result.network) == _counts(archc.load(shipped))
     assert result.structured, result.note
+    if name == "densenet121":  # dense layers and transitions recovered, as on the fx route
+        assert re.findall(r"= repeat (\d+)", result.spec) == ["6", "12", "24", "16"]
+    _assert_same_outputs(result.network, model)
+
+
+def _assert_same_outputs(net: Network, model: Any, shape: tuple[int, ...] = (3, 224, 224)) -> None:
+    """The spec's PyTorch module, given ``model``'s weights (``archc.torch_compat``), computes
+    ``model``'s outputs (eval mode, a seeded random input, within 1e-5)."""
+    torch = pytest.importorskip("torch")
+    from archc.torch_compat import load_torchvision
+
+    torch.manual_seed(0)
+    with torch.no_grad():  # statistics other than a fresh model's 0 and 1, so they count
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+                layer.running_mean.uniform_(-0.5, 0.5)
+                layer.running_var.uniform_(0.5, 2.0)
+                layer.weight.uniform_(0.5, 1.5)
+                layer.bias.uniform_(-0.5, 0.5)
+    module = net.to_torch(seed=0).eval()
+    load_torchvision(module, model.eval())
+    x = torch.randn(1, *shape)
+    with torch.no_grad():
+        expected, got = model(x), module(x)
+    if isinstance(got, dict):
+        (got,) = got.values()
+    assert got.shape == expected.shape
+    assert float((got - expected).abs().max()) <= 1e-5
+    assert float(expected.abs().max()) > 0.1  # not a trivially zero output
 
 
 # ------------------------------------------------------------------------------ Caffe
@@ -136,8 +168,9 @@ PUBLISHED = {
     "alexnet_deploy": 60_965_224,
     "squeezenet1_0_deploy": 1_248_424,
     "squeezenet1_1_deploy": 1_235_496,
-    "resnet50_deploy": 25_557_032,
-    "resnet50_train_val": 25_557_032,
+    # Kaiming He's files: torchvision's 25,557,032 and conv1's bias (see the test below)
+    "resnet50_deploy": 25_557_096,
+    "resnet50_train_val": 25_557_096,
     "mobilenet_v1_deploy": 4_231_976,
 }
 
@@ -174,6 +207,22 @@ def test_caffe_resnet50_one_block_with_repeats() -> None:
     # data and loss layers left out: the same spec but its output (the loss's input, no softmax)
     assert train.splitlines()[1:-2] == spec.splitlines()[1:-2]
     assert "    output fc1000 = linear(1000)" in train
+
+
+def test_caffe_resnet50_conv1_has_kaiming_hes_bias() -> None:
+    """KaimingHe/deep-residual-networks' ResNet-50-deploy.prototxt gives conv1 no
+    ``bias_term``, so Caffe's default (a bias), and every other convolution ``bias_term:
+    false``.  Its params are torchvision's 25,557,032 and conv1's 64 biases; with the BatchNorm
+    layers' blobs (mean, variance and Caffe's one-number moving-average factor, 53 layers) the
+    caffemodel holds the 25,610,269 numbers published for it (Netscope, HPE's DLBS tables)."""
+    spec, net = archc.import_model(str(CAFFE / "resnet50_deploy.prototxt"))
+    assert "    conv1 = conv(64, 7, stride=2, pad=3) -> batchnorm -> relu" in spec
+    assert spec.count("bias=false") == 4  # the block's four convolutions, not conv1
+    totals = net.totals()
+    assert totals.params == 25_557_032 + 64
+    batchnorms = sum(1 for node in net.order if net.layer(node).op == "batchnorm")
+    assert batchnorms == 53
+    assert totals.params + totals.buffers + batchnorms == 25_610_269
 
 
 def _prototxt(tmp_path: Path, body: str) -> Path:
@@ -252,6 +301,68 @@ def test_import_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "bad.prototxt:1:" in capsys.readouterr().err
 
 
+def _import_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m archc import ARGS`` in a fresh interpreter: no test hook is installed there."""
+    return subprocess.run(
+        [sys.executable, "-m", "archc", "import", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_load_callable_installs_the_torchvision_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before importing a ``module:callable``'s module, archc makes torchvision importable
+    (its CUDA wheel's fake kernels fail against CPU torch; archc.importers.torchvision_hook)."""
+    from archc.importers.torch_import import load_callable
+    from archc.importers.torchvision_hook import _SkipFakeKernelsWithoutOps
+
+    def installed() -> int:
+        return sum(isinstance(f, _SkipFakeKernelsWithoutOps) for f in sys.meta_path)
+
+    monkeypatch.setattr(
+        sys,
+        "meta_path",
+        [f for f in sys.meta_path if not isinstance(f, _SkipFakeKernelsWithoutOps)],
+    )
+    assert installed() == 0
+    assert load_callable("collections:OrderedDict", {"a": 1}) == {"a": 1}
+    load_callable("collections:OrderedDict")
+    assert installed() == 1  # once
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch and torchvision: about 5 s
+def test_import_command_torchvision_args(tmp_path: Path) -> None:
+    """``archc import torchvision.models:NAME`` works as a command (archc installs the
+    torchvision hook itself), with --args for the builder and --input for the shape."""
+    pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    out = tmp_path / "r18.arch"
+    done = _import_process(
+        "torchvision.models:resnet18", "--args", "num_classes=10", "--input", "3x64x64",
+        "-o", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "11,181,642 params" in done.stderr  # torchvision's resnet18(num_classes=10)
+    net = archc.load(out)
+    assert net.totals().params == 11_181_642
+    assert list(net.outputs.values()) == [(10,)]
+    assert list(net.inputs.values()) == [(3, 64, 64)]
+
+
+@pytest.mark.slow
+def test_import_command_torchvision_resnet50(tmp_path: Path) -> None:
+    """The issue's command: torchvision's exact counts, the shipped spec's MACs."""
+    pytest.importorskip("torch")
+    out = tmp_path / "resnet50.arch"
+    done = _import_process("torchvision.models:resnet50", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "25,557,032 params" in done.stderr
+    assert "blocks and repeats recovered" in done.stderr
+    assert _counts(archc.load(out)) == _counts(archc.load(ROOT / "specs/resnet50.arch"))
+
+
 # ------------------------------------------------------------------------------ PyTorch (torch.fx)
 def _tiny_resnet() -> object:
     torch = pytest.importorskip("torch")
@@ -294,15 +405,83 @@ def test_torch_fx_blocks_from_module_classes() -> None:
     assert net.outputs == {"logits": (10,)}
 
 
+def _tiny_densenet() -> Any:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class DenseLayer(nn.Module):
+        def __init__(self, c: int, growth: int) -> None:
+            super().__init__()
+            self.norm1, self.relu1 = nn.BatchNorm2d(c), nn.ReLU()
+            self.conv1 = nn.Conv2d(c, 4 * growth, 1, bias=False)
+            self.norm2, self.relu2 = nn.BatchNorm2d(4 * growth), nn.ReLU()
+            self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+        def forward(self, features: list[Any]) -> Any:  # torchvision's _DenseLayer
+            x = self.relu1(self.norm1(torch.cat(features, 1)))
+            return self.conv2(self.relu2(self.norm2(self.conv1(x))))
+
+    class DenseBlock(nn.ModuleDict):
+        def __init__(self, c: int, layers: int, growth: int) -> None:
+            super().__init__()
+            for k in range(layers):
+                self.add_module(f"layer{k + 1}", DenseLayer(c + k * growth, growth))
+
+        def forward(self, x: Any) -> Any:
+            features = [x]
+            for layer in self.values():
+                features.append(layer(features))
+            return torch.cat(features, 1)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False)
+            self.dense1 = DenseBlock(16, 3, 8)
+            self.transition = nn.Sequential(
+                nn.BatchNorm2d(40), nn.ReLU(), nn.Conv2d(40, 20, 1, bias=False), nn.AvgPool2d(2)
+            )
+            self.dense2 = DenseBlock(20, 3, 8)
+            self.head = nn.Sequential(nn.BatchNorm2d(44), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+            self.fc = nn.Linear(44, 10)
+
+        def forward(self, x: Any) -> Any:
+            x = self.dense2(self.transition(self.dense1(self.stem(x))))
+            return self.fc(torch.flatten(self.head(x), 1))
+
+    return Net()
+
+
+def test_torch_fx_dense_blocks() -> None:
+    """A dense block (each layer reads the concatenation of all before it) becomes a repeat of
+    one dense layer block, ``out = concat(in, new)``, and computes what the source does."""
+    model = _tiny_densenet()
+    result = to_spec(read(model, input_shape=(3, 32, 32)))
+    assert result.structured, result.note
+    spec = result.spec
+    assert re.findall(r"^block (\w+)", spec, re.M) == ["dense_layer"]
+    assert "    out = concat(in, norm1)" in spec
+    assert re.findall(r"^    (\w+) = repeat (\d+)", spec, re.M) == [
+        ("dense1", "3"),
+        ("dense2", "3"),
+    ]
+    assert result.network.totals().params == sum(p.numel() for p in model.parameters())
+    flat = to_spec(read(model, input_shape=(3, 32, 32)), structure=False)
+    assert _counts(result.network) == _counts(flat.network)
+    _assert_same_outputs(result.network, model, (3, 32, 32))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet50", "efficientnet_b0"])  # the ONNX test has all four
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "efficientnet_b0", "densenet121"])
 def test_torchvision_fx(name: str) -> None:
-    """torchvision -> torch.fx -> import: torchvision's counts, the ONNX import's MACs."""
+    """torchvision -> torch.fx -> import: torchvision's counts, the shipped spec's MACs, blocks
+    recovered, and the re-emitted module with torchvision's weights gives its outputs."""
     pytest.importorskip("torch")
     from tests.torchvision_models import models
 
     model = getattr(models(), name)(weights=None)
-    _, net = archc.import_model(model)
+    result = to_spec(read(model))
+    net = result.network
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(
         b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked")
@@ -311,6 +490,11 @@ def test_torchvision_fx(name: str) -> None:
     shipped = ROOT / "specs" / f"{name}.arch"
     if shipped.exists():
         assert _counts(net) == _counts(archc.load(shipped))
+    assert result.structured, result.note
+    if name == "densenet121":
+        assert re.findall(r"^block (\w+)", result.spec, re.M) == ["dense_layer", "transition"]
+        assert re.findall(r"= repeat (\d+)", result.spec) == ["6", "12", "24", "16"]
+    _assert_same_outputs(net, model)
 
 
 def test_onnx_flat_features(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archc.importers.model import (
@@ -473,10 +473,25 @@ class Recovery:
         call = f"{block.name}({', '.join(args)})"
         index = " as i" if re.search(r"\bi\b", call) else ""
         text = f"repeat {len(group)}{index} {{ {call} }}"
-        name = _repeat_name([p.name for p in pieces])
+        name = self._covering_scope(pieces) or _repeat_name([p.name for p in pieces])
         return Layer(
             name, UNIT, {"text": text, "repeat": True, "exit": exit_name}, [pieces[0].entry]
         )
+
+    def _covering_scope(self, pieces: list[Piece]) -> str:
+        """The scope the instances share when they are all of it (DenseNet's
+        ``features.denseblock1`` holding ``denselayer1`` to ``denselayer6``), else ``""``."""
+        parents = {_scope(p.name) for p in pieces}
+        parent = parents.pop() if len(parents) == 1 else ""
+        if not parent:
+            return ""
+        first, last = pieces[0].start, pieces[-1].end
+        inside = all(
+            first <= i <= last
+            for i, layer in enumerate(self.layers)
+            if layer.name.startswith(parent + ".")
+        )
+        return parent if inside else ""
 
 
 def _repeat_runs(block: Block, run: list[int]) -> list[list[int]]:
@@ -622,8 +637,76 @@ def _block_name(block: Block, layers: Sequence[Layer], classes: dict[str, str]) 
     return "unit"
 
 
+def dense_concats(model: FlatModel, channels: dict[str, int]) -> FlatModel:
+    """DenseNet's concatenations written incrementally, so that each dense layer is a piece.
+
+    A dense block concatenates everything so far before each layer: ``concat(x0, y1)``, then
+    ``concat(x0, y1, y2)``, ... (torchvision's ``torch.cat(features, 1)``, and the ONNX Concat
+    nodes it exports).  With every earlier tensor live up to the block's end, no piece has one
+    entry.  A concatenation whose inputs begin with all of an earlier one's, in order, reads
+    that one instead: ``concat(x0, y1, y2)`` becomes ``concat(c1, y2)``, the same tensor (a
+    concatenation of concatenations along channels is their flat concatenation).  Each
+    concatenation of such a chain then joins the scope of the layer it appends (torchvision's
+    ``denselayer2.cat_1`` becomes ``denselayer1.cat_1``), so a dense layer is ``y = in -> ...;
+    out = concat(in, y)``, one entry and one exit, the form of ``specs/densenet121.arch``.
+
+    Returns a new model (``model`` is the flat fallback and stays as it is); ``channels`` gets
+    the renamed tensors' counts.  A model without such a chain comes back unchanged.
+    """
+    concats: dict[tuple[str, ...], int] = {}  # a concatenation's inputs -> its layer index
+    rewritten: dict[int, list[str]] = {}
+    in_chain: set[int] = set()
+    for i, layer in enumerate(model.layers):
+        if layer.op != "concat" or layer.args or len(layer.inputs) < 2:
+            continue
+        inputs = tuple(layer.inputs)
+        for cut in range(len(inputs) - 1, 1, -1):  # the longest earlier prefix
+            j = concats.get(inputs[:cut])
+            if j is not None:
+                rewritten[i] = [model.layers[j].name, *inputs[cut:]]
+                in_chain |= {i, j}
+                break
+        concats.setdefault(inputs, i)
+    if not rewritten:
+        return model
+    taken = {layer.name for layer in model.layers} | set(model.inputs)
+    renamed: dict[str, str] = {}
+    for i in sorted(in_chain):
+        layer = model.layers[i]
+        scope = _scope(rewritten.get(i, layer.inputs)[-1])
+        leaf = layer.name.rsplit(".", 1)[-1]
+        if not scope or _scope(layer.name) == scope:
+            continue
+        name, k = f"{scope}.{leaf}", 2
+        while name in taken:
+            name, k = f"{scope}.{leaf}_{k}", k + 1
+        taken.add(name)
+        renamed[layer.name] = name
+        if layer.name in channels:
+            channels[name] = channels[layer.name]
+    layers = [
+        Layer(
+            renamed.get(layer.name, layer.name),
+            layer.op,
+            layer.args,
+            [renamed.get(src, src) for src in rewritten.get(i, layer.inputs)],
+            layer.line,
+        )
+        for i, layer in enumerate(model.layers)
+    ]
+    return replace(
+        model,
+        layers=layers,
+        outputs=[(out, renamed.get(name, name)) for out, name in model.outputs],
+    )
+
+
+def _scope(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else ""
+
+
 def structured_spec(model: FlatModel, channels: dict[str, int]) -> str:
     """The model as a spec with blocks and repeats (see the module docstring)."""
     if not model.layers:
         return flat_spec(model)
-    return Recovery(model, channels).spec()
+    return Recovery(dense_concats(model, channels), channels).spec()

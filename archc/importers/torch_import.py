@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from archc.importers.model import FlatModel, ImportModelError, Layer
+from archc.importers.torchvision_hook import allow_torchvision_import
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -27,12 +28,19 @@ def _pair(v: Any) -> tuple[int, int]:
 
 
 def load_callable(reference: str, kwargs: dict[str, Any] | None = None) -> Any:
-    """``package.module:name`` imported and called with ``kwargs`` (a module class or builder)."""
+    """``package.module:name`` imported and called with ``kwargs`` (a module class or builder).
+
+    :func:`~archc.importers.torchvision_hook.allow_torchvision_import` is installed first, so
+    ``torchvision.models:resnet50`` imports where torchvision's compiled ops do not load."""
     module_name, _, attr = reference.partition(":")
     if not module_name or not attr:
         raise ImportModelError(
             f"{reference!r}: expected module:callable (torchvision.models:resnet50)"
         )
+    # torchvision's CUDA wheel fails to import against CPU torch; the hook makes its models
+    # importable (and steps aside where its ops load): for torchvision.models:... and for a
+    # user's module that imports torchvision itself
+    allow_torchvision_import()
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:

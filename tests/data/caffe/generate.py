@@ -4,8 +4,9 @@ The files are committed; this script says how they were made (``python
 tests/data/caffe/generate.py``).  Layer names, layer types and hyper-parameters follow the
 published deploy files: BVLC GoogLeNet (no auxiliary classifiers) and AlexNet (groups 2),
 DeepScale's SqueezeNet 1.0 and 1.1, Kaiming He's ResNet-50 (BatchNorm + Scale, the stride on
-the first 1×1 of a projecting unit; conv1 written without a bias, so the count is torchvision's
-25,557,032), shicai's MobileNet v1 (BatchNorm + Scale, the classifier a 1×1 convolution).
+the first 1×1 of a projecting unit; conv1 with a bias, every other convolution without, as in
+``prototxt/ResNet-50-deploy.prototxt`` of KaimingHe/deep-residual-networks: 25,557,096 params,
+torchvision's 25,557,032 and conv1's 64 biases), shicai's MobileNet v1 (BatchNorm + Scale, the classifier a 1×1 convolution).
 resnet50_train_val.prototxt is the same network with Data and loss layers.
 """
 
@@ -214,7 +215,8 @@ def resnet50(train: bool) -> None:
             ]  # fmt: skip
     else:
         n.deploy_input((1, 3, 224, 224))
-    x = n.conv("conv1", "data", 64, 7, 2, 3, bias=False)
+    # Kaiming He's deploy file gives conv1 (alone) a bias: no bias_term, so Caffe's default true
+    x = n.conv("conv1", "data", 64, 7, 2, 3)
     x = n.relu("conv1_relu", n.bn_scale("bn_conv1", "scale_conv1", x))
     x = n.pool("pool1", x, "MAX", 3, 2)
     stages = [(2, 64, 3), (3, 128, 4), (4, 256, 6), (5, 512, 3)]

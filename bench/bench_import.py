@@ -2,7 +2,9 @@
 
 The model is archc's own ResNet-152 emitted with random weights (``archc emit
 specs/resnet152.arch --target onnx --weights random``: 230 MB of initializers, read for their
-shapes only) or without them (``--weights none``).  Each run is a fresh interpreter:
+shapes only) or without them (``--weights none``); with ``--torchvision``, also torchvision's
+resnet152 as ``torch.onnx.export`` writes it (torch's node names and Identity nodes, batch norm
+kept: ``TrainingMode.PRESERVE``).  Each run is a fresh interpreter:
 
     python -m archc import resnet152.onnx -o resnet152.arch
 
@@ -11,6 +13,7 @@ of wall time.  The figures and the command that made them are in docs/performanc
 
     python bench/bench_import.py                 # both weight modes, 3 runs each
     python bench/bench_import.py --repeat 1 --weights none
+    python bench/bench_import.py --torchvision   # and torchvision's export (needs torch)
 """
 
 from __future__ import annotations
@@ -25,20 +28,42 @@ from timing import ROOT, whole_process
 
 BAR = 2.0  # seconds, whole process
 
+EXPORT_TORCHVISION = """
+import sys, torch
+from archc.importers.torchvision_hook import allow_torchvision_import
+allow_torchvision_import()
+import torchvision
+model = torchvision.models.resnet152(weights=None).eval()
+with torch.no_grad():
+    torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), sys.argv[1], dynamo=False,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+"""
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--weights", choices=("random", "none", "both"), default="both")
+    parser.add_argument(
+        "--torchvision", action="store_true", help="also torchvision's resnet152, exported"
+    )
     args = parser.parse_args()
     modes = ["none", "random"] if args.weights == "both" else [args.weights]
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
+        models: list[tuple[str, Path]] = []
         for mode in modes:
             model = Path(tmp) / f"resnet152_{mode}.onnx"
             emit = [sys.executable, "-m", "archc", "emit", "specs/resnet152.arch"]
             emit += ["--target", "onnx", "--weights", mode, "--seed", "0", "-o", str(model)]
             subprocess.run(emit, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
+            models.append((f"archc, weights {mode:6}", model))
+        if args.torchvision:
+            model = Path(tmp) / "resnet152_torchvision.onnx"
+            export = [sys.executable, "-c", EXPORT_TORCHVISION, str(model)]
+            subprocess.run(export, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
+            models.append(("torchvision export   ", model))
+        for label, model in models:
             out = Path(tmp) / "resnet152.arch"
             cmd = [sys.executable, "-m", "archc", "import", str(model), "-o", str(out)]
             wall, cpu = whole_process(cmd, args.repeat)
@@ -47,7 +72,7 @@ def main() -> int:
             ok = wall <= BAR
             failed |= not ok
             print(
-                f"resnet152 ONNX, weights {mode:6} ({size:6.1f} MB): wall {wall:.2f} s, "
+                f"resnet152 ONNX, {label} ({size:6.1f} MB): wall {wall:.2f} s, "
                 f"cpu {cpu:.2f} s, spec {lines} lines  [{'ok' if ok else 'over'} {BAR:.0f} s]"
             )
     return 1 if failed else 0

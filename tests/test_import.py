@@ -93,6 +93,39 @@ def test_onnx_errors_name_the_node(tmp_path: Path) -> None:
         read(path, "onnx")
 
 
+def test_onnx_checked_with_weights_left_out(tmp_path: Path) -> None:
+    """The checker sees the model without its weights' bytes (no second parse of the file):
+    it still rejects a bad node; a weight whose bytes do not fit its shape is an error; a model
+    whose weights lie in another file imports without that file (only shapes are read)."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    def model(*extra: Any, weight: Any = None) -> Any:
+        w = weight or numpy_helper.from_array(np.zeros((64, 16, 3, 3), np.float32), "w")
+        graph = helper.make_graph(
+            [helper.make_node("Conv", ["x", "w"], ["y"], name="/c/Conv", pads=[1] * 4), *extra],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16, 8, 8])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 64, 8, 8])],
+            initializer=[w],
+        )
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    path = tmp_path / "m.onnx"
+    onnx.save(model(helper.make_node("Relu", ["y", "y"], ["z"], name="/r/Relu")), str(path))
+    with pytest.raises(ImportModelError, match=r"checker rejects.*Node\(/r/Relu\)"):
+        read(path)
+    short = numpy_helper.from_array(np.zeros((64, 16, 3, 3), np.float32), "w")
+    short.raw_data = short.raw_data[:-4]
+    onnx.save(model(weight=short), str(path))
+    with pytest.raises(ImportModelError, match=r"'w' has 36860 bytes.*needs 36864"):
+        read(path)
+    onnx.save(model(), str(path), save_as_external_data=True, location="m.data", size_threshold=0)
+    (tmp_path / "m.data").unlink()
+    assert [(x.op, x.args["out"]) for x in read(path).layers] == [("conv", 64)]
+
+
 def _torchvision_onnx(name: str, tmp_path: Path) -> tuple[Path, object]:
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")

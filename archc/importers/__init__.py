@@ -3,9 +3,10 @@
 Each reader turns its source into a :class:`~archc.importers.model.FlatModel` (archc layers in
 order, with the source's names as scopes): :mod:`~archc.importers.caffe` (prototxt, parsed by
 hand), :mod:`~archc.importers.onnx_import` (onnx only, never torch) and
-:mod:`~archc.importers.torch_import` (torch.fx).  :mod:`~archc.importers.structure` recovers
-blocks and repeats, :mod:`archc.fmt` lays the text out, and :func:`import_model` checks that the
-spec it returns gives the flat model's numbers before returning it.
+:mod:`~archc.importers.torch_import` (torch.fx; :mod:`~archc.importers.torchvision_hook` lets
+torchvision import where its compiled ops do not load).  :mod:`~archc.importers.structure`
+recovers blocks and repeats, :mod:`archc.fmt` lays the text out, and :func:`import_model` checks
+that the spec it returns gives the flat model's numbers before returning it.
 
 Nothing here is imported by ``archc analyze``; the readers import onnx and torch lazily.
 """

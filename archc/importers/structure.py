@@ -14,6 +14,9 @@
    instance's, become ``NAME = repeat N as i { block(..., a if i == 0 else b) }``; when the
    instances are named ``NAME.0``, ``NAME.1``, ... the spec's scope paths equal the source's.
 
+Before these steps, DenseNet's concatenations of everything so far are written incrementally
+(:func:`dense_concats`), so that each dense layer has one entry and one exit.
+
 The result is checked: the structured spec must give the flat one's counts and per-layer
 shapes, else the flat spec is returned (with a note), so recovery can never change numbers.
 """

@@ -95,6 +95,10 @@ class _Frame:
         return frame
 
 
+#: the largest per-sample rank an input may have: C×D×H×W (a batch axis comes on top)
+MAX_INPUT_RANK = 4
+
+
 class _Env(Mapping[str, Any]):
     """What an expression sees: the frame's values, then its tensors as
     :class:`~archc.evaluate.TensorValue` (``in.channels``), whose shapes are worked out only when
@@ -292,12 +296,12 @@ class Elaborator:
         else:
             value = evaluate(stmt.shape, frame.values)
             shape = value if isinstance(value, tuple) else (value,)
-        if not (len(shape) in (1, 3) and all(_is_count(d) for d in shape)):
+        if not (1 <= len(shape) <= MAX_INPUT_RANK and all(_is_count(d) for d in shape)):
             raise SpecArgumentError(
-                f"input shape must be C×H×W (or F for a flat input) of whole numbers >= 1, "
-                f"got {shape!r}",
+                "input shape must be C×H×W (F, C×L or C×D×H×W for other data) of whole numbers "
+                f">= 1, got {shape!r}",
                 stmt.shape.span,
-                ["for example: input image: 3x224x224"],
+                ["for example: input image: 3x224x224, input clip: 3x16x112x112"],
             )
         self._check_tensor_name(stmt.name, stmt.span)
         name = self._claim(frame, stmt.name, stmt.span)

@@ -148,14 +148,24 @@ class Callee:
         return self.name
 
 
+#: a tensor's named spatial sizes by rank (``in.height``, ``x.length``): index into its shape
+#: after the channels.  Shared with the PyTorch emitter's symbolic tensors.
+SPATIAL_FIELDS: dict[int, dict[str, int]] = {
+    2: {"length": 0},
+    3: {"height": 0, "width": 1},
+    4: {"depth": 0, "height": 1, "width": 2},
+}
+
+
 class TensorValue:
-    """A tensor seen from an expression: ``in.channels``, ``in.shape``, ``x.height``.
+    """A tensor seen from an expression: ``in.channels`` (the first axis), ``in.features`` (the
+    last: a token's D), ``in.shape``, ``x.height``.
 
     Elaboration puts the tensors in scope next to the values; their shapes are worked out only
     when an expression asks (``shape`` is a function, so a spec that never asks pays nothing).
     """
 
-    FIELDS = ("channels", "shape", "height", "width", "rank")
+    FIELDS = ("channels", "features", "shape", "rank", "length", "depth", "height", "width")
 
     def __init__(self, name: str, shape: Callable[[], tuple[int, ...]]) -> None:
         self.name = name
@@ -175,11 +185,16 @@ class TensorValue:
             return len(shape)
         if field == "channels":
             return shape[0]
-        if len(shape) != 3:
+        if field == "features":  # the last axis: a token's features, a flat tensor's size
+            return shape[-1]
+        axes = SPATIAL_FIELDS.get(len(shape), {})
+        if field not in axes:
             raise SpecValueError(
-                f"'{self.name}' is {len(shape)}-dimensional: it has no {field}", span
+                f"'{self.name}' is {'×'.join(map(str, shape))} (rank {len(shape)}): it has no "
+                f"{field}",
+                span,
             )
-        return shape[1] if field == "height" else shape[2]
+        return shape[1 + axes[field]]
 
 
 class FunctionValue:

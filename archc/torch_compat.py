@@ -62,7 +62,10 @@ def load_torchvision(module: Any, tv_model: Any) -> dict[str, str]:
     own tensors after its submodules' (torchvision's ConvNeXt block owns its layer scale, which
     it applies after its layers).  The k-th layer of one side is paired with the k-th of the
     other, so a spec lists parallel branches in torchvision's order (RegNet's projection
-    shortcut before the main branch).  A pair must agree on
+    shortcut before the main branch).  Loose learned tensors are paired apart, by shape: ViT's
+    class token and position embedding are parameters of torchvision's model and encoder
+    (listed after everything inside them) and modules of their own in archc's emission.  A
+    pair must agree on
 
     - the family: convolution or linear (a 1×1 convolution, stride 1, no padding or groups,
       matches a linear layer applied per position, as ConvNeXt's pointwise layers are), batch
@@ -83,8 +86,9 @@ def load_torchvision(module: Any, tv_model: Any) -> dict[str, str]:
     """
     import torch
 
-    ours = _layers(module)
-    theirs = _layers(tv_model)
+    ours, ours_loose = _split_loose(_layers(module))
+    theirs, theirs_loose = _split_loose(_layers(tv_model))
+    loose = _pair_loose(ours_loose, theirs_loose)
     pairs = list(zip(ours, theirs, strict=False))
     for index, (mine, tv) in enumerate(pairs):
         problem = _mismatch(mine, tv)
@@ -103,7 +107,7 @@ def load_torchvision(module: Any, tv_model: Any) -> dict[str, str]:
         )
     mapping: dict[str, str] = {}
     with torch.no_grad():
-        for mine, tv in pairs:
+        for mine, tv in [*pairs, *loose]:
             for (name, target, _), (tv_name, source, _) in zip(
                 mine.tensors, tv.tensors, strict=True
             ):
@@ -116,6 +120,55 @@ def load_torchvision(module: Any, tv_model: Any) -> dict[str, str]:
 
 
 COUNTER = "num_batches_tracked"
+
+
+def _split_loose(layers: list[_Layer]) -> tuple[list[_Layer], list[_Layer]]:
+    """The layers, and apart from them the loose learned tensors: ViT's class token and
+    position embedding, which torchvision keeps as parameters of the model and of its encoder
+    (listed after all their submodules) and archc's emission as modules of their own, in the
+    order the network uses them."""
+    kept = [layer for layer in layers if not _is_loose(layer)]
+    return kept, [layer for layer in layers if _is_loose(layer)]
+
+
+#: the module classes of archc's emission that hold one learned tensor (emit/pytorch/helpers)
+_LOOSE_HELPERS = ("ClassToken", "PositionEmbedding")
+
+
+def _is_loose(layer: _Layer) -> bool:
+    if type(layer.module).__name__ in _LOOSE_HELPERS:
+        return True
+    # a container's own parameter (torchvision's class_token, pos_embedding): a module with
+    # children that holds a 1×T×D tensor of its own
+    return (
+        layer.family == "layer with tensors"
+        and any(True for _ in layer.module.children())
+        and all(t.dim() == 3 and t.shape[0] == 1 for _, t, _ in layer.tensors)
+    )
+
+
+def _pair_loose(ours: list[_Layer], theirs: list[_Layer]) -> list[tuple[_Layer, _Layer]]:
+    """Loose tensors paired by shape (one side's order is not the other's), each of ours with
+    the first of theirs of the same shapes; any left over is an error naming it."""
+    left = list(theirs)
+    pairs = []
+    for mine in ours:
+        shapes = [tuple(t.shape) for _, t, _ in mine.tensors]
+        match = next(
+            (tv for tv in left if [tuple(t.shape) for _, t, _ in tv.tensors] == shapes), None
+        )
+        if match is None:
+            raise TorchCompatError(
+                f"archc's {mine.describe()} has no learned tensor of its shape in torchvision's "
+                "model"
+            )
+        left.remove(match)
+        pairs.append((mine, match))
+    if left:
+        raise TorchCompatError(
+            f"torchvision's {left[0].describe()} has no counterpart in archc's module"
+        )
+    return pairs
 
 
 def _layers(model: Any) -> list[_Layer]:

@@ -110,11 +110,10 @@ def _input_or_copy(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) ->
 
 def _conv(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
     if a["pad"] == "same":
-        c, h, w = ins[0]
-        (kh, kw), (dh, dw) = a["kernel"], a["dilation"]
-        extra_h, extra_w = dh * (kh - 1) % 2, dw * (kw - 1) % 2
-        if extra_h or extra_w:  # asymmetric "same": PyTorch convolves a zero-padded copy
-            return [Saved("new", elements=c * (h + extra_h) * (w + extra_w))]
+        extra = [d * (k - 1) % 2 for k, d in zip(a["kernel"], a["dilation"], strict=True)]
+        if any(extra):  # asymmetric "same": PyTorch convolves a zero-padded copy
+            padded = [size + e for size, e in zip(ins[0][1:], extra, strict=True)]
+            return [Saved("new", elements=ins[0][0] * elements(tuple(padded)))]
     return [Saved("input")]
 
 
@@ -129,8 +128,8 @@ def _maxpool(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[
 
 
 def _adaptive(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
-    # an output of 1×1 is computed as a mean, whose backward keeps no tensor
-    return [] if tuple(out[1:]) == (1, 1) else [Saved("input")]
+    # an output of 1×1 (1, 1×1×1) is computed as a mean, whose backward keeps no tensor
+    return [] if all(v == 1 for v in out[1:]) else [Saved("input")]
 
 
 def _lrn(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
@@ -186,7 +185,8 @@ def _instancenorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> 
 
 
 def _layernorm(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
-    stat = Saved("new", elements=elements(out) // out[0])  # mean and rstd per position
+    # mean and rstd per position (C×H×W), per token (T×D), or one (F)
+    stat = Saved("new", elements=elements(out) // (out[-1] if len(out) == 2 else out[0]))
     return [Saved("input"), stat, stat]
 
 
@@ -197,6 +197,19 @@ def _stochastic_depth(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool)
 
 def _pad(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
     return [] if a["mode"] == "zero" else [Saved("input")]
+
+
+def _attention(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    # archc's SelfAttention: the projection keeps its input, Q·Kᵀ the joint q, k, v (one
+    # storage), softmax its output (h·T·T, the score matrix per head), the product with V the
+    # weights, and the output projection the merged context.  Dropout on the weights keeps
+    # its noise, and the product then keeps the dropped weights instead.
+    t, d = out
+    scores = a["heads"] * t * t
+    saved = [Saved("input"), Saved("new", elements=3 * t * d), Saved("new", elements=scores)]
+    if a["dropout"] > 0:
+        saved += [Saved("new", elements=scores), Saved("new", elements=scores)]
+    return [*saved, Saved("new", elements=t * d)]
 
 
 #: per op, what autograd keeps for the backward pass of the emitted module (torch 2.13 CPU)
@@ -239,6 +252,15 @@ SAVES: dict[str, SaveRule] = {
     ),
     # issue 11's ops
     "mul": SaveRule("every input, and the partial products of three or more", _mul, fresh=True),
+    # issue 12's ops
+    "class_token": SaveRule("nothing (a concatenation)", _nothing, fresh=True),
+    "pos_embed": SaveRule("nothing (an addition)", _nothing, fresh=True),
+    "attention": SaveRule(
+        "its input, q, k and v (3·T·D), the attention weights (heads·T·T) and the context "
+        "(T·D); with dropout the noise and the dropped weights too",
+        _attention,
+        fresh=True,
+    ),
     "silu": SaveRule("its input; in place, a copy of the input it overwrites", _input_or_copy),
     "hardsigmoid": SaveRule(
         "its input; in place, a copy of the input it overwrites", _input_or_copy
@@ -291,11 +313,12 @@ BY_TRAIT: dict[str, SaveRule] = {
 
 
 def save_rule(op: str) -> SaveRule:
-    """The op's row, else its traits' default, else :data:`FALLBACK` (its inputs)."""
-    found = SAVES.get(op)
+    """The op's row, else its family's (``conv3d`` saves what ``conv`` does), else its traits'
+    default, else :data:`FALLBACK` (its inputs)."""
+    entry = REGISTRY.get(op)
+    found = SAVES.get(op) or (SAVES.get(entry.family or "") if entry is not None else None)
     if found is not None:
         return found
-    entry = REGISTRY.get(op)
     for trait in sorted(entry.traits) if entry is not None else ():
         if trait in BY_TRAIT:
             return BY_TRAIT[trait]

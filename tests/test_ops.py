@@ -86,8 +86,10 @@ def test_symbolic_shape_agrees_with_the_shape_rule(name: str, index: int) -> Non
     ins = [symbolic_of(net.shape(src)) for src in layer.inputs]
     got = op.symbolic_shape(layer.attrs, ins, INT_ARITHMETIC)
     out = net.shape(node)
-    assert (got.rank, got.channels) == (len(out), out[0])
-    assert got.spatial in (None, out[1:])  # None: only the concrete rule can tell (windows)
+    # channels last (tokens): the features are the last axis, the rest come before them
+    features, rest = (out[-1], out[:-1]) if got.last else (out[0], out[1:])
+    assert (got.rank, got.channels) == (len(out), features)
+    assert got.spatial in (None, rest)  # None: only the concrete rule can tell (windows)
 
 
 def test_symbolic_shape_without_spatial_sizes() -> None:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from archc.analysis import Network, load
+from archc.elaborate import MAX_INPUT_RANK
 from archc.errors import UsageError
 from archc.limits import check_network
 from archc.source import visible
@@ -21,8 +22,8 @@ def parse_input_override(text: str) -> tuple[str, tuple[int, ...]]:
         raise argparse.ArgumentTypeError(
             f"malformed --input {text!r}: expected NAME=CxHxW, e.g. image=3x299x299"
         )
-    if len(parts) not in (1, 3):
-        raise argparse.ArgumentTypeError(f"--input {text!r}: a shape is CxHxW (or F)")
+    if not 1 <= len(parts) <= MAX_INPUT_RANK:
+        raise argparse.ArgumentTypeError(f"--input {text!r}: a shape is CxHxW (or F, CxL, CxDxHxW)")
     return name, tuple(int(p) for p in parts)
 
 

@@ -55,8 +55,14 @@ class Convention:
     treats: Mapping[str, str] = field(default_factory=dict)
 
     def rule(self, op: str) -> Rule:
-        """The rule for ``op``: its table entry, else the fallback."""
-        return self.rules.get(op, self.fallback)
+        """The rule for ``op``: its table entry, else its family's (``conv3d`` counts as
+        ``conv``: tools see one more convolution), else the fallback."""
+        found = self.rules.get(op)
+        if found is None:
+            entry = REGISTRY.get(op)
+            family = entry.family if entry is not None else None
+            found = self.rules.get(family, self.fallback) if family else self.fallback
+        return found
 
     def count(self, op: str, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         """This convention's count for one layer, per sample."""
@@ -116,13 +122,23 @@ def norm_elements(affine: int, plain: int) -> CountFn:
     return count
 
 
-def flat_only(fn: CountFn) -> CountFn:
-    """``fn`` on a flat input, 0 on a C×H×W map (``layernorm`` is ``nn.LayerNorm`` only when
-    flat; on a map it is a ``LayerNorm2d`` subclass, which tools that match exact module types
+def except_maps(fn: CountFn) -> CountFn:
+    """``fn`` on a flat input or on tokens, 0 on a C×H×W map (``layernorm`` is ``nn.LayerNorm``
+    there; on a map it is a ``LayerNorm2d`` subclass, which tools that match exact module types
     do not see)."""
 
     def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return fn(a, ins, out) if len(out) == 1 else 0
+        return fn(a, ins, out) if len(out) != 3 else 0
+
+    return count
+
+
+def maps_only(fn: CountFn) -> CountFn:
+    """``fn`` on a C×H×W map, 0 on other ranks (a tool that handles the 2-D form of an op only:
+    fvcore's ``adaptive_avg_pool2d``)."""
+
+    def count(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return fn(a, ins, out) if len(out) == 3 else 0
 
     return count
 
@@ -151,3 +167,8 @@ def lrn_functionals(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
     average pool over the channel-padded squares ((C + size − 1)·H·W input elements)."""
     x = ins[0]
     return 3 * elements(x) + (x[0] + a["size"] - 1) * elements(x[1:])
+
+
+def attention_bias_adds(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    """The additions of attention's projection biases: 3·D (q, k, v) and D (output) per token."""
+    return 4 * elements(out) if a["bias"] else 0

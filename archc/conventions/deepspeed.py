@@ -33,16 +33,18 @@ from archc.ops import Attrs, Shape, elements
 
 
 def _conv(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-    # _conv_flops_compute: 2·MACs + bias, over the output size it derives from the padding
-    c_in, h, w = ins[0]
-    kh, kw = a["kernel"]
-    dh, dw = a["dilation"]
-    sh, sw = a["stride"]
-    ph, pw = (dh * (kh - 1) // 2, dw * (kw - 1) // 2) if a["pad"] == "same" else a["pad"]
-    oh = (h + 2 * ph - (dh * (kh - 1) + 1)) // sh + 1
-    ow = (w + 2 * pw - (dw * (kw - 1) + 1)) // sw + 1
-    positions = oh * ow
-    macs = kh * kw * c_in * (a["out"] // a["groups"]) * positions
+    # _conv_flops_compute: 2·MACs + bias, over the output size it derives from the padding,
+    # for any number of spatial axes (conv1d, conv, conv3d)
+    c_in, sizes = ins[0][0], ins[0][1:]
+    pads = (
+        tuple(d * (k - 1) // 2 for k, d in zip(a["kernel"], a["dilation"], strict=True))
+        if a["pad"] == "same"
+        else a["pad"]
+    )
+    positions = 1
+    for size, k, d, st, p in zip(sizes, a["kernel"], a["dilation"], a["stride"], pads, strict=True):
+        positions *= (size + 2 * p - (d * (k - 1) + 1)) // st + 1
+    macs = elements(a["kernel"]) * c_in * (a["out"] // a["groups"]) * positions
     return 2 * macs + (a["out"] * positions if a["bias"] else 0)
 
 
@@ -99,6 +101,11 @@ CONVENTION = Convention(
         "maxpool": _POOL,
         "avgpool": _POOL,
         "global_avgpool": _POOL,
+        "attention": Rule(
+            "2·(T·D·3D + 2·T²·D + T·D²) (bias ignored)",
+            times(2, registry_macs("attention")),
+            "patched F.linear and torch.matmul (the @ operator)",
+        ),
         "adaptive_avgpool": _POOL,
         "flatten": _UNPATCHED,
         "dropout": Rule("0", zero, "F.dropout is not patched"),

@@ -17,6 +17,7 @@ from archc.conventions.base import (
     Convention,
     Rule,
     in_elements,
+    maps_only,
     norm_elements,
     out_elements,
     registry_macs,
@@ -87,8 +88,20 @@ CONVENTION = Convention(
         "softmax": _UNHANDLED,
         "maxpool": Rule("0", zero, "in fvcore's list of ignored ATen operators (aten::max_pool2d)"),
         "avgpool": Rule("0", zero, "aten::avg_pool2d: no handle"),
-        "global_avgpool": _ADAPTIVE,
+        "global_avgpool": Rule(
+            "C·H_in·W_in (1 per input element) on C×H×W; 0 on other ranks",
+            maps_only(in_elements),
+            "aten::adaptive_avg_pool2d: elementwise_flop_counter(1, 0); the 1-D and 3-D "
+            "poolings have no handle",
+        ),
         "adaptive_avgpool": _ADAPTIVE,
+        "adaptive_avgpool1d": _UNHANDLED,
+        "adaptive_avgpool3d": _UNHANDLED,
+        "attention": Rule(
+            "T·D·3D + 2·T²·D + T·D² (projections and both products, bias ignored)",
+            registry_macs("attention"),
+            "aten::linear and aten::matmul in archc's SelfAttention.forward",
+        ),
         "flatten": _IGNORED,
         "dropout": Rule("0", zero, "eval mode: aten::dropout is ignored"),
         "identity": Rule("0", zero, "no operator"),
@@ -130,6 +143,6 @@ CONVENTION = Convention(
         "activations": "0",
         "pools": "max and average pooling 0; adaptive average pooling 1 per input element",
         "adds": "0",
-        "attention": "matmul/bmm/einsum counted as MACs; softmax 0",
+        "attention": "the projections (aten::linear) and both products (aten::matmul) as MACs; softmax 0",
     },
 )

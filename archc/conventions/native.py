@@ -17,8 +17,8 @@ CONVENTION = Convention(
     version="",  # whatever version is running
     unit="MACs",
     reports="archc analyze: MACs",
-    summary="multiply-accumulates of conv, conv_transpose and linear; bias, norms, activations, "
-    "pools, adds: 0",
+    summary="multiply-accumulates of conv, conv_transpose, linear and attention (its products "
+    "included); bias, norms, activations, pools, adds: 0",
     fallback=_NONE,
     rules={
         "input": _NONE,
@@ -65,6 +65,11 @@ CONVENTION = Convention(
         "layer_scale": _NONE,
         "stochastic_depth": _NONE,
         "adaptive_maxpool": _NONE,
+        "attention": Rule(
+            "T·D·3D (q, k, v) + T²·D (QKᵀ) + T²·D (weights·V) + T·D² (output)",
+            registry_macs("attention"),
+            _MACS + "attention's four projections and two products",
+        ),
     },
     treats={
         "bias": "not counted",
@@ -72,6 +77,6 @@ CONVENTION = Convention(
         "activations": "0",
         "pools": "0",
         "adds": "0",
-        "attention": "no attention op in archc yet; its matrix products would count as MACs",
+        "attention": "the four projections and both products (QKᵀ and weights·V, T·T·D each) are MACs",
     },
 )

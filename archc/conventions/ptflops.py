@@ -17,7 +17,7 @@ from archc.conventions.base import (
     Convention,
     Rule,
     bias_elements,
-    flat_only,
+    except_maps,
     in_elements,
     lrn_functionals,
     norm_elements,
@@ -142,8 +142,8 @@ CONVENTION = Convention(
         "groupnorm": _NORM,
         "instancenorm": _NORM,
         "layernorm": Rule(
-            "n on a flat input (nn.LayerNorm); 0 on a map (LayerNorm2d)",
-            flat_only(out_elements),
+            "n on a flat input or tokens (nn.LayerNorm); 0 on a map (LayerNorm2d)",
+            except_maps(out_elements),
             "bn_flops_counter_hook, which doubles only for an `affine` attribute (LayerNorm "
             "has elementwise_affine); hooks match exact module types, so the LayerNorm2d "
             "subclass is not counted",
@@ -158,6 +158,6 @@ CONVENTION = Convention(
         "activations": "ReLU 2 per element (hook + functional), ReLU6 1; sigmoid and tanh 0",
         "pools": "2 per input element (hook + functional)",
         "adds": "0 for x + y; torch.add/Tensor.add would count 1 per element",
-        "attention": "nn.MultiheadAttention hook: projections, QK^T, softmax, AV",
+        "attention": "0 for archc's SelfAttention: the nn.MultiheadAttention hook matches the exact type",
     },
 )

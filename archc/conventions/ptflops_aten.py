@@ -6,7 +6,15 @@ with bias), ``aten.mm``/``matmul``/``bmm``; every other operator counts 0.
 
 from __future__ import annotations
 
-from archc.conventions.base import Convention, Rule, bias_elements, plus, registry_macs, zero
+from archc.conventions.base import (
+    Convention,
+    Rule,
+    attention_bias_adds,
+    bias_elements,
+    plus,
+    registry_macs,
+    zero,
+)
 
 _ZERO = Rule("0", zero, "not in ATEN_OPS_MAPPING")
 
@@ -29,6 +37,11 @@ CONVENTION = Convention(
             "in·out + out (bias)",
             plus(registry_macs("linear"), bias_elements),
             "aten.addmm (aten.mm without bias)",
+        ),
+        "attention": Rule(
+            "T·D·3D + 2·T²·D + T·D² + 4·T·D (biases)",
+            plus(registry_macs("attention"), attention_bias_adds),
+            "aten.addmm for the projections, aten.bmm for QKᵀ and AV",
         ),
         "batchnorm": _ZERO,
         "lrn": _ZERO,

@@ -15,7 +15,7 @@ from archc.conventions.base import (
     Convention,
     Rule,
     conv_transpose_over_output,
-    flat_only,
+    except_maps,
     norm_elements,
     out_elements,
     registry_macs,
@@ -117,9 +117,10 @@ CONVENTION = Convention(
             "count_normalization",
         ),
         "layernorm": Rule(
-            "on a flat input (nn.LayerNorm) 4·n with an affine weight and bias, 2·n without; "
+            "on a flat input or tokens (nn.LayerNorm) 4·n with an affine weight and bias, 2·n "
+            "without; "
             "0 on a map (LayerNorm2d has no rule)",
-            flat_only(norm_elements(4, 2)),
+            except_maps(norm_elements(4, 2)),
             "count_normalization; rules match exact module types",
         ),
         "layer_scale": _NO_RULE,
@@ -132,6 +133,6 @@ CONVENTION = Convention(
         "activations": "ReLU/ReLU6 0; sigmoid and tanh have no rule (0); softmax 3C−1 per row",
         "pools": "max 0; average 1 per output element; adaptive average (window + 1) per output",
         "adds": "0 (no rule for the module; x + y is not seen)",
-        "attention": "no rule for nn.MultiheadAttention (0)",
+        "attention": "no rule for nn.MultiheadAttention or its subclass (0)",
     },
 )

@@ -38,6 +38,11 @@ def _param_rule(op: str, formula: str) -> Rule:
     )
 
 
+def _attention(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    d = out[-1]
+    return d * d + (d if a["bias"] else 0)
+
+
 def _conv_transpose(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
     return registry_params("conv_transpose")(a, ins, out) * out[1] * out[2]
 
@@ -58,10 +63,21 @@ CONVENTION = Convention(
             plus(registry_macs("conv"), bias_elements),
             "LayerInfo.calculate_macs, Conv branch",
         ),
+        "pos_embed": Rule(
+            "T·D (its parameters)", registry_params("pos_embed"), "LayerInfo.calculate_macs"
+        ),
+        "attention": Rule(
+            "D² + D (the output projection's parameters: only nn.Linear children count)",
+            _attention,
+            "LayerInfo.calculate_macs on the out_proj child; the joint projection's "
+            "in_proj_weight is not named weight",
+        ),
         "linear": Rule(
-            "in·out + out (weight and bias elements)",
-            plus(registry_macs("linear"), bias_elements),
-            "LayerInfo.calculate_macs: output_size[0] × parameter elements",
+            "in·out + out (weight and bias elements), also on T×D tokens",
+            registry_params("linear"),
+            "LayerInfo.calculate_macs: output_size[0] × parameter elements, and "
+            "output_size[0] is the batch: a linear layer on tokens counts once, not T times "
+            "(torchinfo issue #226: 173 M mult-adds for ViT-B/16)",
         ),
         "batchnorm": Rule(
             "2·C (weight and bias elements, not per position)",
@@ -122,6 +138,6 @@ CONVENTION = Convention(
         "activations": "0",
         "pools": "0",
         "adds": "0",
-        "attention": "nn.MultiheadAttention: its parameters × sequence positions",
+        "attention": "only the output projection (an nn.Linear child) counts: D² + D, once, not per token",
     },
 )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archc import __version__, ir
 from archc.emit import onnx_lowerings as modern
+from archc.emit import onnx_tokens as tokens
 from archc.emit.onnx_serialize import PROTOBUF_LIMIT, ModelWriter, add_initializers
 from archc.emit.onnx_weights import (
     GivenWeights,
@@ -152,24 +153,23 @@ def _input(s: _Site) -> None:
 
 def _conv(s: _Site) -> None:
     a = s.attrs
-    (top, bottom), (left, right) = resolved_padding(a)  # "same" worked out, possibly asymmetric
+    padding = resolved_padding(a)  # "same" worked out, possibly asymmetric
     s.node(
         "Conv",
         [s.x, *s.weights],
         kernel_shape=a["kernel"],
         strides=a["stride"],
-        pads=[top, left, bottom, right],
+        pads=[before for before, _ in padding] + [after for _, after in padding],
         dilations=a["dilation"],
         group=a["groups"],
     )
 
 
 def _window(a: Mapping[str, Any]) -> dict[str, Any]:
-    ph, pw = a["pad"]
     return {
         "kernel_shape": a["kernel"],
         "strides": a["stride"],
-        "pads": [ph, pw, ph, pw],
+        "pads": [*a["pad"], *a["pad"]],
         "ceil_mode": int(a["ceil"]),
     }
 
@@ -192,6 +192,9 @@ def _global_avgpool(s: _Site) -> None:
 
 
 def _linear(s: _Site) -> None:
+    if len(s.in_shapes[0]) == 2:  # tokens: each token's features
+        tokens.linear(s)
+        return
     s.node("Gemm", [s.x, *s.weights], transB=1)
 
 
@@ -285,11 +288,19 @@ def _mul(s: _Site) -> None:
 LOWERINGS: dict[str, Lowering] = {
     "input": Lowering(_input),
     "conv": Lowering(_conv, fan_in_uniform),
-    "maxpool": Lowering(_maxpool),
-    "avgpool": Lowering(_avgpool),
+    "conv1d": Lowering(_conv, fan_in_uniform),
+    "conv3d": Lowering(_conv, fan_in_uniform),
+    **{name: Lowering(_maxpool) for name in ("maxpool", "maxpool1d", "maxpool3d")},
+    **{name: Lowering(_avgpool) for name in ("avgpool", "avgpool1d", "avgpool3d")},
     "global_avgpool": Lowering(_global_avgpool),
-    "adaptive_avgpool": Lowering(modern.adaptive("AveragePool")),
-    "adaptive_maxpool": Lowering(modern.adaptive("MaxPool")),
+    **{
+        name: Lowering(modern.adaptive("AveragePool"))
+        for name in ("adaptive_avgpool", "adaptive_avgpool1d", "adaptive_avgpool3d")
+    },
+    **{
+        name: Lowering(modern.adaptive("MaxPool"))
+        for name in ("adaptive_maxpool", "adaptive_maxpool1d", "adaptive_maxpool3d")
+    },
     "conv_transpose": Lowering(modern.conv_transpose, fan_in_uniform),
     "upsample": Lowering(modern.upsample),
     "pad": Lowering(modern.pad),
@@ -322,6 +333,11 @@ LOWERINGS: dict[str, Lowering] = {
     "concat": Lowering(_concat),
     "add": Lowering(_add),
     "mul": Lowering(_mul),
+    "tokens": Lowering(tokens.tokens),
+    "class_token": Lowering(tokens.class_token, constant_init),
+    "pos_embed": Lowering(tokens.pos_embed, tokens.position_init),
+    "select": Lowering(tokens.select),
+    "attention": Lowering(tokens.attention, tokens.attention_init),
 }
 
 INITIALISERS: dict[str, Initialiser | None] = {op: rule.init for op, rule in LOWERINGS.items()}

@@ -26,23 +26,28 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------- pooling
 def adaptive(pool: str) -> Callable[[_Site], None]:
     """Adaptive pooling, which ONNX lacks: PyTorch's bins (``adaptive_bins``) are pooled axis by
-    axis, as average and max are separable over a rectangle (the mean of row means over equal
-    rows is the mean).  An axis whose input is a multiple of its output is one pool with
-    kernel = stride; otherwise each output row (column) pools a Slice of its own bin, and a
-    Concat joins them."""
+    axis, as average and max are separable over a box (the mean of row means over equal rows
+    is the mean).  When every axis's input is a multiple of its output this is one pool with
+    kernel = stride; otherwise each axis in turn is one such pool, or, where the bins are
+    uneven, a Slice and pool per bin joined by a Concat.  Any spatial rank (1-D to 3-D)."""
 
     def lower(s: _Site) -> None:
-        _, h, w = s.in_shapes[0]
-        oh, ow = s.attrs["size"]
-        if pool == "AveragePool" and (oh, ow) == (1, 1):
+        shape = s.in_shapes[0]
+        sizes, outs = shape[1:], tuple(s.attrs["size"])
+        if pool == "AveragePool" and all(o == 1 for o in outs):
             s.node("GlobalAveragePool", [s.x])
             return
-        c = s.in_shapes[0][0]
-        if h % oh == 0 and w % ow == 0:
-            s.node(pool, [s.x], kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
+        if all(size % o == 0 for size, o in zip(sizes, outs, strict=True)):
+            kernel = [size // o for size, o in zip(sizes, outs, strict=True)]
+            s.node(pool, [s.x], kernel_shape=kernel, strides=kernel)
             return
-        rows = _adaptive_axis(s, pool, s.x, 2, (c, h, w), oh, last=False)
-        _adaptive_axis(s, pool, rows, 3, (c, oh, w), ow, last=True)
+        x, current = s.x, tuple(shape)
+        for axis in range(1, len(shape)):
+            last = all(current[i] == outs[i - 1] for i in range(axis + 1, len(shape)))
+            x = _adaptive_axis(s, pool, x, axis + 1, current, outs[axis - 1], last)
+            current = (*current[:axis], outs[axis - 1], *current[axis + 1 :])
+            if last:
+                return
 
     lower.__name__ = f"_adaptive_{pool.lower()}"
     return lower
@@ -51,11 +56,12 @@ def adaptive(pool: str) -> Callable[[_Site], None]:
 def _adaptive_axis(
     s: _Site, pool: str, x: str, axis: int, shape: Shape, out: int, last: bool
 ) -> str:
-    """Pool ``x`` (per-sample ``shape``) along ``axis`` (2: rows, 3: columns) to ``out`` bins."""
+    """Pool ``x`` (per-sample ``shape``) along ``axis`` (2: the first spatial axis, with the
+    batch) to ``out`` bins; ``last`` writes the layer's output node."""
     size = shape[axis - 1]
     result = list(shape)
     result[axis - 1] = out
-    tag = "rows" if axis == 2 else "cols"
+    tag = f"axis{axis - 1}"
 
     def emit(name: str, op: str, inputs: list[str], **attrs: Any) -> str:
         if last:
@@ -63,25 +69,28 @@ def _adaptive_axis(
             return s.output
         return s.step(name, op, inputs, tuple(result), **attrs)
 
+    def along(k: int) -> list[int]:
+        return [k if i == axis else 1 for i in range(2, len(shape) + 1)]
+
     if size % out == 0:
-        k = size // out
-        kernel = [k, 1] if axis == 2 else [1, k]
+        if size == out and not last:
+            return x  # nothing to pool along this axis
+        kernel = along(size // out)
         return emit(tag, pool, [x], kernel_shape=kernel, strides=kernel)
     parts = []
     for i, (start, end) in enumerate(adaptive_bins(size, out)):
         piece = list(shape)
         piece[axis - 1] = end - start
-        cell = f"{tag}{i}"
+        cell = f"{tag}_{i}"
         bounds = [
             s.constant(f"{cell}_start", value_ints=[start]),
             s.constant(f"{cell}_end", value_ints=[end]),
             s.constant(f"{cell}_axis", value_ints=[axis]),
         ]
         sliced = s.step(f"{cell}_slice", "Slice", [x, *bounds], tuple(piece))
-        kernel = [end - start, 1] if axis == 2 else [1, end - start]
         one = list(shape)
         one[axis - 1] = 1
-        parts.append(s.step(cell, pool, [sliced], tuple(one), kernel_shape=kernel))
+        parts.append(s.step(cell, pool, [sliced], tuple(one), kernel_shape=along(end - start)))
     return emit(tag, "Concat", parts, axis=axis)
 
 
@@ -132,11 +141,13 @@ def mish(s: _Site) -> None:
 
 def _channel_param(s: _Site, name: str, weight: str, size: int) -> str:
     """A weight of shape (size,) reshaped to (size, 1, 1) so that it broadcasts over a C×H×W
-    map per channel (ONNX broadcasts from the right); on a flat input it broadcasts as it is."""
-    if len(s.in_shapes[0]) != 3:
+    map per channel (ONNX broadcasts from the right; (size, 1) over C×L, (size, 1, 1, 1) over
+    C×D×H×W); on a flat input it broadcasts as it is."""
+    rank = len(s.in_shapes[0])
+    if rank == 1:
         return weight
-    axes = s.constant(f"{name}_axes", value_ints=[1, 2])
-    return s.step(name, "Unsqueeze", [weight, axes], (size, 1, 1), batched=False)
+    axes = s.constant(f"{name}_axes", value_ints=list(range(1, rank)))
+    return s.step(name, "Unsqueeze", [weight, axes], (size, *[1] * (rank - 1)), batched=False)
 
 
 def prelu(s: _Site) -> None:
@@ -193,6 +204,13 @@ def groupnorm(s: _Site) -> None:
 
 def layernorm(s: _Site) -> None:
     shape = s.in_shapes[0]
+    if len(shape) == 2:  # tokens: over each token's D features (the last axis)
+        normed = _standardise(s, s.x, [2], shape, (shape[0], 1), last=not s.attrs["affine"])
+        if s.attrs["affine"]:
+            weight, bias = s.weights[:2]  # D, broadcast from the right
+            scaled = s.step("scaled", "Mul", [normed, weight], shape)
+            s.node("Add", [scaled, bias])
+        return
     stat = (1, *shape[1:])
     normed = _standardise(s, s.x, [1], shape, stat, last=not s.attrs["affine"])
     if s.attrs["affine"]:
@@ -246,6 +264,11 @@ def upsample(s: _Site) -> None:
     if a["scale"] is not None:  # PyTorch maps coordinates with the scale as given, as Resize
         scales = s.tensor("scales", [1.0, 1.0, a["scale"], a["scale"]])
         s.node("Resize", [s.x, "", scales], **how)
+        return
+    if s.opset >= 18:  # Resize's axes (opset 18): the sizes of H and W alone, which shape
+        # inference follows (a computed batch size would leave every axis unknown after it)
+        size = s.constant("size", value_ints=list(a["size"]))
+        s.node("Resize", [s.x, "", "", size], axes=[2, 3], **how)
         return
     # sizes must name the batch too: Shape(x)[:2] ++ (h, w)
     from onnx import TensorProto

@@ -21,7 +21,7 @@ from archc import nodes as n
 from archc.builtins import BUILTINS, call_builtin
 from archc.emit.codegen import py_literal
 from archc.errors import EmitError
-from archc.evaluate import ARITHMETIC, COMPARISONS, FunctionValue, index_value
+from archc.evaluate import ARITHMETIC, COMPARISONS, SPATIAL_FIELDS, FunctionValue, index_value
 from archc.source import Span
 
 
@@ -122,18 +122,22 @@ class TensorRef:
         name: str,
         channels: PyExpr,
         rank: int,
-        spatial: tuple[PyExpr, PyExpr] | None,
+        spatial: tuple[PyExpr, ...] | None,
+        last: bool = False,
     ) -> None:
         self.name = name
         self.channels = channels
         self.rank = rank
         self.spatial = spatial
+        self.last = last
 
     def attribute(self, field: str, span: Span) -> PyExpr:
-        if field == "channels":
-            return self.channels
         if field == "rank":
             return Lit(self.rank)
+        if field == "features" and (self.last or self.rank == 1):
+            return self.channels
+        if field == "channels" and not self.last:
+            return self.channels
         if self.rank == 1 and field == "shape":
             return tuple_of((self.channels,))
         if self.spatial is None:
@@ -141,12 +145,21 @@ class TensorRef:
                 f"the {field} of '{self.name}' is known only when the module is built "
                 "(it depends on the input's size), so a class cannot be written with it",
                 span,
-                ["use in.channels, or compute the size outside the block"],
+                [
+                    f"use in.{'features' if self.last else 'channels'}, or compute the size "
+                    "outside the block"
+                ],
             )
+        shape = (*self.spatial, self.channels) if self.last else (self.channels, *self.spatial)
         if field == "shape":
-            return tuple_of((self.channels, *self.spatial))
-        if field in ("height", "width"):
-            return self.spatial[0 if field == "height" else 1]
+            return tuple_of(shape)
+        if field == "channels":
+            return shape[0]
+        if field == "features":
+            return shape[-1]
+        axes = SPATIAL_FIELDS.get(self.rank, {})
+        if field in axes:
+            return shape[1 + axes[field]]
         raise EmitError(f"a tensor has no '.{field}'", span)
 
 

@@ -15,6 +15,7 @@ from archc.ops import (  # noqa: F401  (registration)
     pool,
     resample,
     slicing,
+    tokens,
 )
 from archc.ops.base import (
     ALIASES,

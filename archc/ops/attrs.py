@@ -33,12 +33,17 @@ def _int_at_least(v: Any, low: int) -> bool:
     return _is_int(v) and v >= low
 
 
-def _pair(v: Any, low: int) -> tuple[int, int] | None:
+def _pair(v: Any, low: int, n: int = 2) -> tuple[int, ...] | None:
+    """``v`` as ``n`` sizes >= ``low`` (one number stands for all of them), or None."""
     if _int_at_least(v, low):
-        return (v, v)
-    if isinstance(v, tuple) and len(v) == 2 and all(_int_at_least(x, low) for x in v):
-        return (v[0], v[1])
+        return (v,) * n
+    if isinstance(v, tuple) and len(v) == n and all(_int_at_least(x, low) for x in v):
+        return tuple(v)
     return None
+
+
+#: how an ``n``-size value is written, for messages
+_AXES_WORDS = {1: "a one-item tuple (l,)", 2: "a pair (h, w)", 3: "a triple (d, h, w)"}
 
 
 def normalise(spec: AttrSpec, value: Any) -> Any:
@@ -52,9 +57,9 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
     elif kind == "nonneg":
         result = value if _int_at_least(value, 0) else None
     elif kind == "pair":
-        result = _pair(value, 1)
+        result = _pair(value, 1, spec.n)
     elif kind == "pad":
-        result = "same" if value == "same" else _pair(value, 0)
+        result = "same" if value == "same" else _pair(value, 0, spec.n)
     elif kind == "sides":
         if isinstance(value, tuple) and len(value) == 4 and all(_int_at_least(x, 0) for x in value):
             result = tuple(value)
@@ -78,6 +83,8 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
         raise ValueError(f"unknown attribute kind {kind!r}")
     if result is None:
         words = _KIND_WORDS.get(kind) or " or ".join(show_value(c) for c in spec.choices)
+        if kind in ("pair", "pad") and spec.n != 2:
+            words = words.replace("a pair (h, w)", _AXES_WORDS.get(spec.n, f"{spec.n} sizes"))
         raise ArgProblem(f"'{spec.name}' must be {words}, not {show_value(value)}", spec.name)
     return result
 

@@ -56,7 +56,8 @@ class AttrSpec:
     """One op argument: its name, kind (how a value is checked and normalised) and default.
 
     Kinds: ``count`` (integer >= 1), ``nonneg`` (integer >= 0), ``pair`` (count or (h, w) of
-    counts), ``pad`` (nonneg, (h, w) or "same"), ``sides`` (nonneg, (h, w) or (left, right,
+    counts; ``n`` sizes, one per spatial axis, for ops on other ranks: ``(l,)``, ``(d, h, w)``),
+    ``pad`` (nonneg, ``n`` of them, or "same"), ``sides`` (nonneg, (h, w) or (left, right,
     top, bottom) as PyTorch's ``F.pad`` orders them; normalised to the four), ``float``,
     ``positive`` (a finite number > 0), ``prob`` (0 <= p < 1), ``bool``, ``choice`` (one of
     the strings in ``choices``).  A default written ``"=kernel"`` copies another attribute's
@@ -69,6 +70,8 @@ class AttrSpec:
     default: Any = REQUIRED
     doc: str = ""
     choices: tuple[str, ...] = ()
+    #: spatial axes a ``pair`` or ``pad`` value covers (1 for C×L ops, 3 for C×D×H×W ops)
+    n: int = 2
 
     @property
     def required(self) -> bool:
@@ -135,8 +138,9 @@ class Example:
 
 @dataclass(frozen=True)
 class SymbolicShape(Generic[T]):
-    """What is known of a tensor before its height and width are: channels (features when the
-    tensor is flat), rank (3: C×H×W, 1: F), and height and width where they can be known.
+    """What is known of a tensor before its spatial sizes are: channels (features when the
+    tensor is flat), rank (1: F, 2: C×L, 3: C×H×W, 4: C×D×H×W), and the sizes after the
+    channels (``spatial``: L, (H, W), (D, H, W)) where they can be known.
 
     ``T`` is whatever the caller counts with: ``int`` for a concrete check, an expression type
     for generated code (``archc.emit.pyexpr``).  ``channels`` is None when it depends on
@@ -145,7 +149,39 @@ class SymbolicShape(Generic[T]):
 
     channels: T | None
     rank: int
-    spatial: tuple[T, T] | None = None
+    spatial: tuple[T, ...] | None = None
+    #: the feature axis is the last one, not the first: tokens T×D, Swin's H×W×C.  Then
+    #: ``channels`` is the last axis's size and ``spatial`` the axes before it.
+    last: bool = False
+
+
+def last_axis(x: SymbolicShape[T]) -> T | None:
+    """The size of ``x``'s last axis (what ``linear`` and ``layernorm`` act on for tokens),
+    whatever its layout, or None when unknown."""
+    if x.last or x.rank == 1:
+        return x.channels
+    return x.spatial[-1] if x.spatial else None
+
+
+def leading_axes(x: SymbolicShape[T]) -> tuple[T, ...] | None:
+    """The sizes of every axis of ``x`` but the last (a token tensor's T), or None when one
+    is unknown."""
+    if x.last:
+        return x.spatial
+    if x.rank == 1:
+        return ()
+    if x.spatial is None or x.channels is None:
+        return None
+    return (x.channels, *x.spatial[:-1])
+
+
+def features_last(x: SymbolicShape[T], size: T, leading: tuple[T, ...] | None) -> SymbolicShape[T]:
+    """A tensor whose last axis (the features) has ``size`` after ``leading`` axes: a token
+    tensor T×D, or a flat one when there are none."""
+    rank = 1 + (len(leading) if leading is not None else x.rank - 1)
+    if rank == 1:
+        return SymbolicShape(size, 1)
+    return SymbolicShape(size, rank, leading, last=True)
 
 
 class Arithmetic(Protocol[T]):
@@ -189,8 +225,7 @@ INT_ARITHMETIC = IntArithmetic()
 
 def symbolic_of(shape: Shape) -> SymbolicShape[int]:
     """A concrete shape as a :class:`SymbolicShape` (everything known)."""
-    spatial = (shape[1], shape[2]) if len(shape) == 3 else None
-    return SymbolicShape(shape[0], len(shape), spatial)
+    return SymbolicShape(shape[0], len(shape), shape[1:] if len(shape) > 1 else None)
 
 
 class Op:
@@ -225,6 +260,9 @@ class Op:
     shape_doc: ClassVar[str] = "unchanged"
     #: a Graphviz style name overriding the one derived from ``traits`` (None: derived).
     diagram_style: ClassVar[str | None] = None
+    #: the op whose per-op table rows (peer conventions, training save rules) this op shares
+    #: when a table has none of its own: ``conv1d`` and ``conv3d`` count as ``conv`` does.
+    family: ClassVar[str | None] = None
 
     @property
     def is_merge(self) -> bool:

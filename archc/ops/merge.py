@@ -18,7 +18,18 @@ from archc.ops.base import (
     register,
 )
 
-_AXES = ("channels", "height", "width")
+#: axis names by rank, for messages (a flat tensor's one axis is its features)
+_AXES = {
+    1: ("features",),
+    2: ("channels", "length"),
+    3: ("channels", "height", "width"),
+    4: ("channels", "depth", "height", "width"),
+}
+
+
+def _axis(i: int, rank: int) -> str:
+    names = _AXES.get(rank)
+    return names[i] if names else f"axis {i}"
 
 
 @register
@@ -26,11 +37,13 @@ class Concat(Op):
     name = "concat"
     doc = "Joins tensors along channels (Inception branches)."
     traits = frozenset({"merge"})
-    shape_doc = "channels add up; heights and widths must agree"
+    shape_doc = "channels add up; the other axes (height and width, or L, or D×H×W) must agree"
     examples = (
         Example("concat(a, b)", ((3, 8, 8), (5, 8, 8))),
         Example("concat(a, b, c)", ((4, 11, 10), (3, 11, 10), (4, 11, 10))),
         Example("concat(a, b)", ((6,), (4,))),
+        Example("concat(a, b)", ((3, 9), (2, 9))),
+        Example("concat(a, b)", ((3, 2, 4, 4), (2, 2, 4, 4))),
     )
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
@@ -40,8 +53,8 @@ class Concat(Op):
                 raise ShapeProblem(
                     f"concat inputs differ in rank: {first_name} is {dims(first)}, {name} is {dims(x)}"
                 )
-            if len(x) == 3 and x[1:] != first[1:]:
-                axis = "height" if x[1] != first[1] else "width"
+            if x[1:] != first[1:]:
+                axis = next(_axis(i, len(x)) for i in range(1, len(x)) if x[i] != first[i])
                 raise ShapeProblem(
                     f"concat inputs differ in {axis}: {first_name} is {dims(first[1:])}, "
                     f"{name} is {dims(x[1:])}"
@@ -54,6 +67,8 @@ class Concat(Op):
         channels = [x.channels for x in ins]
         known = [c for c in channels if c is not None]
         total = ar.total(known) if len(known) == len(channels) else None
+        if ins[0].last:  # tokens: concatenated along T, the features kept
+            return SymbolicShape(ins[0].channels, ins[0].rank, None, last=True)
         return SymbolicShape(total, ins[0].rank, ins[0].spatial)
 
 
@@ -70,7 +85,7 @@ def broadcast(op: str, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
             )
         for i, size in enumerate(x):
             if size != out[i] and 1 not in (size, out[i]):
-                axis = _AXES[i] if len(x) == 3 else "features"
+                axis = _axis(i, len(x))
                 raise ShapeProblem(
                     f"{op} inputs differ in {axis}: {first_name} is {dims(first)}, {name} is "
                     f"{dims(x)} (sizes must agree, or one must be 1 to broadcast)"
@@ -109,10 +124,11 @@ class _Elementwise(Op):
         channels = _wider([x.channels for x in ins])
         known = [x.spatial for x in ins if x.spatial is not None]
         spatial = None
-        if len(known) == len(ins):
-            h, w = _wider([k[0] for k in known]), _wider([k[1] for k in known])
-            spatial = None if h is None or w is None else (h, w)
-        return SymbolicShape(channels, ins[0].rank, spatial)
+        if len(known) == len(ins) and len({len(k) for k in known}) == 1:
+            sizes = [_wider([k[i] for k in known]) for i in range(len(known[0]))]
+            found = [v for v in sizes if v is not None]
+            spatial = tuple(found) if len(found) == len(sizes) else None
+        return SymbolicShape(channels, ins[0].rank, spatial, ins[0].last)
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return (len(ins) - 1) * elements(out)
@@ -128,6 +144,7 @@ class Add(_Elementwise):
         Example("add(a, b, c)", ((3, 5, 6), (3, 5, 6), (3, 5, 6))),
         Example("add(a, b)", ((4, 8, 8), (4, 1, 1))),
         Example("add(a, b)", ((1, 5, 6), (3, 5, 1))),
+        Example("add(a, b)", ((4, 9), (4, 9))),
     )
 
 
@@ -141,6 +158,7 @@ class Mul(_Elementwise):
         Example("mul(a, b)", ((4, 8, 8), (4, 8, 8))),
         Example("mul(a, b, c)", ((4, 5, 6), (1, 5, 6), (4, 1, 1))),
         Example("mul(a, b)", ((6,), (6,))),
+        Example("mul(a, b)", ((4, 3, 5, 6), (4, 1, 1, 1))),  # 3-D squeeze-excitation
     )
 
 
@@ -162,6 +180,4 @@ class Input(Op):
         shape = ar.items(a["shape"])
         if shape is None:
             raise ShapeProblem("an input's shape must be known")
-        return SymbolicShape(
-            shape[0], len(shape), (shape[1], shape[2]) if len(shape) == 3 else None
-        )
+        return SymbolicShape(shape[0], len(shape), tuple(shape[1:]) if len(shape) > 1 else None)

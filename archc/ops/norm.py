@@ -12,7 +12,9 @@ from archc.ops.base import (
     Example,
     Op,
     Shape,
+    ShapeProblem,
     TensorSpec,
+    dims,
     elements,
     register,
 )
@@ -25,13 +27,25 @@ class BatchNorm(Op):
     doc = "Batch normalisation per channel (or feature): weight and bias, running mean and var."
     traits = frozenset({"weights", "normalization"})
     attrs = (AttrSpec("eps", "float", 1e-5), AttrSpec("momentum", "float", 0.1))
-    shape_doc = "unchanged; per channel (or feature)"
-    examples = (Example("batchnorm"), Example("batchnorm(eps=0.001)", ((16,),)))
+    shape_doc = "unchanged; per channel (or feature); any rank: F, C×L, C×H×W, C×D×H×W"
+    examples = (
+        Example("batchnorm"),
+        Example("batchnorm(eps=0.001)", ((16,),)),
+        Example("batchnorm(momentum=0.01)", ((4, 9),)),
+        Example("batchnorm", ((4, 3, 5, 6),)),
+    )
 
     def check(self, a: Attrs) -> None:
         eps = a["eps"]
         if not (math.isfinite(eps) and eps > 0):  # NaN fails both comparisons
             raise ArgProblem(f"eps must be a finite number > 0, got {eps!r}", "eps")
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        if len(ins[0]) > 4:
+            raise ShapeProblem(
+                f"batchnorm takes F, C×L, C×H×W or C×D×H×W, got {dims(ins[0])} from {names[0]}"
+            )
+        return ins[0]
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         c = (ins[0][0],)

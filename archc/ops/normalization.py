@@ -61,6 +61,8 @@ class GroupNorm(Op):
         Example("groupnorm(2)"),
         Example("groupnorm(1, eps=0.001, affine=false)", ((6, 5, 7),)),
         Example("groupnorm(3)", ((6,),)),
+        Example("groupnorm(2)", ((6, 9),)),
+        Example("groupnorm(3)", ((6, 3, 4, 5),)),
     )
 
     def check(self, a: Attrs) -> None:
@@ -87,7 +89,10 @@ class GroupNorm(Op):
 @register
 class InstanceNorm(Op):
     name = "instancenorm"
-    doc = "Instance normalisation: each channel over its own positions (nn.InstanceNorm2d)."
+    doc = (
+        "Instance normalisation: each channel over its own positions (nn.InstanceNorm2d; "
+        "1d and 3d for C×L and C×D×H×W)."
+    )
     traits = frozenset({"weights", "normalization", "spatial"})
     attrs = (
         AttrSpec("eps", "float", 1e-5),
@@ -100,9 +105,11 @@ class InstanceNorm(Op):
         ),
         AttrSpec("momentum", "float", 0.1),
     )
-    shape_doc = "unchanged; needs C×H×W"
+    shape_doc = "unchanged; needs C×L, C×H×W or C×D×H×W"
     examples = (
         Example("instancenorm"),
+        Example("instancenorm(affine=true)", ((4, 9),)),
+        Example("instancenorm", ((4, 3, 5, 6),)),
         Example("instancenorm(affine=true)", ((4, 5, 7),)),
         Example("instancenorm(eps=0.001, affine=true, track_running_stats=true)"),
     )
@@ -111,9 +118,10 @@ class InstanceNorm(Op):
         _check_eps(a)
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
-        if len(ins[0]) != 3:
+        if not 2 <= len(ins[0]) <= 4:
             raise ShapeProblem(
-                f"instancenorm needs a C×H×W input, got {dims(ins[0])} from {names[0]}"
+                "instancenorm needs a C×L, C×H×W or C×D×H×W input, "
+                f"got {dims(ins[0])} from {names[0]}"
             )
         return ins[0]
 
@@ -141,29 +149,46 @@ class LayerNorm(Op):
     name = "layernorm"
     doc = (
         "Layer normalisation over channels at each position (ConvNeXt's LayerNorm2d); over the "
-        "features of a flat input (nn.LayerNorm)."
+        "features of a flat input or of each T×D token (nn.LayerNorm)."
     )
     traits = frozenset({"weights", "normalization"})
     attrs = (
         AttrSpec("eps", "float", 1e-5, "ConvNeXt uses 1e-6"),
         AttrSpec("affine", "bool", True, "a learned weight and bias per channel"),
     )
-    shape_doc = "unchanged; statistics over C at each of the H·W positions"
+    shape_doc = (
+        "unchanged; statistics over C at each of the H·W positions (C×H×W), over D for each "
+        "token (T×D), over the features (F)"
+    )
     examples = (
         Example("layernorm"),
         Example("layernorm(eps=0.000001)", ((6, 5, 7),)),
         Example("layernorm(affine=false)", ((10,),)),
         Example("layernorm", ((12,),)),
+        Example("layernorm(eps=0.000001)", ((5, 8),)),  # tokens: over D
     )
 
     def check(self, a: Attrs) -> None:
         _check_eps(a)
 
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        if len(ins[0]) == 2:  # tokens: over each token's features
+            return ins[0]
+        return _flat_or_map(self.name, ins[0], names[0])
+
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
-        return _affine(ins[0][0]) if a["affine"] else []
+        x = ins[0]
+        return _affine(x[-1] if len(x) == 2 else x[0]) if a["affine"] else []
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return _normalise_flops(a, out)
+
+
+def _flat_or_map(op: str, x: Shape, name: str) -> Shape:
+    """``x`` when it is F or C×H×W: the ranks whose channel axis the op's emissions agree on."""
+    if len(x) not in (1, 3):
+        raise ShapeProblem(f"{op} takes F or C×H×W, got {dims(x)} from {name}")
+    return x
 
 
 @register
@@ -178,6 +203,9 @@ class LayerScale(Op):
     def check(self, a: Attrs) -> None:
         if not math.isfinite(a["init"]):
             raise ArgProblem(f"init must be finite, got {a['init']!r}", "init")
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        return _flat_or_map(self.name, ins[0], names[0])
 
     def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
         x = ins[0]

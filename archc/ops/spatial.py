@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from archc.ops.base import ShapeProblem, dims
+from archc.ops.base import REGISTRY, ShapeProblem, dims
 
 
 def window_out(
@@ -35,8 +35,25 @@ def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+_MAP_WORDS = {1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
+
+
+def map_input(op: str, x: tuple[int, ...], name: str, nd: int) -> tuple[int, tuple[int, ...]]:
+    """``x`` as channels and ``nd`` spatial sizes, or a :class:`ShapeProblem` naming ``op``,
+    where ``x`` came from, and the op of the same family that takes ``x``'s rank."""
+    if len(x) != nd + 1:
+        hint = ""
+        if len(x) - 1 in _MAP_WORDS:
+            base = op.removesuffix("1d").removesuffix("3d")
+            other = base if len(x) == 3 else f"{base}{len(x) - 1}d"
+            if other in REGISTRY:
+                hint = f": use {other} for a {_MAP_WORDS[len(x) - 1]} input"
+        words = _MAP_WORDS.get(nd, f"rank-{nd + 1}")
+        raise ShapeProblem(f"{op} needs a {words} input, got {dims(x)} from {name}{hint}")
+    return x[0], tuple(x[1:])
+
+
 def spatial_input(op: str, x: tuple[int, ...], name: str) -> tuple[int, int, int]:
     """``x`` as (C, H, W), or a :class:`ShapeProblem` naming ``op`` and where ``x`` came from."""
-    if len(x) != 3:
-        raise ShapeProblem(f"{op} needs a C×H×W input, got {dims(x)} from {name}")
-    return x[0], x[1], x[2]
+    c, (h, w) = map_input(op, x, name, 2)
+    return c, h, w

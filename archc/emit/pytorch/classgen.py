@@ -33,7 +33,7 @@ from archc.emit.pytorch.names import (
     MODULE_ATTRIBUTES,
 )
 from archc.emit.pytorch.statements import Do, For, If, Store, render_statements
-from archc.emit.pytorch.table import TORCH_OPS, OpContext, Tensor
+from archc.emit.pytorch.table import TORCH_OPS, Form, OpContext, Tensor
 from archc.errors import EmitError
 from archc.evaluate import Callee
 from archc.ir import G_INPUTS
@@ -127,7 +127,7 @@ class ClassGen:
         self.fwd_reads: set[str] = set()
         self.returns: list[str] = []
         self.in_var = ""
-        self.in_rank = 3
+        self.in_form: Form = (3, False)
         self.out: Tensor | None = None
         self.expose_out = False
         self.out_attr = ""
@@ -146,7 +146,8 @@ class ClassGen:
         """What an expression sees: the frame's values, then its tensors (``in.channels``),
         then the ops and blocks, which are values too (``activation=hardswish``)."""
         refs = {
-            name: px.TensorRef(name, t.size, t.rank, t.spatial) for name, t in frame.tensors.items()
+            name: px.TensorRef(name, t.size, t.rank, t.spatial, t.last)
+            for name, t in frame.tensors.items()
         }
         return ChainMap(frame.values, refs, self.em.callees)
 
@@ -229,7 +230,7 @@ class ClassGen:
         shape = self.em.net.shape(node)
         var = self.tensor_var(stmt.name)
         self.fwd_params.append(var)
-        spatial = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
+        spatial = tuple(px.lit(v) for v in shape[1:]) if len(shape) > 1 else None
         tensor = Tensor(var, px.lit(shape[0]), len(shape), spatial)
         frame.tensors[stmt.name] = tensor
         frame.current = tensor
@@ -445,7 +446,7 @@ class ClassGen:
                 found = ChainMap(self.em.globals, self.em.callees).get(p.default.name)
                 if found is not None and _is_callee(found):
                     fixed[p.name] = found
-        cls = self.em.block_class(block, source.rank, link.span, fixed)
+        cls = self.em.block_class(block, source.form, link.span, fixed)
         var_of = {spec: var for spec, var, _ in cls.param_vars}
         default_of = {spec: default for spec, _, default in cls.param_vars}
         mapping: dict[str, px.PyExpr] = {cls.in_var: source.size}
@@ -495,13 +496,10 @@ class ClassGen:
         spatial = None
         if self.out.spatial is not None:
             try:
-                spatial = (
-                    px.substitute(self.out.spatial[0], mapping, strict=True),
-                    px.substitute(self.out.spatial[1], mapping, strict=True),
-                )
+                spatial = tuple(px.substitute(v, mapping, strict=True) for v in self.out.spatial)
             except px.Unresolved:
                 spatial = None
-        return Tensor("", size, self.out.rank, spatial)
+        return Tensor("", size, self.out.rank, spatial, self.out.last)
 
     # ------------------------------------------------------------------ repeat
     def repeat(self, stmt: n.Repeat, frame: Frame) -> None:
@@ -570,12 +568,14 @@ class ClassGen:
             self._init_at.append(loop)
             outer, self._init_at = self._init_at, loop.body
             values = frame.values.new_child({stmt.index: px.Var(index)} if stmt.index else {})
-            x_in = Tensor(source.var, px.Var(carried), source.rank, None)
+            x_in = Tensor(source.var, px.Var(carried), source.rank, None, source.last)
             call, x, iteration_ctx = self.iteration(stmt, values, x_in, f"{layers}[-1]")
             self.do_init(Call(f"{layers}.append", (call,)))
             self.init_reads.add(layers)
-            if x.rank != source.rank:
-                raise EmitError("each iteration of a repeat must keep its input's rank", stmt.span)
+            if x.form != source.form:
+                raise EmitError(
+                    "each iteration of a repeat must keep its input's rank and layout", stmt.span
+                )
             step = x.size
             if step != px.Var(carried):
                 self.do_init(self.code(step), carried, pure=True)
@@ -592,7 +592,7 @@ class ClassGen:
             else:
                 size = px.Var(carried, px.Recur(source.size, step, count, carried, index))
                 self.init_reads.add(carried)
-            out = Tensor("", size, x.rank, None)
+            out = Tensor("", size, x.rank, None, x.last)
         item = Child("", iteration_ctx, iteration_ctx is None)
         self.ctx.add(stmt.name, Child(attr, Container(item=item, items=per_iteration)))
         var = self.tensor_var(stmt.name)
@@ -619,7 +619,7 @@ class ClassGen:
             ctx, call, _, out, _ = self.chain_module(links, prefix, frame, [x], None)
             assert call is not None
             return call, out, ctx
-        body = self.em.body_class(stmt, self, values, x.rank)
+        body = self.em.body_class(stmt, self, values, x.form)
         args: list[str | Call] = [self.code(x.size)]
         mapping: dict[str, px.PyExpr] = {body.in_var: x.size}
         kwargs: list[tuple[str, str | Call]] = []
@@ -768,10 +768,10 @@ def join_tensors(test: px.PyExpr, a: Tensor | None, b: Tensor | None, span: Span
         found = a or b
         assert found is not None
         return found
-    if a.rank != b.rank:
-        raise EmitError("the branches of this if give tensors of different ranks", span)
+    if a.form != b.form:
+        raise EmitError("the branches of this if give tensors of different ranks or layouts", span)
     spatial = a.spatial if a.spatial == b.spatial else None
-    return Tensor(a.var, px.ifelse(test, a.size, b.size), a.rank, spatial)
+    return Tensor(a.var, px.ifelse(test, a.size, b.size), a.rank, spatial, a.last)
 
 
 def _iteration_links(stmt: n.Repeat) -> tuple[n.Link, ...]:

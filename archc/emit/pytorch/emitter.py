@@ -25,7 +25,7 @@ from archc.emit.pytorch.functions import render_function
 from archc.emit.pytorch.helpers import HELPERS
 from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES
 from archc.emit.pytorch.statements import Do, If, Store
-from archc.emit.pytorch.table import TORCH_OPS, Attrs, OpContext, Tensor
+from archc.emit.pytorch.table import TORCH_OPS, Attrs, Form, OpContext, Tensor
 from archc.errors import ArchError, EmitError, IRError
 from archc.evaluate import Callee, FunctionValue
 from archc.ir import G_BLOCKS, G_CONST_DEFS, G_CONSTS, G_NETWORK
@@ -147,25 +147,27 @@ class Emitter:
         ctx: OpContext,
     ) -> Tensor:
         shapes = [t.shape for t in inputs]
+        ins = [SymbolicShape(t.size, t.rank, t.spatial, t.last) for t in inputs]
+        out = op.symbolic_shape(attrs, ins, EXPR_ARITHMETIC)
         if concrete is not None and all(s is not None for s in shapes):
             try:
                 shape = op.shape(concrete, shapes, [t.var for t in inputs])  # type: ignore[arg-type]
             except ShapeProblem as exc:
                 raise EmitError(str(exc), ctx.link.span) from None
-            known = (px.lit(shape[1]), px.lit(shape[2])) if len(shape) == 3 else None
-            return Tensor("", px.lit(shape[0]), len(shape), known)
-        ins = [SymbolicShape(t.size, t.rank, t.spatial) for t in inputs]
-        out = op.symbolic_shape(attrs, ins, EXPR_ARITHMETIC)
+            last = out.last and len(shape) > 1
+            features, rest = (shape[-1], shape[:-1]) if last else (shape[0], shape[1:])
+            known = tuple(px.lit(v) for v in rest) if rest else None
+            return Tensor("", px.lit(features), len(shape), known, last)
         # a flatten of a map whose size only elaboration knows: the IR's number, when every
         # instance of this layer agrees on it
         size = out.channels if out.channels is not None else ctx.ir_features()
-        return Tensor("", size, out.rank, out.spatial)
+        return Tensor("", size, out.rank, out.spatial, out.last)
 
     # ------------------------------------------------------------------ classes
     def block_class(
         self,
         block: n.BlockDef,
-        rank: int,
+        form: Form,
         span: Span,
         fixed: Mapping[str, px.PyExpr] | None = None,
     ) -> ClassGen:
@@ -176,9 +178,10 @@ class Emitter:
         key = block.name if not variant else f"{block.name}:{variant}"
         cls = self.blocks.get(key)
         if cls is not None:
-            if cls.in_rank != rank:
+            if cls.in_form != form:
                 raise EmitError(
-                    f"block '{block.name}' is called with inputs of different ranks", span
+                    f"block '{block.name}' is called with inputs of different ranks or layouts",
+                    span,
                 )
             if cls.out is None:
                 raise EmitError(f"block '{block.name}' calls itself", span)
@@ -189,12 +192,12 @@ class Emitter:
             doc = f"Block ``{block.name}`` with {chosen}{where(block.span)}."
             suffix = "".join(camel(v) for _, v in variant)
             self.modules.name(("block", key), camel(block.name) + suffix)
-        cls = self.new_class(("block", key), doc, rank)
+        cls = self.new_class(("block", key), doc, form)
         self.blocks[key] = cls
         values: ChainMap[str, px.PyExpr] = ChainMap({}, dict(fixed), self.globals)
         types = self.param_types(block.name)
         # a default may read the block's input: hidden=in.channels * 6
-        in_ref = {BLOCK_INPUT: px.TensorRef(BLOCK_INPUT, px.Var(cls.in_var), rank, None)}
+        in_ref = {BLOCK_INPUT: px.TensorRef(BLOCK_INPUT, px.Var(cls.in_var), form[0], None)}
         for p in block.params:
             if p.name in fixed:
                 continue
@@ -220,9 +223,7 @@ class Emitter:
             values.maps[1][p.name] = px.Var(var)
         x = cls.fwd.name(("in",), "x")
         cls.fwd_params.append(x)
-        frame = Frame(
-            values, ChainMap({BLOCK_INPUT: Tensor(x, px.Var(cls.in_var), rank)}), None, ""
-        )
+        frame = Frame(values, ChainMap({BLOCK_INPUT: _block_input(x, cls, form)}), None, "")
         frame.current = frame.tensors[BLOCK_INPUT]
         cls.body(block.body, frame)
         out = frame.tensors.get(BLOCK_OUTPUT) or frame.current
@@ -232,11 +233,11 @@ class Emitter:
         self.order.append(cls)
         return cls
 
-    def new_class(self, key: tuple[Any, ...], doc: str, rank: int) -> ClassGen:
+    def new_class(self, key: tuple[Any, ...], doc: str, form: Form) -> ClassGen:
         """A generated module class whose constructor starts with ``in_channels``: block classes
         and repeat-iteration classes both take their input's channel count first."""
         cls = ClassGen(self, self.modules.name(key), doc)
-        cls.in_rank = rank
+        cls.in_form = form
         cls.unnamed = "y"
         cls.in_var = cls.locals.name(("in_channels",), "in_channels")
         cls.params.append((cls.in_var, "int", None))
@@ -252,7 +253,7 @@ class Emitter:
         return {k: v.pop() for k, v in seen.items() if len(v) == 1}
 
     def body_class(
-        self, stmt: n.Repeat, owner: ClassGen, values: ChainMap[str, px.PyExpr], rank: int
+        self, stmt: n.Repeat, owner: ClassGen, values: ChainMap[str, px.PyExpr], form: Form
     ) -> ClassGen:
         used = [name for name in names_in(stmt.body) if name in values]
         # an op or block a row passes (a table's activation column) is built into the class:
@@ -278,8 +279,10 @@ class Emitter:
         key = (stmt.span, variant)
         cls = self.bodies.get(key)
         if cls is not None:
-            if cls.in_rank != rank:
-                raise EmitError("each iteration of a repeat must keep its input's rank", stmt.span)
+            if cls.in_form != form:
+                raise EmitError(
+                    "each iteration of a repeat must keep its input's rank and layout", stmt.span
+                )
             return cls
         doc = f"One iteration of the {stmt.keyword} ``{stmt.name}`` in ``{owner.name}``."
         if variant:
@@ -287,7 +290,7 @@ class Emitter:
             doc = f"One iteration of the {stmt.keyword} ``{stmt.name}`` in ``{owner.name}``, {chosen}."
             base = f"{camel(stmt.name)}Iteration" + "".join(camel(v) for _, v in variant)
             self.modules.name(("body", key), base)
-        cls = self.new_class(("body", key if variant else stmt.span), doc, rank)
+        cls = self.new_class(("body", key if variant else stmt.span), doc, form)
         self.bodies[key] = cls
         inner: dict[str, px.PyExpr] = dict(fixed)
         for name in used:
@@ -308,8 +311,8 @@ class Emitter:
         frame = Frame(
             ChainMap({}, inner, self.globals),
             # the body sees the previous iteration's output as in (in.channels in a test)
-            ChainMap({BLOCK_INPUT: Tensor(x, px.Var(cls.in_var), rank)}),
-            Tensor(x, px.Var(cls.in_var), rank),
+            ChainMap({BLOCK_INPUT: _block_input(x, cls, form)}),
+            _block_input(x, cls, form),
             "",
             closed=True,
         )
@@ -629,3 +632,10 @@ def _call_arguments(stmts: Iterable[n.Stmt]) -> list[n.Expr]:
 
     walk(stmts)
     return found
+
+
+def _block_input(var: str, cls: ClassGen, form: Form) -> Tensor:
+    """A generated class's ``forward`` input: its channels are the constructor's first
+    argument, its spatial sizes unknown (one class serves every size)."""
+    rank, last = form
+    return Tensor(var, px.Var(cls.in_var), rank, None, last)

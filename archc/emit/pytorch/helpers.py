@@ -71,6 +71,78 @@ class StochasticDepth(nn.Module):
             noise.div_(survival)
         return x * noise
 ''',
+    "Tokens": '''
+class Tokens(nn.Module):
+    """A map's positions as tokens (archc's tokens): N×C×H×W -> N×(H·W)×C."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).transpose(1, 2)
+''',
+    "ClassToken": '''
+class ClassToken(nn.Module):
+    """Prepends a learned token to N×T×D tokens (ViT's class token), starting at zero."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.empty(1, 1, dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.token)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+''',
+    "PositionEmbedding": '''
+class PositionEmbedding(nn.Module):
+    """Adds a learned 1×T×D position embedding to N×T×D tokens (ViT's, drawn with std 0.02)."""
+
+    def __init__(self, tokens: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(1, tokens, dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight
+''',
+    "Select": '''
+class Select(nn.Module):
+    """One token of N×T×D tokens (archc's select): x[:, index], the class token at 0."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.index]
+''',
+    "SelfAttention": '''
+class SelfAttention(nn.MultiheadAttention):
+    """Multi-head self-attention over N×T×D tokens (archc's attention), written out:
+    softmax(Q·Kᵀ/√d)·V per head between the joint q, k, v projection and the output
+    projection.  Its tensors and state dict are nn.MultiheadAttention's (as torchvision's ViT
+    holds them); only forward differs, so that every product is an op a reader (and a FLOP
+    counter) sees."""
+
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__(dim, heads, dropout=dropout, bias=bias, batch_first=True)
+
+    def reset_parameters(self) -> None:
+        self._reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        n, t, d = x.shape
+        depth = d // self.num_heads
+        qkv = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias)
+        q, k, v = qkv.view(n, t, 3, self.num_heads, depth).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-2, -1) * depth**-0.5
+        weights = nn.functional.dropout(scores.softmax(dim=-1), self.dropout, self.training)
+        context = (weights @ v).transpose(1, 2).reshape(n, t, d)
+        return self.out_proj(context)
+''',
 }
 
 

@@ -18,16 +18,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from archc.emit.pytorch.classgen import ClassGen
 
 
+#: a tensor's rank and whether its channels come last (see :class:`Tensor`)
+Form = tuple[int, bool]
+
+
 @dataclass(frozen=True)
 class Tensor:
     """A tensor while a class is generated: the ``forward`` variable holding it, and what
-    ``__init__`` knows of it: channels (features when flat), rank, and height and width where
-    they can be known (always at network level; after a global pool inside a block)."""
+    ``__init__`` knows of it: channels (features when flat), rank, and the spatial sizes (L,
+    H×W or D×H×W) where they can be known (always at network level; after a global pool
+    inside a block)."""
 
     var: str
     size: px.PyExpr
-    rank: int  # 3: C×H×W, 1: F
-    spatial: tuple[px.PyExpr, px.PyExpr] | None = None
+    rank: int  # 1: F, 2: C×L, 3: C×H×W, 4: C×D×H×W
+    spatial: tuple[px.PyExpr, ...] | None = None
+    #: channels last (tokens T×D): ``size`` is the last axis, ``spatial`` the ones before it
+    last: bool = False
+
+    @property
+    def form(self) -> Form:
+        """Rank and layout: what a generated class's input must keep across its calls."""
+        return (self.rank, self.last)
 
     @property
     def shape(self) -> tuple[int, ...] | None:
@@ -36,10 +48,10 @@ class Tensor:
             return None
         if self.rank == 1:
             return (self.size.value,)
-        if self.spatial is not None:
-            h, w = self.spatial
-            if isinstance(h, px.Lit) and isinstance(w, px.Lit):
-                return (self.size.value, h.value, w.value)
+        if self.spatial is not None and all(isinstance(v, px.Lit) for v in self.spatial):
+            rest: tuple[int, ...] = tuple(v.value for v in self.spatial)  # type: ignore[union-attr,misc]
+            size: int = self.size.value
+            return (*rest, size) if self.last else (size, *rest)
         return None
 
 
@@ -91,11 +103,19 @@ def _conv(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
         kwargs.append(("padding", ctx.pair(a["pad"])))
     kwargs += _kw(ctx, a, [("dilation", "dilation", (1, 1)), ("groups", "groups", 1)])
     kwargs += _kw(ctx, a, [("bias", "bias", True)])
-    return Call("nn.Conv2d", (ctx.code(ins[0].size), ctx.code(a["out"])), tuple(kwargs))
+    cls = _nd("nn.Conv", ins[0])
+    return Call(cls, (ctx.code(ins[0].size), ctx.code(a["out"])), tuple(kwargs))
 
 
-def _pool(cls: str, extra: tuple[tuple[str, str, Any], ...] = ()) -> Callable[..., Call]:
+def _nd(family: str, x: Tensor) -> str:
+    """PyTorch's class of ``family`` for ``x``'s spatial rank: ``nn.Conv`` -> ``nn.Conv3d``
+    for a C×D×H×W input (a flat input counts as 1-D, as ``nn.BatchNorm1d`` takes it)."""
+    return f"{family}{max(1, x.rank - 1)}d"
+
+
+def _pool(family: str, extra: tuple[tuple[str, str, Any], ...] = ()) -> Callable[..., Call]:
     def render(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+        cls = _nd(family, ins[0])
         kwargs = [("kernel_size", ctx.pair(a["kernel"]))]
         if a["stride"] is not a["kernel"] and a["stride"] != a["kernel"]:
             kwargs.append(("stride", ctx.pair(a["stride"])))
@@ -107,15 +127,55 @@ def _pool(cls: str, extra: tuple[tuple[str, str, Any], ...] = ()) -> Callable[..
     return render
 
 
+def _last_axis(x: Tensor, ctx: OpContext) -> px.PyExpr:
+    """The size of ``x``'s last axis (a token's features), which ``nn.Linear``,
+    ``nn.LayerNorm`` and attention are built with."""
+    if x.last or x.rank == 1:
+        return x.size
+    if x.spatial is not None:
+        return x.spatial[-1]
+    raise EmitError(
+        f"this layer works on the last axis of a {x.rank}-axis tensor whose size is known only "
+        "when the module is built",
+        ctx.link.span,
+        ["make the tensor with 'tokens' (its features then come last)"],
+    )
+
+
+def _token_count(x: Tensor, ctx: OpContext) -> px.PyExpr:
+    """T of a T×D token tensor, for layers sized by it (a position embedding)."""
+    if x.last and x.spatial is not None:
+        return x.spatial[0]
+    if not x.last and x.rank == 2:
+        return x.size
+    raise EmitError(
+        "the number of tokens is known only when the module is built, and this layer is "
+        "sized by it",
+        ctx.link.span,
+        ["add the position embedding at network level, where the input size is known"],
+    )
+
+
 def _linear(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     kwargs = _kw(ctx, a, [("bias", "bias", True)])
-    return Call("nn.Linear", (ctx.code(ins[0].size), ctx.code(a["out"])), tuple(kwargs))
+    features = _last_axis(ins[0], ctx)
+    return Call("nn.Linear", (ctx.code(features), ctx.code(a["out"])), tuple(kwargs))
+
+
+def _attention(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = _kw(ctx, a, [("dropout", "dropout", 0.0), ("bias", "bias", True)])
+    dim = ctx.code(_last_axis(ins[0], ctx))
+    return Call("SelfAttention", (dim, ctx.code(a["heads"])), tuple(kwargs))
+
+
+def _pos_embed(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    x = ins[0]
+    return Call("PositionEmbedding", (ctx.code(_token_count(x, ctx)), ctx.code(_last_axis(x, ctx))))
 
 
 def _batchnorm(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     kwargs = _kw(ctx, a, [("eps", "eps", 1e-5), ("momentum", "momentum", 0.1)])
-    cls = "nn.BatchNorm2d" if ins[0].rank == 3 else "nn.BatchNorm1d"
-    return Call(cls, (ctx.code(ins[0].size),), tuple(kwargs))
+    return Call(_nd("nn.BatchNorm", ins[0]), (ctx.code(ins[0].size),), tuple(kwargs))
 
 
 def _lrn(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
@@ -164,13 +224,14 @@ def _instancenorm(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
         ("affine", "affine", False),
         ("track_running_stats", "track_running_stats", False),
     ]
-    return Call("nn.InstanceNorm2d", (ctx.code(ins[0].size),), tuple(_kw(ctx, a, specs)))
+    return Call(_nd("nn.InstanceNorm", ins[0]), (ctx.code(ins[0].size),), tuple(_kw(ctx, a, specs)))
 
 
 def _layernorm(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     kwargs = _kw(ctx, a, [("eps", "eps", 1e-5), ("elementwise_affine", "affine", True)])
-    cls = "LayerNorm2d" if ins[0].rank == 3 else "nn.LayerNorm"
-    return Call(cls, (ctx.code(ins[0].size),), tuple(kwargs))
+    if ins[0].rank == 3:
+        return Call("LayerNorm2d", (ctx.code(ins[0].size),), tuple(kwargs))
+    return Call("nn.LayerNorm", (ctx.code(_last_axis(ins[0], ctx)),), tuple(kwargs))
 
 
 def _layer_scale(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
@@ -205,7 +266,9 @@ def _upsample(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     if _is(a["size"], None):
         kwargs = [("scale_factor", ctx.code(a["scale"]))]
     else:
-        kwargs = [("size", ctx.pair(a["size"]))]
+        # always (h, w): nn.Upsample takes one number too, but tools read size as given
+        # (DeepSpeed counts an int size as one pixel)
+        kwargs = [("size", ctx.code(a["size"]))]
     kwargs += _kw(ctx, a, [("mode", "mode", "nearest"), ("align_corners", "align_corners", False)])
     return Call("nn.Upsample", (), tuple(kwargs))
 
@@ -225,6 +288,19 @@ def _pad(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     if mode.value == "zero" and not _is(a["value"], 0.0):
         return Call("nn.ConstantPad2d", (amount, ctx.code(a["value"])))
     return Call(_PAD_MODULES[mode.value], (amount,))
+
+
+def _adaptive(family: str) -> Callable[..., Call]:
+    return lambda a, ins, ctx: Call(_nd(family, ins[0]), (ctx.pair(a["size"]),))
+
+
+_AVG = (("count_include_pad", "count_include_pad", True),)
+
+
+def _forms(op: str) -> tuple[str, ...]:
+    """An op and its 1-D and 3-D forms (``maxpool``, ``maxpool1d``, ``maxpool3d``): one
+    rendering serves all three, the class following the input's rank."""
+    return (op, f"{op}1d", f"{op}3d")
 
 
 @dataclass(frozen=True)
@@ -250,22 +326,26 @@ class TorchOp:
 TORCH_OPS: dict[str, TorchOp] = {
     "input": TorchOp(None),
     "conv": TorchOp(_conv, fresh=True),
-    "maxpool": TorchOp(_pool("nn.MaxPool2d"), fresh=True),
-    "avgpool": TorchOp(
-        _pool("nn.AvgPool2d", (("count_include_pad", "count_include_pad", True),)), fresh=True
+    "conv1d": TorchOp(_conv, fresh=True),
+    "conv3d": TorchOp(_conv, fresh=True),
+    **{name: TorchOp(_pool("nn.MaxPool"), fresh=True) for name in _forms("maxpool")},
+    **{name: TorchOp(_pool("nn.AvgPool", _AVG), fresh=True) for name in _forms("avgpool")},
+    "global_avgpool": TorchOp(
+        lambda a, ins, ctx: Call(_nd("nn.AdaptiveAvgPool", ins[0]), ("1",)), fresh=True
     ),
-    "global_avgpool": TorchOp(_plain("nn.AdaptiveAvgPool2d", "1"), fresh=True),
-    "adaptive_maxpool": TorchOp(
-        lambda a, ins, ctx: Call("nn.AdaptiveMaxPool2d", (ctx.pair(a["size"]),)), fresh=True
-    ),
+    **{
+        name: TorchOp(_adaptive("nn.AdaptiveMaxPool"), fresh=True)
+        for name in _forms("adaptive_maxpool")
+    },
+    **{
+        name: TorchOp(_adaptive("nn.AdaptiveAvgPool"), fresh=True)
+        for name in _forms("adaptive_avgpool")
+    },
     "conv_transpose": TorchOp(_conv_transpose, fresh=True),
     "upsample": TorchOp(_upsample, fresh=True),
     "pad": TorchOp(_pad, fresh=True),
     "channel_shuffle": TorchOp(
         lambda a, ins, ctx: Call("nn.ChannelShuffle", (ctx.code(a["groups"]),))
-    ),
-    "adaptive_avgpool": TorchOp(
-        lambda a, ins, ctx: Call("nn.AdaptiveAvgPool2d", (ctx.pair(a["size"]),)), fresh=True
     ),
     "linear": TorchOp(_linear, fresh=True),
     "flatten": TorchOp(_plain("nn.Flatten")),
@@ -307,4 +387,19 @@ TORCH_OPS: dict[str, TorchOp] = {
         ),
     ),
     "mul": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " * ".join(xs)),
+    "tokens": TorchOp(_plain("Tokens"), helper="Tokens"),
+    "class_token": TorchOp(
+        lambda a, ins, ctx: Call("ClassToken", (ctx.code(_last_axis(ins[0], ctx)),)),
+        fresh=True,
+        helper="ClassToken",
+    ),
+    "pos_embed": TorchOp(_pos_embed, fresh=True, helper="PositionEmbedding"),
+    "select": TorchOp(
+        lambda a, ins, ctx: Call("Select", (ctx.code(a["index"]),)),
+        helper="Select",
+        inline=lambda a, xs, ctx: (
+            f"{xs[0]}[:, {a['index'].value}]" if isinstance(a["index"], px.Lit) else None
+        ),
+    ),
+    "attention": TorchOp(_attention, fresh=True, helper="SelfAttention"),
 }

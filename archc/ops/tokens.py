@@ -1,0 +1,206 @@
+"""Token tensors and self-attention: what vision transformers are made of.
+
+A token tensor is T×D: T tokens (patches, plus a class token) of D features each, the features
+last as PyTorch's ``batch_first`` layers keep them.  ``tokens`` turns a C×H×W map into one
+(H·W tokens of C features, ViT's patch embedding after its strided conv); ``linear`` and
+``layernorm`` act on the last axis of a T×D tensor as ``nn.Linear`` and ``nn.LayerNorm`` do;
+``class_token`` and ``pos_embed`` are the learned tensors ViT adds; ``attention`` is multi-head
+self-attention, counted whole (its four projections and both matrix products, docs/
+conventions.md); ``select`` picks one token (the class token) for the head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.base import (
+    ArgProblem,
+    Arithmetic,
+    Attrs,
+    AttrSpec,
+    Example,
+    Op,
+    Shape,
+    ShapeProblem,
+    SymbolicShape,
+    T,
+    TensorSpec,
+    dims,
+    elements,
+    features_last,
+    last_axis,
+    leading_axes,
+    register,
+)
+
+
+def token_input(op: str, x: Shape, name: str) -> tuple[int, int]:
+    """``x`` as (T, D), or a :class:`ShapeProblem` saying how to make tokens."""
+    if len(x) != 2:
+        hint = ": make tokens with 'tokens' (C×H×W → H·W×C)" if len(x) == 3 else ""
+        raise ShapeProblem(f"{op} needs a T×D token input, got {dims(x)} from {name}{hint}")
+    return x[0], x[1]
+
+
+@register
+class Tokens(Op):
+    name = "tokens"
+    doc = "A map's positions as tokens: C×H×W -> (H·W)×C (ViT's flatten(2).transpose(1, 2))."
+    traits = frozenset({"view"})
+    shape_doc = "C×H×W → (H·W)×C, row-major positions; C×L → L×C"
+    examples = (Example("tokens", ((6, 3, 4),)), Example("tokens", ((5, 7),)))
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        x = ins[0]
+        if not 2 <= len(x) <= 4:
+            raise ShapeProblem(f"tokens needs a C×L, C×H×W or C×D×H×W map, got {dims(x)}")
+        return (elements(x[1:]), x[0])
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x = ins[0]
+        count = ar.product(list(x.spatial)) if x.spatial is not None and not x.last else None
+        return SymbolicShape(x.channels, 2, (count,) if count is not None else None, last=True)
+
+    def summary(self, a: Attrs) -> str:
+        return "tokens"
+
+
+@register
+class ClassToken(Op):
+    name = "class_token"
+    doc = "Prepends a learned token: T×D -> (T+1)×D (ViT's class token, D parameters)."
+    traits = frozenset({"weights"})
+    shape_doc = "T×D → (T + 1)×D; the learned 1×1×D token comes first"
+    examples = (Example("class_token", ((5, 8),)),)
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        t, d = token_input(self.name, ins[0], names[0])
+        return (t + 1, d)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x = ins[0]
+        lead = leading_axes(x)
+        count = ar.total([lead[0], ar.product([])]) if lead else None
+        return SymbolicShape(last_axis(x), 2, (count,) if count is not None else None, last=True)
+
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        return [TensorSpec("token", (1, 1, ins[0][1]), init=0.0)]
+
+
+@register
+class PosEmbed(Op):
+    name = "pos_embed"
+    doc = "Adds a learned position embedding, one D-vector per token (ViT: T·D parameters)."
+    traits = frozenset({"weights", "elementwise"})
+    shape_doc = "unchanged (T×D); the 1×T×D table is sized from the input's token count"
+    examples = (Example("pos_embed", ((5, 8),)),)
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        token_input(self.name, ins[0], names[0])
+        return ins[0]
+
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        return [TensorSpec("weight", (1, *ins[0]))]
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return elements(out)
+
+
+@register
+class Select(Op):
+    name = "select"
+    doc = "One token of T×D: its D features (ViT's x[:, 0], the class token)."
+    traits = frozenset({"view"})
+    attrs = (AttrSpec("index", "nonneg", 0, "the token kept (0: the class token)"),)
+    shape_doc = "T×D → D; 0 ≤ index < T"
+    examples = (Example("select", ((5, 8),)), Example("select(3)", ((5, 8),)))
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        t, d = token_input(self.name, ins[0], names[0])
+        if a["index"] >= t:
+            raise ShapeProblem(f"select: token {a['index']} does not exist, {names[0]} has {t}")
+        return (d,)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        return SymbolicShape(last_axis(ins[0]), 1)
+
+    def summary(self, a: Attrs) -> str:
+        return f"select {a['index']}"
+
+
+@register
+class Attention(Op):
+    name = "attention"
+    doc = (
+        "Multi-head self-attention over T×D tokens (nn.MultiheadAttention, batch_first): "
+        "query, key and value projections, softmax(QKᵀ/√d)·V per head, output projection."
+    )
+    traits = frozenset({"weights"})
+    attrs = (
+        AttrSpec("heads", "count", doc="attention heads; D must divide into them"),
+        AttrSpec("bias", "bool", True, "biases on the projections"),
+        AttrSpec("dropout", "prob", 0.0, "dropout on the attention weights (training only)"),
+    )
+    shape_doc = "T×D → T×D; D divisible by heads"
+    examples = (
+        Example("attention(2)", ((5, 8),)),
+        Example("attention(4, bias=false)", ((3, 8),)),
+        Example("attention(2, dropout=0.1)", ((4, 6),)),
+    )
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        _, d = token_input(self.name, ins[0], names[0])
+        if d % a["heads"]:
+            raise ShapeProblem(
+                f"attention: the {d} features of {names[0]} do not divide into {a['heads']} heads"
+            )
+        return ins[0]
+
+    def check(self, a: Attrs) -> None:
+        if not 0 <= a["dropout"] < 1:  # pragma: no cover - the "prob" kind guarantees it
+            raise ArgProblem("dropout must be in [0, 1)", "dropout")
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x = ins[0]
+        return features_last(x, last_axis(x), leading_axes(x))  # type: ignore[arg-type]
+
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        d = ins[0][1]
+        found = [TensorSpec("in_proj_weight", (3 * d, d))]
+        if a["bias"]:
+            found.append(TensorSpec("in_proj_bias", (3 * d,), init=0.0))
+        found.append(TensorSpec("out_proj.weight", (d, d)))
+        if a["bias"]:
+            found.append(TensorSpec("out_proj.bias", (d,), init=0.0))
+        return found
+
+    def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return sum(attention_macs(ins[0][0], ins[0][1]).values())
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        t, d = ins[0]
+        biases = 4 * t * d if a["bias"] else 0
+        # per score: the 1/√d scale, and softmax's exp, sum and divide
+        return 2 * self.macs(a, ins, out) + biases + 4 * a["heads"] * t * t
+
+    def summary(self, a: Attrs) -> str:
+        return f"attention, {a['heads']} heads"
+
+
+def attention_macs(t: int, d: int) -> dict[str, int]:
+    """Self-attention's multiply-accumulates by part, for T tokens of D features (any number
+    of heads: h heads of d/h features do h·T·T·(D/h) = T·T·D for each product)."""
+    return {
+        "qkv": t * d * 3 * d,
+        "scores": t * t * d,  # QKᵀ
+        "context": t * t * d,  # softmax(QKᵀ/√d)·V
+        "out": t * d * d,
+    }

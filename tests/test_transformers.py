@@ -1,0 +1,134 @@
+"""Vision transformers (issue 12): ViT-B/16 against torchvision, and attention counted whole.
+
+The counts are checked against torchvision's model and against torch's own FLOP counter on
+the emitted module; the emitted module, given torchvision's state by ``load_torchvision``,
+must compute torchvision's outputs.  The lean tests use a small ViT of the same spec
+(``--set`` on its constants, a 32×32 input); the full model at 224 and 384 is slow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnxruntime as ort
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import archc
+from archc.analysis import Network
+from archc.emit.pytorch.runtime import state_dict_to_weights
+from archc.torch_compat import load_torchvision
+from tests.conftest import SPECS_DIR
+from tests.torchvision_models import models
+
+VIT = SPECS_DIR / "vit_b_16.arch"
+
+#: a ViT of the same layout small enough for the lean run: 4 patches of 16×16
+SMALL = {"DIM": 32, "HEADS": 4, "MLP": 64, "LAYERS": 2}
+
+
+def small_vit() -> tuple[Network, Any]:
+    net = archc.load(VIT, inputs={"image": (3, 32, 32)}, consts=SMALL)
+    tv = models().VisionTransformer(
+        image_size=32, patch_size=16, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=64
+    )
+    return net, tv
+
+
+def counts(model: Any) -> tuple[int, int]:
+    return (
+        sum(p.numel() for p in model.parameters()),
+        sum(b.numel() for b in model.buffers()),
+    )
+
+
+def outputs_agree(net: Network, tv: Any, batch: int = 2) -> float:
+    torch.manual_seed(0)
+    for p in tv.parameters():  # torchvision starts the class token and some biases at zero
+        p.data.normal_(0, 0.2)
+    module = net.to_torch().eval()
+    load_torchvision(module, tv.eval())
+    image = torch.randn(batch, *net.inputs["image"])
+    with torch.no_grad():
+        return float((module(image) - tv(image)).abs().max())
+
+
+def test_small_vit_counts_and_outputs_equal_torchvision() -> None:
+    net, tv = small_vit()
+    assert (net.totals().params, net.totals().buffers) == counts(tv)
+    assert outputs_agree(net, tv) < 1e-5
+
+
+def test_attention_macs_are_what_torch_counts_on_the_emitted_module() -> None:
+    """Every product of attention is an op torch's FLOP counter sees in the emission."""
+    net, _ = small_vit()
+    module = net.to_torch().eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.randn(1, 3, 32, 32))
+    assert counter.get_total_flops() == 2 * net.totals().macs
+
+
+def test_attention_counts_by_part() -> None:
+    """T = 197 tokens of D = 768: the projections, QKᵀ and the weights times V."""
+    net = archc.load(VIT)
+    layer = next(n for n in net.order if net.layer(n).op == "attention")
+    assert net.cost(layer).macs == 197 * 768 * 3 * 768 + 2 * 197 * 197 * 768 + 197 * 768 * 768
+    assert net.cost(layer).params == 4 * 768 * 768 + 4 * 768
+
+
+def test_small_vit_onnx_equals_pytorch_and_names_attention() -> None:
+    net, _ = small_vit()
+    model = net.to_onnx(weights="none")
+    names = {node.name for node in model.graph.node}
+    attention = "encoder.0.attended.self_attention"
+    for part in ("scores", "softmax", "context"):
+        assert f"{attention}/{part}" in names
+    ops = {node.name: node.op_type for node in model.graph.node}
+    assert ops[f"{attention}/scores"] == "MatMul"
+    assert ops[f"{attention}/softmax"] == "Softmax"
+    torch.manual_seed(1)
+    module = net.to_torch(seed=3).eval()
+    image = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = module(image).numpy()
+    weights = state_dict_to_weights(net, module.state_dict())
+    model = net.to_onnx(weights=weights)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"image": image.numpy()})
+    assert abs(got - want).max() < 1e-4
+
+
+def test_position_embedding_follows_the_input_size() -> None:
+    """At 384×384 the grid is 24×24: 577 tokens, and a 1×577×768 position embedding."""
+    net = archc.load(VIT, inputs={"image": (3, 384, 384)})
+    pos = next(n for n in net.order if net.layer(n).op == "pos_embed")
+    assert net.shape(pos) == (577, 768)
+    assert net.totals().params == 86_567_656 + (577 - 197) * 768
+
+
+def test_a_block_reads_a_tokens_features() -> None:
+    """in.features is a token's D (in.channels, the first axis, is T)."""
+    text = (
+        "block probe() {\n    out = linear(in.features + 1)\n}\n"
+        "network t {\n    input x: 3x32x32\n    y = conv(8, 16, stride=16) -> tokens\n"
+        "    output z = probe\n}\n"
+    )
+    net = archc.load("t.arch", text=text)
+    assert net.outputs["z"] == (4, 9)
+    module = net.to_torch()
+    assert module(torch.randn(1, 3, 32, 32)).shape == (1, 4, 9)
+
+
+@pytest.mark.slow
+def test_vit_b_16_counts_and_outputs_equal_torchvision() -> None:
+    net = archc.load(VIT)
+    tv = models().vit_b_16()
+    assert (net.totals().params, net.totals().buffers) == counts(tv) == (86_567_656, 0)
+    assert outputs_agree(net, tv, batch=1) < 1e-5
+
+
+@pytest.mark.slow
+def test_vit_b_16_at_384_counts_equal_torchvision() -> None:
+    net = archc.load(VIT, inputs={"image": (3, 384, 384)})
+    assert net.totals().params == counts(models().vit_b_16(image_size=384))[0]

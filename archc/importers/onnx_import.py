@@ -17,23 +17,15 @@ from typing import Any
 from archc.importers.model import FlatModel, ImportModelError, Layer
 from archc.importers.onnx_file import SMALL as _SMALL
 from archc.importers.onnx_file import load_onnx
-
-
-def _scope(node_name: str, op_type: str) -> str:
-    """``/layer1/layer1.0/conv1/Conv`` -> ``layer1.0.conv1``; ``conv1.relu`` stays."""
-    if node_name.startswith("/"):
-        # torch writes each module's name under its parent's, dotted paths extending the one
-        # before: /features/features.1/features.1.0/block/block.0/Conv
-        path: list[str] = []
-        for part in [p for p in node_name.split("/") if p][:-1]:
-            if path and part.startswith(path[-1] + "."):
-                path[-1] = part
-            else:
-                path.append(part)
-        return ".".join(path)
-    if "/" in node_name:
-        return node_name.split("/", 1)[0]
-    return node_name
+from archc.importers.onnx_patterns import f32, scope_of
+from archc.importers.onnx_tokens import (
+    class_token,
+    gather,
+    pos_embed,
+    token_view,
+    transpose,
+    weight_view,
+)
 
 
 class _Reader:
@@ -62,6 +54,7 @@ class _Reader:
             if count <= _SMALL and not init.external_data and self._has_data(init):
                 self.consts[init.name] = numpy_helper.to_array(init)
         self.values: dict[str, str] = {}  # ONNX value -> layer or input name
+        self.views: dict[str, str] = {}  # a map reshaped for tokens -> the map (onnx_tokens)
         self.producer: dict[str, Layer] = {}  # ONNX value -> the layer writing it
         self.flat = FlatModel(name=name, inputs={})
         self.used_names: set[str] = set()
@@ -168,7 +161,7 @@ class _Reader:
         inputs: Sequence[str],
         out: str | None = None,
     ) -> Layer:
-        scope = _scope(node.name, node.op_type) or op
+        scope = scope_of(node.name) or op
         layer = Layer(self._claim(scope), op, args, [self.data(node, i) for i in inputs])
         self.flat.layers.append(layer)
         output = out if out is not None else node.output[0]
@@ -195,12 +188,13 @@ class _Reader:
         for node in nodes:  # constants first: a pattern may read one defined after its start
             if node.op_type == "Constant":
                 self._constant(node)
-        fused = find(nodes, self.const, self._attrs)
+        fused = find(nodes, self.const, self._attrs, self.shapes, self.weights, list(self.values))
         skip = {i for f in fused.values() for i in f.nodes}
         for i, node in enumerate(nodes):
             if i in fused:
                 f = fused[i]
-                self.add(node, f.op, dict(f.args), [f.source], out=f.output)
+                named = node if f.scope is None else nodes[f.scope]
+                self.add(named, f.op, dict(f.args), [f.source], out=f.output)
                 continue
             if i in skip or node.op_type == "Constant":
                 continue
@@ -243,6 +237,9 @@ class _Reader:
         """Evaluate a node whose inputs are all constants (or that asks for a static shape)."""
         np = self.np
         ins = [i for i in node.input if i]
+        if node.op_type == "Shape" and node.input[0] in self.consts:
+            self.consts[node.output[0]] = np.array(np.shape(self.consts[node.input[0]]), np.int64)
+            return True
         if node.op_type == "Shape":
             shape = self.shape(node.input[0])
             if shape is None or any(d < 0 for d in shape[1:]):
@@ -259,6 +256,13 @@ class _Reader:
             and ins[0] not in self.consts
         ):
             self.weights[node.output[0]] = self.weights[ins[0]]  # a weight shaped to broadcast
+            return True
+        if (
+            node.op_type in ("Transpose", "Expand")
+            and ins
+            and ins[0] in self.weights
+            and weight_view(self, node)  # a weight transposed (MatMul) or expanded
+        ):
             return True
         if not ins or not all(i in self.consts for i in ins):
             return False
@@ -314,6 +318,12 @@ _FOLDS: dict[str, Callable[[_Reader, list[Any], dict[str, Any]], Any]] = {
     "Div": lambda r, v, a: v[0] // v[1] if v[0].dtype.kind == "i" else v[0] / v[1],
     "Reshape": lambda r, v, a: v[0].reshape(v[1]),
     "ConstantOfShape": lambda r, v, a: r.np.zeros(v[0].astype(int)),
+    "Equal": lambda r, v, a: v[0] == v[1],
+    "Where": lambda r, v, a: r.np.where(v[0], v[1], v[2]),
+    "Mod": lambda r, v, a: r.np.fmod(v[0], v[1]) if a.get("fmod") else r.np.mod(v[0], v[1]),
+    "Sqrt": lambda r, v, a: r.np.sqrt(v[0]),
+    "Neg": lambda r, v, a: -v[0],
+    "Expand": lambda r, v, a: v[0] * r.np.ones(v[1].astype(int), v[0].dtype),
 }
 
 
@@ -324,7 +334,7 @@ def _pads(r: _Reader, node: Any, a: dict[str, Any], spatial: int = 2) -> Any:
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         return "same"
     if auto == "VALID":
-        return (0, 0)
+        return (0,) * spatial
     pads = list(a.get("pads", [0] * (2 * spatial)))
     begin, end = pads[:spatial], pads[spatial:]
     if begin != end:
@@ -336,27 +346,42 @@ def _pads(r: _Reader, node: Any, a: dict[str, Any], spatial: int = 2) -> Any:
     return tuple(int(p) for p in begin)
 
 
+#: archc's op for a window op over 1, 2 or 3 spatial axes
+_BY_RANK = {
+    "conv": ("conv1d", "conv", "conv3d"),
+    "maxpool": ("maxpool1d", "maxpool", "maxpool3d"),
+    "avgpool": ("avgpool1d", "avgpool", "avgpool3d"),
+    "adaptive_maxpool": ("adaptive_maxpool1d", "adaptive_maxpool", "adaptive_maxpool3d"),
+}
+
+
 def _conv(r: _Reader, node: Any) -> None:
     a = r._attrs(node)
     w = r.weights.get(node.input[1])
-    if w is None or len(w) != 4:
-        raise r.error(node, "only 2-D convolutions with a known weight shape are supported")
+    transposed = node.op_type == "ConvTranspose"
+    if w is None or not 3 <= len(w) <= 5 or (transposed and len(w) != 4):
+        raise r.error(
+            node,
+            "only 1-D, 2-D and 3-D convolutions (2-D transposed) with a known weight shape "
+            "are supported",
+        )
+    n = len(w) - 2
     groups = int(a.get("group", 1))
     kernel = tuple(int(k) for k in a.get("kernel_shape", w[2:]))
     args: dict[str, Any] = {
-        "out": int(w[0]) if node.op_type == "Conv" else int(w[1]) * groups,
+        "out": int(w[1]) * groups if transposed else int(w[0]),
         "kernel": kernel,
-        "stride": tuple(int(s) for s in a.get("strides", (1, 1))),
-        "pad": _pads(r, node, a),
-        "dilation": tuple(int(d) for d in a.get("dilations", (1, 1))),
+        "stride": tuple(int(s) for s in a.get("strides", (1,) * n)),
+        "pad": _pads(r, node, a, n),
+        "dilation": tuple(int(d) for d in a.get("dilations", (1,) * n)),
         "groups": groups,
         "bias": len(node.input) > 2 and bool(node.input[2]),
     }
-    if node.op_type == "ConvTranspose":
+    if transposed:
         args["output_padding"] = tuple(int(p) for p in a.get("output_padding", (0, 0)))
         r.add(node, "conv_transpose", args, node.input[:1])
     else:
-        r.add(node, "conv", args, node.input[:1])
+        r.add(node, _BY_RANK["conv"][n - 1], args, node.input[:1])
 
 
 def _gemm(r: _Reader, node: Any) -> None:
@@ -378,31 +403,34 @@ def _matmul(r: _Reader, node: Any) -> None:
 
 def _window(r: _Reader, node: Any) -> dict[str, Any]:
     a = r._attrs(node)
-    if any(d != 1 for d in a.get("dilations", (1, 1))):
+    if any(d != 1 for d in a.get("dilations", ())):
         raise r.error(node, "dilated pooling is not an archc op")
     kernel = tuple(int(k) for k in a["kernel_shape"])
+    if not 1 <= len(kernel) <= 3:
+        raise r.error(node, f"a pool over {len(kernel)} axes")
     return {
         "kernel": kernel,
-        "stride": tuple(int(s) for s in a.get("strides", (1, 1))),
-        "pad": _pads(r, node, a),
+        "stride": tuple(int(s) for s in a.get("strides", (1,) * len(kernel))),
+        "pad": _pads(r, node, a, len(kernel)),
         "ceil": bool(a.get("ceil_mode", 0)),
     }
 
 
 def _maxpool(r: _Reader, node: Any) -> None:
-    r.add(node, "maxpool", _window(r, node), node.input[:1])
+    args = _window(r, node)
+    r.add(node, _BY_RANK["maxpool"][len(args["kernel"]) - 1], args, node.input[:1])
 
 
 def _avgpool(r: _Reader, node: Any) -> None:
     args = _window(r, node)
     args["count_include_pad"] = bool(r._attrs(node).get("count_include_pad", 0))
-    r.add(node, "avgpool", args, node.input[:1])
+    r.add(node, _BY_RANK["avgpool"][len(args["kernel"]) - 1], args, node.input[:1])
 
 
 def _batchnorm(r: _Reader, node: Any) -> None:
     a = r._attrs(node)
     args = {
-        "eps": float(a.get("epsilon", 1e-5)),
+        "eps": f32(a.get("epsilon", 1e-5)),
         "momentum": round(1.0 - a.get("momentum", 0.9), 6),
     }
     r.add(node, "batchnorm", args, node.input[:1])
@@ -490,12 +518,16 @@ def _merge(op: str) -> Callable[[_Reader, Any], None]:
             if op == "mul" and len(shape) >= 1:
                 r.add(node, "layer_scale", {}, data)
                 return
+            if op == "add" and pos_embed(r, node, data[0], shape):
+                return
         raise r.error(node, f"{node.op_type} of a tensor and a constant has no archc op")
 
     return handle
 
 
 def _concat(r: _Reader, node: Any) -> None:
+    if class_token(r, node, [i for i in node.input if i]):
+        return
     axis = r._attrs(node).get("axis", 1)
     rank = len(r.shape(node.output[0]) or (0, 0, 0, 0))
     if axis not in (1, 1 - rank):
@@ -518,6 +550,8 @@ def _reshape(r: _Reader, node: Any) -> None:
     shape_in = r.shape(node.input[0])
     if target is not None and len(target) == 2 and shape_in is not None:
         r.add(node, "flatten", {}, node.input[:1])
+        return
+    if token_view(r, node):
         return
     raise r.error(node, "only a reshape to (batch, features) (a flatten) has an archc op")
 
@@ -559,7 +593,10 @@ def _prelu(r: _Reader, node: Any) -> None:
 
 
 def _global_maxpool(r: _Reader, node: Any) -> None:
-    r.add(node, "adaptive_maxpool", {"size": (1, 1)}, node.input[:1])
+    n = len(r.shape(node.input[0]) or (0, 0, 0, 0)) - 2
+    if not 1 <= n <= 3:
+        raise r.error(node, f"a global max pool over {n} axes")
+    r.add(node, _BY_RANK["adaptive_maxpool"][n - 1], {"size": (1,) * n}, node.input[:1])
 
 
 def _pad(r: _Reader, node: Any) -> None:
@@ -587,6 +624,10 @@ def _resize(r: _Reader, node: Any) -> None:
     scales = r.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     sizes = r.const(node.input[3]) if len(node.input) > 3 and node.input[3] else None
     args: dict[str, Any] = {"mode": "bilinear" if mode == "linear" else "nearest"}
+    axes = [int(x) for x in a.get("axes", [])]
+    if axes and sorted(x % 4 for x in axes) == [2, 3]:  # opset 18: scales or sizes of H, W
+        scales = None if scales is None else [1.0, 1.0, *scales]
+        sizes = None if sizes is None else [1, 1, *sizes]
     if scales is not None and len(scales) == 4 and scales[2] == scales[3]:
         args["scale"] = float(scales[2])
     elif sizes is not None and len(sizes) == 4:
@@ -603,15 +644,15 @@ def _resize(r: _Reader, node: Any) -> None:
 def _layernorm(r: _Reader, node: Any) -> None:
     a = r._attrs(node)
     rank = len(r.shape(node.input[0]) or ())
-    if rank != 2 or a.get("axis", -1) not in (-1, 1):
+    if rank not in (2, 3) or a.get("axis", -1) not in (-1, rank - 1):
         raise r.error(
             node,
             "a layer norm over the last axis of a map (archc's layernorm normalises channels, "
-            "or the features of a flat input)",
+            "the features of a flat input, or each token's features)",
         )
     affine = len(node.input) > 1 and bool(node.input[1])
     r.add(
-        node, "layernorm", {"eps": float(a.get("epsilon", 1e-5)), "affine": affine}, node.input[:1]
+        node, "layernorm", {"eps": f32(a.get("epsilon", 1e-5)), "affine": affine}, node.input[:1]
     )
 
 
@@ -670,13 +711,6 @@ def _split(r: _Reader, node: Any) -> None:
         start += size
 
 
-def _unsupported(why: str) -> Callable[[_Reader, Any], None]:
-    def handle(r: _Reader, node: Any) -> None:
-        raise r.error(node, why, "the language has no op for it yet; see docs/import.md")
-
-    return handle
-
-
 _HANDLERS: dict[str, Callable[[_Reader, Any], None]] = {
     "Conv": _conv,
     "ConvTranspose": _conv,
@@ -714,7 +748,8 @@ _HANDLERS: dict[str, Callable[[_Reader, Any], None]] = {
     "Upsample": _resize,
     "Split": _split,
     "Slice": _slice,
-    "Transpose": _unsupported("a transpose outside a channel shuffle"),
+    "Transpose": transpose,
+    "Gather": gather,
 }
 
 

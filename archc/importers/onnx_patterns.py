@@ -1,18 +1,46 @@
 """ONNX subgraphs that are one archc op: found before the importer walks the nodes.
 
-Exporters spell some layers as several nodes: a layer norm over channels as ReduceMean, Sub,
-Mul, ReduceMean, Add, Sqrt, Div (and a Mul and an Add for its weight and bias), GELU as
-Erf with a scale, a channel shuffle as Reshape, Transpose, Reshape.  :func:`find` matches them by
-their wiring and constants (not by node names, so archc's own lowerings and torch's exports are
-read alike) and says, for the first node of each, the op, its arguments, its input and output,
-and which nodes it stands for.
+Exporters spell some layers as several nodes: a layer norm over channels (or over a token's
+features) as ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div (and a Mul and an Add for its
+weight and bias), GELU as Erf with a scale, a channel shuffle as Reshape, Transpose, Reshape,
+and multi-head self-attention as a whole subgraph around one Softmax
+(:mod:`~archc.importers.onnx_attention`).  :func:`find` matches them by their wiring, constants
+and shapes (not by node names, so archc's own lowerings and torch's exports are read alike) and
+says, for the node where each goes, the op, its arguments, its input and output, and which
+nodes it stands for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+
+def scope_of(node_name: str) -> str:
+    """A node's scope: ``/layer1/layer1.0/conv1/Conv`` (torch) is ``layer1.0.conv1``;
+    ``conv1.relu`` and its helper ``conv1.relu/gate`` (archc) are ``conv1.relu``."""
+    if node_name.startswith("/"):
+        # torch writes each module's name under its parent's, dotted paths extending the one
+        # before: /features/features.1/features.1.0/block/block.0/Conv
+        path: list[str] = []
+        for part in [p for p in node_name.split("/") if p][:-1]:
+            if path and part.startswith(path[-1] + "."):
+                path[-1] = part
+            else:
+                path.append(part)
+        return ".".join(path)
+    if "/" in node_name:
+        return node_name.split("/", 1)[0]
+    return node_name
+
+
+def f32(value: Any) -> float:
+    """A float stored as float32 (ONNX's attributes) as the shortest decimal that rounds to it:
+    1e-06, not 9.999999974752427e-07."""
+    import numpy as np
+
+    return float(str(np.float32(value)))
 
 
 @dataclass(frozen=True)
@@ -22,25 +50,60 @@ class Fused:
     source: str  # the ONNX value it reads
     output: str  # the ONNX value it writes
     nodes: frozenset[int]  # indices of the nodes it stands for
+    at: int | None = None  # the node where the layer goes (its first node when None)
+    scope: int | None = None  # the node whose name names the layer (the one at ``at``: None)
 
 
-class _Graph:
+class Graph:
+    """The nodes with their readers and writers, and what the importer knows of the values."""
+
     def __init__(
         self,
         nodes: Sequence[Any],
         const: Callable[[str], Any],
         attrs: Callable[[Any], dict[str, Any]],
+        shapes: Mapping[str, tuple[int, ...] | None] | None = None,
+        weights: Mapping[str, tuple[int, ...]] | None = None,
+        inputs: Sequence[str] = (),
     ) -> None:
         self.nodes = nodes
         self.const = const
         self.attrs = attrs
+        self.shapes = shapes or {}
+        self.weights = weights or {}
+        self.inputs = frozenset(inputs)  # the graph's data inputs
         self.readers: dict[str, list[int]] = {}
         self.writer: dict[str, int] = {}
+        #: values computed from the data (not weights, constants or shapes)
+        self.data: set[str] = set(inputs)
         for i, node in enumerate(nodes):
             for value in dict.fromkeys(node.input):  # x * x reads x once here
                 self.readers.setdefault(value, []).append(i)
             for value in node.output:
                 self.writer[value] = i
+            if node.op_type != "Shape" and any(v in self.data for v in node.input):
+                self.data.update(node.output)
+
+    def shape(self, value: str) -> tuple[int, ...] | None:
+        return self.shapes.get(value)
+
+    def weight(self, value: str) -> tuple[int, ...] | None:
+        """The shape of the weight ``value`` is, through Identity and Transpose nodes."""
+        if value in self.weights:
+            return self.weights[value]
+        k = self.writer.get(value)
+        if k is None or value in self.data:
+            return None
+        node = self.nodes[k]
+        if node.op_type == "Identity":
+            return self.weight(node.input[0])
+        if node.op_type == "Transpose":
+            shape = self.weight(node.input[0])
+            if shape is None:
+                return None
+            perm = self.attrs(node).get("perm", list(range(len(shape)))[::-1])
+            return tuple(shape[int(p)] for p in perm)
+        return None
 
     def only_reader(self, value: str, op_type: str) -> int | None:
         readers = self.readers.get(value, [])
@@ -70,12 +133,21 @@ class _Graph:
         return None if axes is None else [int(a) for a in axes]
 
 
-def _layernorm(g: _Graph, i: int) -> Fused | None:
-    """mean over channels, x - mean, its square's mean, + eps, sqrt, divide (then * w + b)."""
+def _norm_axes(g: Graph, x: str) -> list[list[int]]:
+    """The axes a layer norm of ``x`` reduces: channels (1), or a token's features (the last
+    axis of N×T×D)."""
+    shape = g.shape(x)
+    return [[2], [-1]] if shape is not None and len(shape) == 3 else [[1]]
+
+
+def _layernorm(g: Graph, i: int) -> Fused | None:
+    """mean over channels (or features), x - mean, its square's mean, + eps, sqrt, divide
+    (then * w + b)."""
     mean = g.nodes[i]
-    if g.axes(i) != [1] or not g.attrs(mean).get("keepdims", 1):
-        return None
     x = mean.input[0]
+    axes = _norm_axes(g, x)
+    if g.axes(i) not in axes or not g.attrs(mean).get("keepdims", 1):
+        return None
     subs = [k for k in g.readers_of(mean.output[0], "Sub") if g.nodes[k].input[0] == x]
     if len(subs) != 1:
         return None
@@ -87,7 +159,7 @@ def _layernorm(g: _Graph, i: int) -> Fused | None:
     if len(squares) != 1 or len(divs) != 1:
         return None
     var = g.only_reader(g.nodes[squares[0]].output[0], "ReduceMean")
-    if var is None or g.axes(var) != [1]:
+    if var is None or g.axes(var) not in axes:
         return None
     add = g.only_reader(g.nodes[var].output[0], "Add")
     if add is None:
@@ -107,10 +179,10 @@ def _layernorm(g: _Graph, i: int) -> Fused | None:
             nodes |= {scale, bias}
             nodes |= _weight_feeders(g, g.nodes[scale]) | _weight_feeders(g, g.nodes[bias])
             out, affine = g.nodes[bias].output[0], True
-    return Fused("layernorm", {"eps": eps, "affine": affine}, x, out, frozenset(nodes))
+    return Fused("layernorm", {"eps": f32(eps), "affine": affine}, x, out, frozenset(nodes))
 
 
-def _weight_feeders(g: _Graph, node: Any) -> set[int]:
+def _weight_feeders(g: Graph, node: Any) -> set[int]:
     """Unsqueeze or Reshape nodes that shape a weight for a broadcast (not data)."""
     found = set()
     for value in node.input:
@@ -120,7 +192,7 @@ def _weight_feeders(g: _Graph, node: Any) -> set[int]:
     return found
 
 
-def _gelu(g: _Graph, i: int) -> Fused | None:
+def _gelu(g: Graph, i: int) -> Fused | None:
     """x · (1 + erf(x / √2)) / 2, with the scale as Mul or Div and the half before or after."""
     erf = g.nodes[i]
     pre_index = g.writer.get(erf.input[0])
@@ -152,7 +224,7 @@ def _gelu(g: _Graph, i: int) -> Fused | None:
     return Fused("gelu", {}, x, out, frozenset(nodes))
 
 
-def _shuffle(g: _Graph, i: int) -> Fused | None:
+def _shuffle(g: Graph, i: int) -> Fused | None:
     """Reshape to (N, g, C/g, H, W), swap the two channel axes, reshape back."""
     split = g.nodes[i]
     target = g.const(split.input[1]) if len(split.input) > 1 else None
@@ -171,7 +243,7 @@ def _shuffle(g: _Graph, i: int) -> Fused | None:
     )
 
 
-_STARTS: dict[str, Callable[[_Graph, int], Fused | None]] = {
+_STARTS: dict[str, Callable[[Graph, int], Fused | None]] = {
     "ReduceMean": _layernorm,
     "Erf": _gelu,
     "Reshape": _shuffle,
@@ -179,19 +251,29 @@ _STARTS: dict[str, Callable[[_Graph, int], Fused | None]] = {
 
 
 def find(
-    nodes: Sequence[Any], const: Callable[[str], Any], attrs: Callable[[Any], dict[str, Any]]
+    nodes: Sequence[Any],
+    const: Callable[[str], Any],
+    attrs: Callable[[Any], dict[str, Any]],
+    shapes: Mapping[str, tuple[int, ...] | None] | None = None,
+    weights: Mapping[str, tuple[int, ...]] | None = None,
+    inputs: Sequence[str] = (),
 ) -> dict[int, Fused]:
-    """First node index -> the fused layer starting there (every node it covers is skipped)."""
-    g = _Graph(nodes, const, attrs)
+    """Node index -> the fused layer that goes there (every node it covers is skipped).
+    ``shapes`` are the values' inferred shapes, ``weights`` the weights' shapes, ``inputs`` the
+    graph's data inputs."""
+    from archc.importers.onnx_attention import attention
+
+    starts = {**_STARTS, "Softmax": attention}
+    g = Graph(nodes, const, attrs, shapes, weights, inputs)
     found: dict[int, Fused] = {}
     taken: set[int] = set()
     for i, node in enumerate(nodes):
-        match = _STARTS.get(node.op_type)
+        match = starts.get(node.op_type)
         if match is None or i in taken:
             continue
         fused = match(g, i)
         if fused is None or fused.nodes & taken:
             continue
         taken |= fused.nodes
-        found[min(fused.nodes)] = fused
+        found[min(fused.nodes) if fused.at is None else fused.at] = fused
     return found

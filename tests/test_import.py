@@ -559,3 +559,81 @@ def test_onnx_flat_features(tmp_path: Path) -> None:
     spec, net = archc.import_model(str(path))
     assert "output y = linear(8) -> layernorm -> gelu" in spec
     assert net.totals().params == 8 * 16 + 8 + 16
+
+
+# ------------------------------------------------------------------------------ ViT-B/16
+VIT_PARAMS = 86_567_656  # torchvision's vit_b_16
+VIT_MACS = 17_563_828_224  # archc analyze specs/vit_b_16.arch
+
+
+def _vit() -> Any:
+    """torchvision's vit_b_16 (eval), its zero-initialised head, class token and layer norms
+    drawn at random so that the outputs compared depend on every tensor."""
+    torch = pytest.importorskip("torch")
+    from tests.torchvision_models import models
+
+    model = models().vit_b_16(weights=None).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model.heads.head.weight.normal_(0.0, 0.02)
+        model.heads.head.bias.uniform_(-0.1, 0.1)
+        model.class_token.normal_(0.0, 0.5)
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.LayerNorm):
+                layer.weight.uniform_(0.5, 1.5)
+                layer.bias.uniform_(-0.1, 0.1)
+    return model
+
+
+def _assert_vit(result: Any) -> None:
+    """torchvision's counts, the shipped spec's, and one encoder block repeated 12 times."""
+    assert result.structured, result.note
+    totals = result.network.totals()
+    assert (totals.params, totals.buffers, totals.macs) == (VIT_PARAMS, 0, VIT_MACS)
+    assert _counts(result.network) == _counts(archc.load(ROOT / "specs" / "vit_b_16.arch"))
+    assert len(re.findall(r"^block ", result.spec, re.M)) == 1
+    assert re.findall(r"= repeat (\d+)", result.spec) == ["12"]
+    assert "attention(12)" in result.spec
+    assert "tokens -> class_token" in result.spec and "pos_embed" in result.spec
+    assert "select" in result.spec
+
+
+@pytest.mark.slow
+def test_torchvision_vit_fx() -> None:
+    """torchvision's vit_b_16 through torch.fx: tokens, class token, position embedding,
+    nn.MultiheadAttention as attention(12), x[:, 0] as select; the re-emitted module with
+    torchvision's weights gives its outputs."""
+    model = _vit()
+    result = to_spec(read(model))
+    _assert_vit(result)
+    _assert_same_outputs(result.network, model)
+
+
+def _vit_onnx(model: Any, path: Path) -> None:
+    """torch.onnx.export (TorchScript) of vit_b_16.  With gradients off, eval-mode
+    nn.MultiheadAttention takes its fused fast path (aten::_native_multi_head_attention), which
+    that exporter cannot write; with them on it writes MatMul and Softmax nodes."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    with torch.enable_grad():
+        torch.onnx.export(
+            model,
+            (torch.randn(1, 3, 224, 224),),
+            str(path),
+            dynamo=False,
+            training=torch.onnx.TrainingMode.PRESERVE,
+            do_constant_folding=False,
+        )
+
+
+@pytest.mark.slow
+def test_torchvision_vit_onnx(tmp_path: Path) -> None:
+    """torchvision's vit_b_16 through torch.onnx.export: the attention subgraph (transposes,
+    projections, per-head reshapes, the scaled QKᵀ, Softmax, the context, the output Gemm) is
+    one attention(12) layer; counts and outputs as on the fx route."""
+    model = _vit()
+    path = tmp_path / "vit_b_16.onnx"
+    _vit_onnx(model, path)
+    result = to_spec(read(path))
+    _assert_vit(result)
+    _assert_same_outputs(result.network, model)

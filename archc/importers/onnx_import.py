@@ -38,10 +38,13 @@ class _Reader:
         self.np = np
         self.model = model
         self.graph = model.graph
-        try:
-            inferred = shape_inference.infer_shapes(model).graph
+        try:  # data propagation: shapes computed by Shape -> Gather -> Concat -> Reshape too
+            inferred = shape_inference.infer_shapes(model, data_prop=True).graph
         except Exception:  # shape inference is a help, not a requirement
-            inferred = self.graph
+            try:
+                inferred = shape_inference.infer_shapes(model).graph
+            except Exception:
+                inferred = self.graph
         self.shapes: dict[str, tuple[int, ...] | None] = {}
         for vi in [*inferred.value_info, *inferred.input, *inferred.output]:
             self.shapes[vi.name] = self._dims(vi)
@@ -162,6 +165,8 @@ class _Reader:
         out: str | None = None,
     ) -> Layer:
         scope = scope_of(node.name) or op
+        if scope in self.used_names:  # a second function called in one module's forward
+            scope = f"{scope}.{op}"
         layer = Layer(self._claim(scope), op, args, [self.data(node, i) for i in inputs])
         self.flat.layers.append(layer)
         output = out if out is not None else node.output[0]
@@ -651,9 +656,7 @@ def _layernorm(r: _Reader, node: Any) -> None:
             "the features of a flat input, or each token's features)",
         )
     affine = len(node.input) > 1 and bool(node.input[1])
-    r.add(
-        node, "layernorm", {"eps": f32(a.get("epsilon", 1e-5)), "affine": affine}, node.input[:1]
-    )
+    r.add(node, "layernorm", {"eps": f32(a.get("epsilon", 1e-5)), "affine": affine}, node.input[:1])
 
 
 def _gelu(r: _Reader, node: Any) -> None:

@@ -84,8 +84,10 @@ def class_token(r: _Reader, node: Any, inputs: list[str]) -> bool:
 def pos_embed(r: _Reader, node: Any, data: str, weight: tuple[int, ...]) -> bool:
     """``x + table``, x N×T×D tokens and the table a 1×T×D weight."""
     shape = r.shape(data)
-    if shape is None or len(shape) != 3 or tuple(weight) != (1, *shape[1:]):
+    if shape is None or len(shape) != 3 or len(weight) != 3 or weight[0] != 1:
         return False
+    if any(known not in (-1, size) for known, size in zip(shape[1:], weight[1:], strict=True)):
+        return False  # (a size shape inference could not follow is taken to fit)
     r.add(node, "pos_embed", {}, [data])
     return True
 

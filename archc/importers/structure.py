@@ -124,11 +124,13 @@ class Recovery:
         starts = {0} | {k + 1 for k in cuts}
         ends = set(cuts)
         found: dict[tuple[int, int], Piece] = {}
-        # scopes of the source's names whose layers lie between cuts
+        # scopes of the source's names whose layers lie between cuts; a layer named by a scope
+        # is in it (torch's /encoder/layers/encoder_layer_0/Add, a function called in that
+        # module's forward, is the layer encoder.layers.encoder_layer_0)
         spans: dict[str, list[int]] = {}
         for i, layer in enumerate(self.layers):
             parts = layer.name.split(".")
-            for depth in range(1, len(parts)):
+            for depth in range(1, len(parts) + 1):
                 spans.setdefault(".".join(parts[:depth]), []).append(i)
         for scope, members in spans.items():
             s, e = members[0], members[-1]
@@ -588,6 +590,8 @@ def _common_prefix(names: Sequence[str]) -> str:
 
 
 def _relative(name: str, scope: str) -> str:
+    if name == scope:  # a function called in the scope's own forward (torch's /layer1.0/Add)
+        return "x"
     if name.startswith(scope + "."):
         return name[len(scope) + 1 :]
     if name.startswith(scope) and len(name) > len(scope):

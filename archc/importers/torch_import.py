@@ -64,6 +64,8 @@ class _Tracer:
         self.input_shape = input_shape
         self.flat = FlatModel(name=name, inputs={})
         self.values: dict[str, str] = {}  # fx node name -> layer or input name
+        self.params: dict[str, tuple[int, ...]] = {}  # fx node computing from parameters only
+        self.tuples: dict[str, str] = {}  # a module's tuple result -> the layer of its item 0
         self.used: set[str] = set()
         self.modules = dict(self.model.named_modules())
 
@@ -103,8 +105,11 @@ class _Tracer:
                         raise ImportModelError(f"output {k} is not a tensor a layer computes")
                     label = "logits" if len(outs) == 1 else f"output{k + 1}"
                     self.flat.outputs.append((label, self.values[out.name]))
-            elif node.op == "get_attr":
-                continue  # a parameter or buffer read directly: a constant here
+            elif node.op == "get_attr":  # a parameter read directly (ViT's class token)
+                if self._is_tensor(node):
+                    self.params[node.name] = tuple(node.meta["tensor_meta"].shape)
+            elif node.op == "call_module" and _is_attention(self.modules[node.target]):
+                self.attention(node)
             elif self._is_tensor(node):
                 self.node(node)
         return self.flat
@@ -133,14 +138,54 @@ class _Tracer:
         self.flat.layers.append(layer)
         self.values[node.name] = layer.name
 
+    def tensors_of_tuple(self, arg: Any) -> str | None:
+        name = getattr(arg, "name", None)
+        return self.tuples.get(name) if isinstance(name, str) else None
+
     def error(self, what: str, where: str) -> ImportModelError:
         return ImportModelError(
             f"{where}: {what} has no archc op",
             hints=["the ops archc knows: archc ops (docs/ops.md)"],
         )
 
+    def param_args(self, args: Any) -> list[tuple[int, ...]]:
+        """The shapes (with the batch axis) of the parameter-only tensors among ``args``."""
+        import torch.fx
+
+        out = []
+        for a in args:
+            if isinstance(a, torch.fx.Node) and a.name in self.params:
+                out.append(self.params[a.name])
+            elif isinstance(a, list | tuple):
+                out.extend(self.param_args(a))
+        return out
+
+    def attention(self, node: Any) -> None:
+        """``nn.MultiheadAttention`` called as self-attention on batch-first tokens."""
+        m = self.modules[node.target]
+        where = str(node.target)
+        args = [*node.args, *[node.kwargs.get(k) for k in ("query", "key", "value")]]
+        qkv = [a for a in args if a is not None][:3]
+        masks = [node.kwargs.get(k) for k in ("key_padding_mask", "attn_mask")]
+        if len(qkv) != 3 or len({a.name for a in qkv}) != 1 or any(x is not None for x in masks):
+            raise self.error("attention other than self-attention (query = key = value)", where)
+        if not m.batch_first or not m._qkv_same_embed_dim or m.bias_k is not None:
+            raise self.error("attention that is not batch-first over one embedding", where)
+        if m.add_zero_attn or (m.in_proj_bias is None) != (m.out_proj.bias is None):
+            raise self.error("attention with zero attention or one projection's bias", where)
+        args_ = {"heads": m.num_heads, "bias": m.in_proj_bias is not None}
+        args_["dropout"] = float(m.dropout)
+        self.add(node, where, "attention", args_, qkv[:1])
+        self.tuples[node.name] = self.values.pop(node.name)
+
     def node(self, node: Any) -> None:
         ins = self.tensors(node.args) + self.tensors(node.kwargs.values())
+        if node.op in ("call_method", "call_function") and not ins:
+            if node.args and self.tensors_of_tuple(node.args[0]) is not None:
+                self.values[node.name] = self.tensors_of_tuple(node.args[0]) or ""
+                return  # item 0 of attention's (output, weights)
+            self.params[node.name] = tuple(node.meta["tensor_meta"].shape)
+            return  # computed from parameters alone (the class token expanded to the batch)
         if node.op == "call_module":
             module = self.modules[node.target]
             rule = _MODULES.get(type(module).__name__)
@@ -234,6 +279,19 @@ def _flatten_module(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]
     return "flatten", {}
 
 
+def _is_attention(module: Any) -> bool:
+    return type(module).__name__ == "MultiheadAttention"
+
+
+def _layernorm(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
+    features = t.shape(node)[-1:]
+    if tuple(m.normalized_shape) != features or len(t.shape(node)) > 2:
+        raise t.error("a layer norm over more than the last axis of tokens", str(node.target))
+    if m.elementwise_affine and getattr(m, "bias", True) is None:
+        raise t.error("a layer norm with a weight and no bias", str(node.target))
+    return "layernorm", {"eps": float(m.eps), "affine": bool(m.elementwise_affine)}
+
+
 _MODULES: dict[str, Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]] = {
     "Conv2d": _conv,
     "ConvTranspose2d": _conv,
@@ -257,7 +315,8 @@ _MODULES: dict[str, Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]] =
     "ELU": lambda m, t, n: ("elu", {"alpha": float(m.alpha)}),
     "PReLU": lambda m, t, n: ("prelu", {"shared": m.num_parameters == 1}),
     "Softmax": lambda m, t, n: ("softmax", {}),
-    "Dropout": lambda m, t, n: ("dropout", {"p": float(m.p)}),
+    "Dropout": lambda m, t, n: ("dropout", {"p": float(m.p)}) if m.p else ("", {}),
+    "LayerNorm": _layernorm,
     "Identity": lambda m, t, n: ("", {}),
     "Flatten": _flatten_module,
     "LocalResponseNorm": lambda m, t, n: (
@@ -273,6 +332,11 @@ _MODULES: dict[str, Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]] =
 # ------------------------------------------------------------------------------ functions
 def _merge(op: str) -> Callable[[_Tracer, Any, list[Any]], tuple[str, dict[str, Any]]]:
     def rule(t: _Tracer, node: Any, ins: list[Any]) -> tuple[str, dict[str, Any]]:
+        params = t.param_args(node.args)
+        if op == "add" and len(ins) == 1 and len(params) == 1:
+            shape = t.shape(ins[0])
+            if len(shape) == 2 and params[0] == (1, *shape):  # ViT's input + pos_embedding
+                return "pos_embed", {}
         if len(ins) != 2:
             raise t.error(f"{op} of a tensor and a number", node.name)
         return op, {}
@@ -281,13 +345,70 @@ def _merge(op: str) -> Callable[[_Tracer, Any, list[Any]], tuple[str, dict[str, 
 
 
 def _flatten(t: _Tracer, node: Any, ins: list[Any]) -> tuple[str, dict[str, Any]]:
-    if len(t.shape(node)) != 1:
-        raise t.error("a reshape other than to (batch, features)", node.name)
-    return "flatten", {}
+    if len(t.shape(node)) == 1:
+        return "flatten", {}
+    if _token_view(t, node, ins):
+        return "", {}  # C×H×W as C×(H·W), read only by the transpose that makes the tokens
+    raise t.error("a reshape other than to (batch, features)", node.name)
+
+
+def _token_view(t: _Tracer, node: Any, ins: list[Any]) -> bool:
+    """A map reshaped to C×L (ViT's ``reshape(n, c, h * w)``, ``flatten(2)``) whose only
+    reader swaps the last two axes: the two are ``tokens``."""
+    shape, source = t.shape(node), t.shape(ins[0]) if ins else ()
+    users = list(node.users)
+    return (
+        len(shape) == 2
+        and 3 <= len(source) <= 4
+        and shape[0] == source[0]
+        and len(users) == 1
+        and users[0].target in ("permute", "transpose")
+        and _swaps_last_two(users[0])
+    )
+
+
+def _swaps_last_two(node: Any) -> bool:
+    dims = [d for d in node.args[1:] if isinstance(d, int)]
+    if node.target == "permute":
+        return dims == [0, 2, 1]
+    return sorted(d % 3 for d in dims) == [1, 2]
+
+
+def _tokens(t: _Tracer, node: Any, ins: list[Any]) -> tuple[str, dict[str, Any]]:
+    source = t.shape(ins[0]) if ins else ()
+    if not _swaps_last_two(node) or len(t.shape(node)) != 2 or len(source) not in (2, 3, 4):
+        raise t.error(f"a {node.target} other than a map's positions as tokens", node.name)
+    return "tokens", {}
+
+
+def _getitem(t: _Tracer, node: Any, ins: list[Any]) -> tuple[str, dict[str, Any]]:
+    """``x[:, i]`` of N×T×D tokens: ``select(i)``."""
+    index = node.args[1] if len(node.args) > 1 else None
+    source = t.shape(ins[0]) if ins else ()
+    if (
+        isinstance(index, tuple)
+        and len(index) == 2
+        and index[0] == slice(None)
+        and isinstance(index[1], int)
+        and len(source) == 2
+    ):
+        i = index[1]
+        return "select", {"index": i + source[0] if i < 0 else i}
+    raise t.error(f"indexing with {index!r}", node.name)
 
 
 def _cat(t: _Tracer, node: Any, ins: list[Any]) -> tuple[str, dict[str, Any]]:
     dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+    parts = node.args[0] if node.args else []
+    if (
+        len(parts) == 2
+        and len(ins) == 1
+        and parts[1] is ins[0]
+        and dim in (1, -2)
+        and len(t.shape(ins[0])) == 2
+        and t.param_args(parts[:1])[-1:] == [(1, 1, t.shape(ins[0])[1])]
+    ):
+        return "class_token", {}  # ViT's cat([class_token.expand(n, -1, -1), x], dim=1)
     if dim not in (1, -3):
         raise t.error(f"a concatenation along dimension {dim}", node.name)
     return ("concat", {}) if len(ins) > 1 else ("", {})
@@ -336,6 +457,9 @@ _FUNCTIONS: dict[str, Callable[[_Tracer, Any, list[Any]], tuple[str, dict[str, A
     "dropout": _dropout,
     "stochastic_depth": _stochastic_depth,
     "contiguous": lambda t, node, ins: ("", {}),
+    "permute": _tokens,
+    "transpose": _tokens,
+    "getitem": _getitem,
 }
 _ = operator  # operator.add and friends are matched by their __name__
 

@@ -177,7 +177,7 @@ def _layers(model: Any) -> list[_Layer]:
     found: list[_Layer] = []
 
     def visit(module: Any, path: str) -> None:
-        for name, child in module.named_children():
+        for name, child in _children_in_use_order(module):
             visit(child, f"{path}.{name}" if path else name)
         tensors: list[tuple[str, Any, bool]] = []
         counter = None
@@ -195,6 +195,20 @@ def _layers(model: Any) -> list[_Layer]:
 
     visit(model, "")
     return found
+
+
+#: torchvision modules whose children run in another order than they are registered in, with
+#: the order they run in: Swin's PatchMerging creates its reduction before its norm and applies
+#: the norm first (a spec writes the layers in the order they run)
+_USE_ORDER = {"PatchMerging": ("norm", "reduction")}
+
+
+def _children_in_use_order(module: Any) -> list[tuple[str, Any]]:
+    children = list(module.named_children())
+    order = _USE_ORDER.get(type(module).__name__)
+    if order is None or sorted(order) != sorted(name for name, _ in children):
+        return children
+    return sorted(children, key=lambda item: order.index(item[0]))
 
 
 def _family(module: Any) -> str:

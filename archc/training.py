@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from archc.analysis import Network
 from archc.errors import UsageError
 from archc.ops import REGISTRY, Attrs, Shape, elements
+from archc.ops.windows import window_tokens
 from archc.source import markdown_text
 from archc.units import DTYPE_BYTES, human_bytes
 
@@ -212,6 +213,23 @@ def _attention(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> lis
     return [*saved, Saved("new", elements=t * d)]
 
 
+def _window_attention(a: Attrs, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+    # archc's WindowAttention, on every window of the padded map: qkv keeps the windows'
+    # tokens (a copy, rearranged), Q·Kᵀ the scaled q and a contiguous copy of k, softmax its
+    # output, the product with V the weights and a copy of v, proj the merged context.
+    # Dropout on the weights keeps its noise and the product the dropped weights; dropout
+    # after proj keeps its noise and proj's output.
+    tokens = window_tokens(a, ins) * ins[0][0]
+    scores = a["heads"] * window_tokens(a, ins) * a["window"] ** 2
+    saved = [Saved("new", elements=4 * tokens), Saved("new", elements=scores)]
+    if a["dropout"] > 0:
+        saved += [Saved("new", elements=scores), Saved("new", elements=scores)]
+    saved.append(Saved("new", elements=tokens))
+    if a["proj_dropout"] > 0:
+        saved += [Saved("new", elements=tokens), Saved("new", elements=tokens)]
+    return saved
+
+
 #: per op, what autograd keeps for the backward pass of the emitted module (torch 2.13 CPU)
 SAVES: dict[str, SaveRule] = {
     "input": SaveRule("nothing (a network input)", _nothing),
@@ -261,6 +279,14 @@ SAVES: dict[str, SaveRule] = {
         _attention,
         fresh=True,
     ),
+    "window_attention": SaveRule(
+        "per window: the tokens (a copy), the scaled q and copies of k and v (4·T·C), the "
+        "attention weights (heads·T·T) and the merged context (T·C); each dropout its noise "
+        "and the tensor it scaled",
+        _window_attention,
+        fresh=True,
+    ),
+    "patch_merge": SaveRule("nothing (slices and a concatenation)", _nothing, fresh=True),
     "silu": SaveRule("its input; in place, a copy of the input it overwrites", _input_or_copy),
     "hardsigmoid": SaveRule(
         "its input; in place, a copy of the input it overwrites", _input_or_copy

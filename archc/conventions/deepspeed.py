@@ -106,6 +106,11 @@ CONVENTION = Convention(
             times(2, registry_macs("attention")),
             "patched F.linear and torch.matmul (the @ operator)",
         ),
+        "window_attention": Rule(
+            "2·windows·(T·C·3C + 2·T²·C + T·C²) (bias ignored)",
+            times(2, registry_macs("window_attention")),
+            "patched F.linear and torch.matmul (the @ operator)",
+        ),
         "adaptive_avgpool": _POOL,
         "flatten": _UNPATCHED,
         "dropout": Rule("0", zero, "F.dropout is not patched"),

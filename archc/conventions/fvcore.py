@@ -102,6 +102,11 @@ CONVENTION = Convention(
             registry_macs("attention"),
             "aten::linear and aten::matmul in archc's SelfAttention.forward",
         ),
+        "window_attention": Rule(
+            "windows·(T·C·3C + 2·T²·C + T·C²) (projections and both products, bias ignored)",
+            registry_macs("window_attention"),
+            "aten::linear and aten::matmul in archc's WindowAttention.forward",
+        ),
         "flatten": _IGNORED,
         "dropout": Rule("0", zero, "eval mode: aten::dropout is ignored"),
         "identity": Rule("0", zero, "no operator"),

@@ -70,6 +70,11 @@ CONVENTION = Convention(
             registry_macs("attention"),
             _MACS + "attention's four projections and two products",
         ),
+        "window_attention": Rule(
+            "windows·(T·C·3C + 2·T²·C + T·C²), T = window², windows of the padded map",
+            registry_macs("window_attention"),
+            _MACS + "window attention's projections and two products per window",
+        ),
     },
     treats={
         "bias": "not counted",

@@ -28,6 +28,7 @@ from archc.conventions.base import (
     zero,
 )
 from archc.ops import Attrs, Shape, elements
+from archc.ops.windows import window_bias_adds, window_projection_macs
 
 _UNHOOKED = Rule("0", zero, "no module hook, no patched functional")
 _POOL = Rule(
@@ -151,6 +152,12 @@ CONVENTION = Convention(
         "layer_scale": Rule("0", zero, "x * scale (Tensor.__mul__) is not patched"),
         "stochastic_depth": _UNHOOKED,
         "adaptive_maxpool": _POOL,
+        "window_attention": Rule(
+            "windows·T·(C·3C + 3C + C·C + C) (the qkv and proj nn.Linear hooks, bias per "
+            "token; the products are not seen)",
+            plus(window_projection_macs, window_bias_adds),
+            "linear_flops_counter_hook on the qkv and proj children; the @ operator is not patched",
+        ),
     },
     treats={
         "bias": "counted: one per output element",

@@ -15,6 +15,7 @@ from archc.conventions.base import (
     registry_macs,
     zero,
 )
+from archc.ops.windows import window_bias_adds
 
 _ZERO = Rule("0", zero, "not in ATEN_OPS_MAPPING")
 
@@ -41,6 +42,11 @@ CONVENTION = Convention(
         "attention": Rule(
             "T·D·3D + 2·T²·D + T·D² + 4·T·D (biases)",
             plus(registry_macs("attention"), attention_bias_adds),
+            "aten.addmm for the projections, aten.bmm for QKᵀ and AV",
+        ),
+        "window_attention": Rule(
+            "windows·(T·C·3C + 2·T²·C + T·C²) + windows·T·4C (biases)",
+            plus(registry_macs("window_attention"), window_bias_adds),
             "aten.addmm for the projections, aten.bmm for QKᵀ and AV",
         ),
         "batchnorm": _ZERO,

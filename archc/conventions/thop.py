@@ -23,6 +23,7 @@ from archc.conventions.base import (
     zero,
 )
 from archc.ops import Attrs, Shape, elements
+from archc.ops.windows import window_projection_macs
 
 
 def _adaptive(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
@@ -126,6 +127,12 @@ CONVENTION = Convention(
         "layer_scale": _NO_RULE,
         "stochastic_depth": _NO_RULE,
         "adaptive_maxpool": _ZERO_OPS,
+        "window_attention": Rule(
+            "windows·T·(C·3C + C·C) (the qkv and proj nn.Linear rules; bias and products not "
+            "counted)",
+            window_projection_macs,
+            "count_linear on the qkv and proj children",
+        ),
     },
     treats={
         "bias": "not counted",

@@ -20,6 +20,7 @@ from archc.conventions.base import (
     zero,
 )
 from archc.ops import Attrs, Shape
+from archc.ops.windows import window_count, window_linear_params
 
 
 def _params(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
@@ -41,6 +42,11 @@ def _param_rule(op: str, formula: str) -> Rule:
 def _attention(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
     d = out[-1]
     return d * d + (d if a["bias"] else 0)
+
+
+def _window_attention(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+    _, h, w = ins[0]
+    return window_count(a, h, w) * window_linear_params(a, ins, out)
 
 
 def _conv_transpose(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
@@ -71,6 +77,13 @@ CONVENTION = Convention(
             _attention,
             "LayerInfo.calculate_macs on the out_proj child; the joint projection's "
             "in_proj_weight is not named weight",
+        ),
+        "window_attention": Rule(
+            "windows·(4C² + 3C + C) (the qkv and proj children's parameters, once per window: "
+            "the windows are their batch)",
+            _window_attention,
+            "LayerInfo.calculate_macs on the qkv and proj children, whose output_size[0] is "
+            "batch × windows; the bias table is not named weight",
         ),
         "linear": Rule(
             "in·out + out (weight and bias elements), also on T×D tokens",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from archc import __version__, ir
 from archc.emit import onnx_lowerings as modern
 from archc.emit import onnx_tokens as tokens
+from archc.emit import onnx_windows as windows
 from archc.emit.onnx_serialize import PROTOBUF_LIMIT, ModelWriter, add_initializers
 from archc.emit.onnx_weights import (
     GivenWeights,
@@ -338,6 +339,8 @@ LOWERINGS: dict[str, Lowering] = {
     "pos_embed": Lowering(tokens.pos_embed, tokens.position_init),
     "select": Lowering(tokens.select),
     "attention": Lowering(tokens.attention, tokens.attention_init),
+    "window_attention": Lowering(windows.window_attention, windows.window_init),
+    "patch_merge": Lowering(windows.patch_merge),
 }
 
 INITIALISERS: dict[str, Initialiser | None] = {op: rule.init for op, rule in LOWERINGS.items()}

@@ -16,6 +16,7 @@ from archc.ops import (  # noqa: F401  (registration)
     resample,
     slicing,
     tokens,
+    windows,
 )
 from archc.ops.base import (
     ALIASES,

@@ -143,6 +143,102 @@ class SelfAttention(nn.MultiheadAttention):
         context = (weights @ v).transpose(1, 2).reshape(n, t, d)
         return self.out_proj(context)
 ''',
+    "WindowAttention": '''
+class WindowAttention(nn.Module):
+    """Swin's shifted-window multi-head self-attention on an N×C×H×W map (archc's
+    window_attention): torchvision's ShiftedWindowAttention, with its tensors (qkv and proj
+    linear layers, the relative position bias table and its int64 index), applied to a
+    channels-first map.  The map is padded to whole windows and, when shift > 0, rolled by
+    -shift (not on an axis that one window covers); tokens attend within their window, with
+    the bias of their relative position and -100 between regions the roll brought together."""
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        window: int = 7,
+        shift: int = 0,
+        dropout: float = 0.0,
+        proj_dropout: float = 0.0,
+        bias: bool = True,
+        proj_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.heads = heads
+        self.window = window
+        self.shift = shift
+        self.dropout = dropout
+        self.proj_dropout = proj_dropout
+        self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        side = 2 * window - 1
+        self.relative_position_bias_table = nn.Parameter(torch.empty(side * side, heads))
+        self.register_buffer("relative_position_index", torch.empty(window**4, dtype=torch.long))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        w = self.window
+        rows, cols = torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")
+        rows, cols = rows.flatten(), cols.flatten()
+        offset_rows = rows[:, None] - rows[None, :] + w - 1
+        offset_cols = cols[:, None] - cols[None, :] + w - 1
+        with torch.no_grad():
+            self.relative_position_index.copy_((offset_rows * (2 * w - 1) + offset_cols).flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, height, width = x.shape
+        w, t, heads = self.window, self.window**2, self.heads
+        x = nn.functional.pad(x.permute(0, 2, 3, 1), (0, 0, 0, -width % w, 0, -height % w))
+        padded_h, padded_w = x.shape[1], x.shape[2]
+        shift = (self.shift if padded_h > w else 0, self.shift if padded_w > w else 0)
+        if any(shift):
+            x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        rows, cols = padded_h // w, padded_w // w
+        windows = x.view(n, rows, w, cols, w, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, t, c)
+        q, k, v = self.qkv(windows).reshape(-1, t, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        scores = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index]
+        scores = scores + bias.view(t, t, heads).permute(2, 0, 1)
+        if any(shift):
+            mask = self.shift_mask(padded_h, padded_w, shift, scores)
+            scores = (scores.view(n, rows * cols, heads, t, t) + mask).view(-1, heads, t, t)
+        weights = nn.functional.dropout(scores.softmax(dim=-1), self.dropout, self.training)
+        context = (weights @ v).transpose(1, 2).reshape(-1, t, c)
+        out = nn.functional.dropout(self.proj(context), self.proj_dropout, self.training)
+        out = out.view(n, rows, cols, w, w, c).permute(0, 1, 3, 2, 4, 5)
+        out = out.reshape(n, padded_h, padded_w, c)
+        if any(shift):
+            out = torch.roll(out, shifts=shift, dims=(1, 2))
+        return out[:, :height, :width].permute(0, 3, 1, 2)
+
+    def shift_mask(
+        self, height: int, width: int, shift: tuple[int, int], like: torch.Tensor
+    ) -> torch.Tensor:
+        """-100 between tokens of a window that the roll brought from different regions of
+        the map, 0 elsewhere: windows × 1 × T × T (torchvision's attention mask)."""
+        w = self.window
+        region = like.new_zeros((height, width))
+        count = 0
+        for top, bottom in ((0, -w), (-w, -shift[0]), (-shift[0], None)):
+            for left, right in ((0, -w), (-w, -shift[1]), (-shift[1], None)):
+                region[top:bottom, left:right] = count
+                count += 1
+        region = region.view(height // w, w, width // w, w).permute(0, 2, 1, 3).reshape(-1, w * w)
+        apart = region.unsqueeze(1) - region.unsqueeze(2)
+        return apart.masked_fill(apart != 0, -100.0).unsqueeze(1)
+''',
+    "PatchMerge": '''
+class PatchMerge(nn.Module):
+    """Swin's patch merging gather on an N×C×H×W map (archc's patch_merge): each 2×2 patch's
+    positions (0, 0), (1, 0), (0, 1), (1, 1) stacked on the channels, odd sizes zero-padded
+    first, as torchvision's PatchMerging orders them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
+        parts = [x[..., 0::2, 0::2], x[..., 1::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 1::2]]
+        return torch.cat(parts, dim=1)
+''',
 }
 
 

@@ -168,6 +168,22 @@ def _attention(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     return Call("SelfAttention", (dim, ctx.code(a["heads"])), tuple(kwargs))
 
 
+def _window_attention(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    kwargs = _kw(
+        ctx,
+        a,
+        [
+            ("window", "window", 7),
+            ("shift", "shift", 0),
+            ("dropout", "dropout", 0.0),
+            ("proj_dropout", "proj_dropout", 0.0),
+            ("bias", "bias", True),
+            ("proj_bias", "proj_bias", True),
+        ],
+    )
+    return Call("WindowAttention", (ctx.code(ins[0].size), ctx.code(a["heads"])), tuple(kwargs))
+
+
 def _pos_embed(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
     x = ins[0]
     return Call("PositionEmbedding", (ctx.code(_token_count(x, ctx)), ctx.code(_last_axis(x, ctx))))
@@ -402,4 +418,6 @@ TORCH_OPS: dict[str, TorchOp] = {
         ),
     ),
     "attention": TorchOp(_attention, fresh=True, helper="SelfAttention"),
+    "window_attention": TorchOp(_window_attention, fresh=True, helper="WindowAttention"),
+    "patch_merge": TorchOp(_plain("PatchMerge"), fresh=True, helper="PatchMerge"),
 }

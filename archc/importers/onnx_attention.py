@@ -33,6 +33,12 @@ _LIMIT = 400  # nodes an attention layer may stand for (torch's: about 120)
 
 
 def attention(g: Graph, i: int) -> Fused | None:
+    """The attention layer whose Softmax is node ``i``: Swin's window attention when the
+    Softmax's scope holds a relative position bias, else multi-head self-attention."""
+    return window_attention(g, i) or _attention(g, i)
+
+
+def _attention(g: Graph, i: int) -> Fused | None:
     softmax = g.nodes[i]
     axis = g.attrs(softmax).get("axis", -1)
     rank = len(g.shape(softmax.input[0]) or ())
@@ -257,3 +263,76 @@ def _is_attention(g: Graph, region: set[int], anchors: set[int]) -> bool:
     ]
     projections = [k for k in region if _weighted(g, k)]
     return len(softmaxes) == 1 and len(products) == 2 and len(projections) == 2
+
+
+def window_attention(g: Graph, i: int) -> Fused | None:
+    """Swin's shifted-window attention as archc writes it (``archc/emit/onnx_windows.py``):
+    the nodes of the Softmax's scope, entered by one map and leaving one map, with a
+    relative position bias (a Gather of a ((2w - 1)², heads) table) and two projections.  The
+    window is w; the shift is where the first cyclic roll cuts (none: 0)."""
+    scope = scope_of(g.nodes[i].name)
+    if not scope:
+        return None
+    members = g.scope(scope)
+    entering = {v for k in members for v in g.nodes[k].input if v in g.data} - {
+        v for k in members for v in g.nodes[k].output
+    }
+    leaving = {
+        v
+        for k in members
+        for v in g.nodes[k].output
+        if v in g.data and any(r not in members for r in g.readers.get(v, [v]))
+    }
+    if len(entering) != 1 or len(leaving) != 1:
+        return None
+    ((x,), (y,)) = (tuple(entering), tuple(leaving))
+    tables = [
+        g.weight(g.nodes[k].input[0])
+        for k in members
+        if g.nodes[k].op_type == "Gather" and g.weight(g.nodes[k].input[0]) is not None
+    ]
+    if len(tables) != 1 or len(tables[0] or ()) != 2:
+        return None
+    rows, heads = tables[0] or (0, 0)
+    side = round(rows**0.5)
+    if side * side != rows or side % 2 == 0:
+        return None
+    projections = sorted((k for k in members if _weighted(g, k)), key=lambda k: k)
+    if len(projections) != 2:
+        return None
+    qkv, proj = projections
+    w_qkv, w_proj = _weight_of(g, qkv), _weight_of(g, proj)
+    if w_qkv is None or w_proj is None or len(w_proj) != 2 or w_proj[0] != w_proj[1]:
+        return None
+    c = w_proj[0]
+    if sorted(w_qkv) != sorted((c, 3 * c)) or c % heads:
+        return None
+    region = _region(g, x, y)
+    if region is None or not _is_attention(g, region, {i, qkv, proj}):
+        return None
+    args = {
+        "heads": heads,
+        "window": (side + 1) // 2,
+        "shift": _shift(g, members),
+        "bias": _bias(g, qkv, g.nodes[qkv].output[0])[0],
+        "proj_bias": _bias(g, proj, g.nodes[proj].output[0])[0],
+    }
+    return Fused("window_attention", args, x, y, frozenset(region), at=g.writer[y], scope=i)
+
+
+def _shift(g: Graph, members: list[int]) -> int:
+    """Where the first roll cuts: a Concat of two Slices of one tensor, the first starting at
+    the cut (torch.roll by -s puts rows s.. first)."""
+    for k in members:
+        node = g.nodes[k]
+        if node.op_type != "Concat" or len(node.input) != 2:
+            continue
+        first, second = (g.writer.get(v) for v in node.input)
+        if first is None or second is None:
+            continue
+        a, b = g.nodes[first], g.nodes[second]
+        if a.op_type == b.op_type == "Slice" and a.input[0] == b.input[0] and len(a.input) > 1:
+            start = g.const(a.input[1])
+            if start is not None:
+                return int(start.reshape(-1)[0])
+    return 0

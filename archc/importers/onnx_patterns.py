@@ -74,6 +74,7 @@ class Graph:
         self.inputs = frozenset(inputs)  # the graph's data inputs
         self.readers: dict[str, list[int]] = {}
         self.writer: dict[str, int] = {}
+        self._scopes: dict[str, list[int]] | None = None
         #: values computed from the data (not weights, constants or shapes)
         self.data: set[str] = set(inputs)
         for i, node in enumerate(nodes):
@@ -86,6 +87,14 @@ class Graph:
 
     def shape(self, value: str) -> tuple[int, ...] | None:
         return self.shapes.get(value)
+
+    def scope(self, name: str) -> list[int]:
+        """The nodes whose names put them in scope ``name``, in order."""
+        if self._scopes is None:
+            self._scopes = {}
+            for k, node in enumerate(self.nodes):
+                self._scopes.setdefault(scope_of(node.name), []).append(k)
+        return self._scopes.get(name, [])
 
     def weight(self, value: str) -> tuple[int, ...] | None:
         """The shape of the weight ``value`` is, through Identity and Transpose nodes."""
@@ -243,10 +252,50 @@ def _shuffle(g: Graph, i: int) -> Fused | None:
     )
 
 
+def _patch_merge(g: Graph, i: int) -> Fused | None:
+    """Swin's patch merging: the four Slices of a map with steps 2 along height and width,
+    starting at (0, 0), (1, 0), (0, 1), (1, 1), joined along channels (after a Pad of odd
+    sizes of the same scope)."""
+    concat = g.nodes[i]
+    if len(concat.input) != 4 or g.attrs(concat).get("axis") not in (1, -3):
+        return None
+    slices = [g.writer.get(v) for v in concat.input]
+    if any(k is None or g.nodes[k].op_type != "Slice" for k in slices):
+        return None
+    nodes = [g.nodes[k] for k in slices if k is not None]
+    source = nodes[0].input[0]
+    starts = []
+    for node in nodes:
+        found = [g.const(v) if v else None for v in list(node.input[1:5])]
+        consts = [c for c in found if c is not None]
+        if node.input[0] != source or len(consts) != 4:
+            return None
+        start, _, axes, steps = ([int(v) for v in c.reshape(-1)] for c in consts)
+        if [a % 4 for a in axes] != [2, 3] or steps != [2, 2]:
+            return None
+        if g.readers.get(node.output[0]) != [i]:
+            return None
+        starts.append(tuple(start))
+    if starts != [(0, 0), (1, 0), (0, 1), (1, 1)]:
+        return None
+    covered = {i, *(k for k in slices if k is not None)}
+    pad = g.writer.get(source)
+    if (
+        pad is not None
+        and g.nodes[pad].op_type == "Pad"
+        and scope_of(g.nodes[pad].name) == scope_of(concat.name)
+        and sorted(g.readers.get(source, [])) == sorted(k for k in slices if k is not None)
+    ):
+        covered.add(pad)
+        source = g.nodes[pad].input[0]
+    return Fused("patch_merge", {}, source, concat.output[0], frozenset(covered))
+
+
 _STARTS: dict[str, Callable[[Graph, int], Fused | None]] = {
     "ReduceMean": _layernorm,
     "Erf": _gelu,
     "Reshape": _shuffle,
+    "Concat": _patch_merge,
 }
 
 

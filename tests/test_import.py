@@ -609,7 +609,7 @@ def test_torchvision_vit_fx() -> None:
     _assert_same_outputs(result.network, model)
 
 
-def _vit_onnx(model: Any, path: Path) -> None:
+def _vit_onnx(model: Any, path: Path, shape: tuple[int, ...] = (3, 224, 224)) -> None:
     """torch.onnx.export (TorchScript) of vit_b_16.  With gradients off, eval-mode
     nn.MultiheadAttention takes its fused fast path (aten::_native_multi_head_attention), which
     that exporter cannot write; with them on it writes MatMul and Softmax nodes."""
@@ -618,7 +618,7 @@ def _vit_onnx(model: Any, path: Path) -> None:
     with torch.enable_grad():
         torch.onnx.export(
             model,
-            (torch.randn(1, 3, 224, 224),),
+            (torch.randn(1, *shape),),
             str(path),
             dynamo=False,
             training=torch.onnx.TrainingMode.PRESERVE,
@@ -637,3 +637,74 @@ def test_torchvision_vit_onnx(tmp_path: Path) -> None:
     result = to_spec(read(path))
     _assert_vit(result)
     _assert_same_outputs(result.network, model)
+
+
+def _tiny_vit() -> Any:
+    """torchvision's VisionTransformer at toy size (2 blocks, 2 heads, 16 features, 32×32)."""
+    torch = pytest.importorskip("torch")
+    from tests.torchvision_models import models
+
+    vt = models().vision_transformer.VisionTransformer
+    model = vt(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32)
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+def test_torch_fx_tiny_vit() -> None:
+    """The fx route on a toy torchvision ViT: the token ops and attention(heads), one block
+    repeated, torchvision's counts, and its outputs from the re-emitted module."""
+    model = _tiny_vit()
+    result = to_spec(read(model, input_shape=(3, 32, 32)))
+    assert result.structured, result.note
+    assert "conv(16, 8, stride=8) -> tokens -> class_token" in result.spec
+    assert "attention(2)" in result.spec and "repeat 2 {" in result.spec
+    assert result.network.totals().params == sum(p.numel() for p in model.parameters())
+    _assert_same_outputs(result.network, model, (3, 32, 32))
+
+
+def test_onnx_tiny_vit(tmp_path: Path) -> None:
+    """torch.onnx.export of the toy ViT: nn.MultiheadAttention's MatMul/Softmax subgraph is
+    one attention layer; counts and outputs as the model's."""
+    model = _tiny_vit()
+    path = tmp_path / "vit.onnx"
+    _vit_onnx(model, path, (3, 32, 32))
+    result = to_spec(read(path))
+    assert result.structured, result.note
+    assert result.spec.count("attention(2)") == 1 and "repeat 2 {" in result.spec
+    assert result.network.totals().params == sum(p.numel() for p in model.parameters())
+    _assert_same_outputs(result.network, model, (3, 32, 32))
+
+
+def test_torch_fx_attention_errors() -> None:
+    """Attention archc has no op for is an error naming the module."""
+    torch = pytest.importorskip("torch")
+
+    class Cross(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Conv2d(3, 8, 4, stride=4)
+            self.memory = torch.nn.Linear(8, 8)
+            self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x: Any) -> Any:
+            t = self.proj(x).flatten(2).transpose(1, 2)
+            m = self.memory(t)
+            return self.attn(t, m, m, need_weights=False)[0]
+
+    with pytest.raises(ImportModelError, match=r"attn: attention other than self-attention"):
+        read(Cross(), input_shape=(3, 8, 8))
+
+
+@pytest.mark.slow
+def test_import_command_torchvision_vit_b_16(tmp_path: Path) -> None:
+    """``archc import torchvision.models:vit_b_16``: the shipped spec's counts."""
+    pytest.importorskip("torch")
+    out = tmp_path / "vit_b_16.arch"
+    done = _import_process("torchvision.models:vit_b_16", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "86,567,656 params" in done.stderr and "17,563,828,224 MACs" in done.stderr
+    assert "blocks and repeats recovered" in done.stderr
+    assert _counts(archc.load(out)) == _counts(archc.load(ROOT / "specs/vit_b_16.arch"))

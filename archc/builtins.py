@@ -1,5 +1,5 @@
 """The language's built-in functions: ``min``, ``max``, ``abs``, ``int``, ``round``, ``floor``,
-``ceil`` and ``len``.
+``ceil``, ``len``, ``sqrt``, ``log`` and ``pow``.
 
 They exist so that a spec can write a real configuration in itself: torchvision's
 ``_make_divisible`` (``max(8, int(c * width + 4) // 8 * 8)``), RegNet's quantised widths,
@@ -10,7 +10,7 @@ where Python would silently accept a mistake (``int("3")``, ``len(5)``, a boolea
 
 The PyTorch emitter writes the same calls into generated code (``archc.emit.pyexpr``), where the
 names mean the same thing: ``min``, ``max``, ``abs``, ``int``, ``round`` and ``len`` are Python's
-builtins, ``floor`` and ``ceil`` are ``math.floor`` and ``math.ceil``.
+builtins, ``floor``, ``ceil``, ``sqrt``, ``log`` and ``pow`` are ``math``'s.
 """
 
 from __future__ import annotations
@@ -95,6 +95,9 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("floor", 1, 1, "number", math.floor, "math.floor", "floor(x)"),
         Builtin("ceil", 1, 1, "number", math.ceil, "math.ceil", "ceil(x)"),
         Builtin("len", 1, 1, "tuple", len, "len", "len(tuple)"),
+        Builtin("sqrt", 1, 1, "number", math.sqrt, "math.sqrt", "sqrt(x): attention's √d"),
+        Builtin("log", 1, 2, "number", math.log, "math.log", "log(x) or log(x, base)"),
+        Builtin("pow", 2, 2, "number", math.pow, "math.pow", "pow(x, y): x to the power y"),
     )
 }
 

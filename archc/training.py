@@ -273,6 +273,10 @@ SAVES: dict[str, SaveRule] = {
     # issue 12's ops
     "class_token": SaveRule("nothing (a concatenation)", _nothing, fresh=True),
     "pos_embed": SaveRule("nothing (an addition)", _nothing, fresh=True),
+    "split_heads": SaveRule("nothing (a view)", _nothing, alias=True),
+    "merge_heads": SaveRule("nothing (a copy of a transposed view)", _nothing, fresh=True),
+    "matmul": SaveRule("both inputs", _inputs, fresh=True),
+    "rescale": SaveRule("nothing (a product with a constant)", _nothing, fresh=True),
     "attention": SaveRule(
         "its input, q, k and v (3·T·D), the attention weights (heads·T·T) and the context "
         "(T·D); with dropout the noise and the dropped weights too",

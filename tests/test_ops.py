@@ -32,7 +32,19 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-_KINDS = {"count", "nonneg", "pair", "pad", "sides", "float", "positive", "prob", "bool", "choice"}
+_KINDS = {
+    "count",
+    "nonneg",
+    "axis",
+    "pair",
+    "pad",
+    "sides",
+    "float",
+    "positive",
+    "prob",
+    "bool",
+    "choice",
+}
 
 
 def test_every_op_is_complete() -> None:

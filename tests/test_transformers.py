@@ -132,3 +132,52 @@ def test_vit_b_16_counts_and_outputs_equal_torchvision() -> None:
 def test_vit_b_16_at_384_counts_equal_torchvision() -> None:
     net = archc.load(VIT, inputs={"image": (3, 384, 384)})
     assert net.totals().params == counts(models().vit_b_16(image_size=384))[0]
+
+
+DECOMPOSED = """
+block mha(heads) {
+    qkv = in -> linear(3 * in.features) as in_proj
+    q = qkv -> slice(0, in.features, axis=-1) -> split_heads(heads)
+    k = qkv -> slice(in.features, 2 * in.features, axis=-1) -> split_heads(heads)
+    v = qkv -> slice(2 * in.features, 3 * in.features, axis=-1) -> split_heads(heads)
+    weights = matmul(q, k, transpose=true) -> rescale(1 / sqrt(in.features / heads))
+        -> softmax(axis=-1)
+    out = matmul(weights, v) -> merge_heads -> linear(in.features) as out_proj
+}
+
+network decomposed {
+    input image: 3x64x64
+    x = conv(DIM, 16, stride=16) -> tokens -> class_token
+    output y = HOW
+}
+"""
+
+
+def decomposed(how: str) -> Network:
+    text = "const DIM = 48\n" + DECOMPOSED.replace("HOW", how)
+    return archc.load("decomposed.arch", text=text)
+
+
+def test_attention_written_out_counts_the_same() -> None:
+    """MHA written with matmul, softmax and the head reshapes gives attention's numbers."""
+    whole, parts = decomposed("attention(4)"), decomposed("mha(4)")
+    assert whole.totals().params == parts.totals().params
+    assert whole.totals().macs == parts.totals().macs
+    assert whole.outputs == parts.outputs == {"y": (17, 48)}
+
+
+def test_attention_written_out_computes_the_same() -> None:
+    whole, parts = decomposed("attention(4)"), decomposed("mha(4)")
+    a, b = whole.to_torch(seed=0).eval(), parts.to_torch(seed=1).eval()
+    # the same tensors in the same order: in_proj weight and bias, out_proj weight and bias
+    b.load_state_dict(dict(zip(b.state_dict(), a.state_dict().values(), strict=True)))
+    image = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert float((a(image) - b(image)).abs().max()) < 1e-5
+    # and ONNX Runtime runs the written-out form as PyTorch does
+    weights = state_dict_to_weights(parts, b.state_dict())
+    model = parts.to_onnx(weights=weights)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"image": image.numpy()})
+    with torch.no_grad():
+        assert abs(got - b(image).numpy()).max() < 1e-4

@@ -101,6 +101,9 @@ CONVENTION = Convention(
         "maxpool": _POOL,
         "avgpool": _POOL,
         "global_avgpool": _POOL,
+        "matmul": Rule(
+            "2·batch·n·k·m", times(2, registry_macs("matmul")), "patched torch.matmul and @"
+        ),
         "attention": Rule(
             "2·(T·D·3D + 2·T²·D + T·D²) (bias ignored)",
             times(2, registry_macs("attention")),

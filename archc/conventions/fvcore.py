@@ -97,6 +97,7 @@ CONVENTION = Convention(
         "adaptive_avgpool": _ADAPTIVE,
         "adaptive_avgpool1d": _UNHANDLED,
         "adaptive_avgpool3d": _UNHANDLED,
+        "matmul": Rule("batch·n·k·m", registry_macs("matmul"), "aten::matmul: matmul_flop_jit"),
         "attention": Rule(
             "T·D·3D + 2·T²·D + T·D² (projections and both products, bias ignored)",
             registry_macs("attention"),

@@ -65,6 +65,7 @@ CONVENTION = Convention(
         "layer_scale": _NONE,
         "stochastic_depth": _NONE,
         "adaptive_maxpool": _NONE,
+        "matmul": Rule("batch·n·k·m", registry_macs("matmul"), _MACS + "matrix products"),
         "attention": Rule(
             "T·D·3D (q, k, v) + T²·D (QKᵀ) + T²·D (weights·V) + T·D² (output)",
             registry_macs("attention"),

@@ -39,6 +39,7 @@ CONVENTION = Convention(
             plus(registry_macs("linear"), bias_elements),
             "aten.addmm (aten.mm without bias)",
         ),
+        "matmul": Rule("batch·n·k·m", registry_macs("matmul"), "aten.bmm / aten.mm"),
         "attention": Rule(
             "T·D·3D + 2·T²·D + T·D² + 4·T·D (biases)",
             plus(registry_macs("attention"), attention_bias_adds),

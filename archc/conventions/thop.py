@@ -35,8 +35,9 @@ def _adaptive(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
 
 
 def _softmax(a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-    # count_softmax over dim 1 (channels or features): (exp + sum + divide) per row
-    features = ins[0][0]
+    # count_softmax over its dim (the channels or features, or the axis given): (exp + sum +
+    # divide) per row
+    features = ins[0][a["axis"]]
     rows = elements(ins[0]) // features
     return rows * (3 * features - 1)
 
@@ -78,7 +79,11 @@ CONVENTION = Convention(
         "hardswish": _NO_RULE,
         "sigmoid": _NO_RULE,
         "tanh": _NO_RULE,
-        "softmax": Rule("(3·C − 1)·n/C (exp, sum, divide per row)", _softmax, "count_softmax"),
+        "softmax": Rule(
+            "(3·C − 1)·n/C, C the softmax axis's size (exp, sum, divide per row)",
+            _softmax,
+            "count_softmax",
+        ),
         "maxpool": _ZERO_OPS,
         "avgpool": Rule("C·H_out·W_out (1 per output element)", out_elements, "count_avgpool"),
         "global_avgpool": _ADAPTIVE,

@@ -63,12 +63,14 @@ _POOL = NodeStyle("#fce5cd", "pooling")
 _MERGE = NodeStyle("#f4cccc", "merge")
 _SHAPE = NodeStyle("#eeeeee", "reshape / dropout")
 _INPUT = NodeStyle("#ffffff", "input", style="rounded,filled,bold")
+_ATTENTION = NodeStyle("#b4a7d6", "attention")
 
 #: style name -> style.  The names are traits (``archc.ops.TRAITS``), most telling first: an op
 #: is drawn with the style of the first of its traits listed here, unless its
 #: ``Op.diagram_style`` names one (``input``, which has no traits; ``view`` for dropout).
 STYLES: dict[str, NodeStyle] = {
     "input": _INPUT,
+    "attention": _ATTENTION,  # no trait: attention ops name it as their diagram_style
     "merge": _MERGE,
     "pool": _POOL,
     "normalization": _NORM,

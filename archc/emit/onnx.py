@@ -215,7 +215,7 @@ def _hardswish(s: _Site) -> None:
 
 
 def _softmax(s: _Site) -> None:
-    s.node("Softmax", [s.x], axis=1)
+    s.node("Softmax", [s.x], axis=tokens.onnx_axis(s.attrs["axis"]))
 
 
 def _batchnorm(s: _Site) -> None:
@@ -339,6 +339,10 @@ LOWERINGS: dict[str, Lowering] = {
     "pos_embed": Lowering(tokens.pos_embed, tokens.position_init),
     "select": Lowering(tokens.select),
     "attention": Lowering(tokens.attention, tokens.attention_init),
+    "split_heads": Lowering(tokens.split_heads),
+    "merge_heads": Lowering(tokens.merge_heads),
+    "matmul": Lowering(tokens.matmul),
+    "rescale": Lowering(tokens.rescale),
     "window_attention": Lowering(windows.window_attention, windows.window_init),
     "patch_merge": Lowering(windows.patch_merge),
 }

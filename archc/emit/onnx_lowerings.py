@@ -309,11 +309,13 @@ def channel_shuffle(s: _Site) -> None:
 
 
 def slice_channels(s: _Site) -> None:
-    """``x[:, start:end]``: one Slice on axis 1 with constant bounds."""
+    """``x[:, start:end]``: one Slice with constant bounds, on axis 1 (the channels) or the
+    one given."""
     a = s.attrs
+    axis = a["axis"] + 1 if a["axis"] >= 0 else a["axis"]
     bounds = [
         s.constant("start", value_ints=[a["start"]]),
         s.constant("end", value_ints=[a["end"]]),
-        s.constant("axis", value_ints=[1]),
+        s.constant("axis", value_ints=[axis]),
     ]
     s.node("Slice", [s.x, *bounds])

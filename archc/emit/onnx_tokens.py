@@ -111,6 +111,39 @@ def attention(s: _Site) -> None:
     linear_tokens(s, joined, w_out, b_out, (t, d, d), "")
 
 
+def onnx_axis(axis: int) -> int:
+    """A per-sample axis as ONNX's: one more for the batch; from the end as is."""
+    return axis + 1 if axis >= 0 else axis
+
+
+def split_heads(s: _Site) -> None:
+    t, d = s.in_shapes[0]
+    heads = s.attrs["heads"]
+    to_heads = s.constant("heads_shape", value_ints=[0, 0, heads, d // heads])
+    x = s.step("unflat", "Reshape", [s.x, to_heads], (t, heads, d // heads))
+    s.node("Transpose", [x], perm=[0, 2, 1, 3])
+
+
+def merge_heads(s: _Site) -> None:
+    heads, t, depth = s.in_shapes[0]
+    x = s.step("tokens_first", "Transpose", [s.x], (t, heads, depth), perm=[0, 2, 1, 3])
+    s.node("Reshape", [x, s.constant("tokens_shape", value_ints=[0, 0, heads * depth])])
+
+
+def matmul(s: _Site) -> None:
+    left, right = s.inputs
+    if s.attrs["transpose"]:
+        shape = s.in_shapes[1]
+        rank = len(shape) + 1  # with the batch
+        perm = [*range(rank - 2), rank - 1, rank - 2]
+        right = s.step("b_t", "Transpose", [right], (*shape[:-2], shape[-1], shape[-2]), perm=perm)
+    s.node("MatMul", [left, right])
+
+
+def rescale(s: _Site) -> None:
+    s.node("Mul", [s.x, s.constant("factor", value_float=s.attrs["factor"])])
+
+
 def attention_init(
     rng: np.random.Generator, spec: TensorSpec, siblings: Sequence[TensorSpec]
 ) -> np.ndarray:
@@ -141,8 +174,13 @@ __all__ = [
     "class_token",
     "linear",
     "linear_tokens",
+    "matmul",
+    "merge_heads",
+    "onnx_axis",
     "pos_embed",
     "position_init",
+    "rescale",
     "select",
+    "split_heads",
     "tokens",
 ]

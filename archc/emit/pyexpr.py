@@ -562,11 +562,19 @@ class ExprArithmetic:
     def difference(self, a: PyExpr, b: PyExpr) -> PyExpr:
         return a if b == Lit(0) else binop("-", a, b)
 
+    def quotient(self, a: PyExpr, b: PyExpr) -> PyExpr:
+        return a if b == Lit(1) else binop("//", a, b)
+
     def items(self, value: PyExpr) -> tuple[PyExpr, ...] | None:
         if isinstance(value, Lit) and isinstance(value.value, tuple):
             return tuple(lit(v) for v in value.value)
         if isinstance(value, TupleOf):
             return value.items
+        return None
+
+    def known(self, value: PyExpr) -> int | None:
+        if isinstance(value, Lit) and isinstance(value.value, int):
+            return value.value
         return None
 
 

@@ -15,6 +15,7 @@ from archc.ops.base import REQUIRED, ArgProblem, Attrs, AttrSpec, Op
 _KIND_WORDS = {
     "count": "a whole number >= 1",
     "nonneg": "a whole number >= 0",
+    "axis": "a whole number (an axis of the per-sample tensor; -1 is the last)",
     "pair": "a whole number >= 1 or a pair (h, w)",
     "pad": 'a whole number >= 0, a pair (h, w), or "same"',
     "sides": "a whole number >= 0, a pair (h, w) or four (left, right, top, bottom)",
@@ -54,6 +55,8 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
         return None  # an optional argument left out
     if kind == "count":
         result = value if _int_at_least(value, 1) else None
+    elif kind == "axis":
+        result = value if _is_int(value) else None
     elif kind == "nonneg":
         result = value if _int_at_least(value, 0) else None
     elif kind == "pair":

@@ -55,7 +55,8 @@ class ArgProblem(Exception):
 class AttrSpec:
     """One op argument: its name, kind (how a value is checked and normalised) and default.
 
-    Kinds: ``count`` (integer >= 1), ``nonneg`` (integer >= 0), ``pair`` (count or (h, w) of
+    Kinds: ``count`` (integer >= 1), ``nonneg`` (integer >= 0), ``axis`` (any integer: an
+    axis of the per-sample tensor, negative from the end), ``pair`` (count or (h, w) of
     counts; ``n`` sizes, one per spatial axis, for ops on other ranks: ``(l,)``, ``(d, h, w)``),
     ``pad`` (nonneg, ``n`` of them, or "same"), ``sides`` (nonneg, (h, w) or (left, right,
     top, bottom) as PyTorch's ``F.pad`` orders them; normalised to the four), ``float``,
@@ -155,6 +156,13 @@ class SymbolicShape(Generic[T]):
     last: bool = False
 
 
+def resolve_axis(axis: int, rank: int) -> int | None:
+    """``axis`` of a per-sample tensor of ``rank`` as 0 .. rank − 1 (−1 is the last), or None
+    when the tensor has no such axis."""
+    found = axis + rank if axis < 0 else axis
+    return found if 0 <= found < rank else None
+
+
 def last_axis(x: SymbolicShape[T]) -> T | None:
     """The size of ``x``'s last axis (what ``linear`` and ``layernorm`` act on for tokens),
     whatever its layout, or None when unknown."""
@@ -199,8 +207,16 @@ class Arithmetic(Protocol[T]):
         """``a - b``."""
         ...
 
+    def quotient(self, a: T, b: T) -> T:
+        """``a // b`` (a size split into equal parts: attention heads)."""
+        ...
+
     def items(self, value: T) -> tuple[T, ...] | None:
         """The items of a tuple-valued attribute (a pair, a shape), or None when unknown."""
+        ...
+
+    def known(self, value: T) -> int | None:
+        """A whole-number attribute's value when it is known (an axis), else None."""
         ...
 
 
@@ -216,8 +232,14 @@ class IntArithmetic:
     def difference(self, a: int, b: int) -> int:
         return a - b
 
+    def quotient(self, a: int, b: int) -> int:
+        return a // b
+
     def items(self, value: Any) -> tuple[int, ...] | None:
         return tuple(value) if isinstance(value, tuple) else None
+
+    def known(self, value: Any) -> int | None:
+        return value if isinstance(value, int) else None
 
 
 INT_ARITHMETIC = IntArithmetic()

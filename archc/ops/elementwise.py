@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archc.ops.base import Attrs, AttrSpec, Example, Op, Shape, elements, register
+from archc.ops.base import (
+    Attrs,
+    AttrSpec,
+    Example,
+    Op,
+    Shape,
+    ShapeProblem,
+    dims,
+    elements,
+    register,
+    resolve_axis,
+)
 
 
 class _PerElement(Op):
@@ -59,11 +70,26 @@ class Tanh(_PerElement):
 @register
 class Softmax(_PerElement):
     name = "softmax"
-    doc = "Softmax over channels (features for a flat input)."
+    doc = "Softmax over channels (features for a flat input), or over the axis given."
     traits = frozenset({"activation"})
-    shape_doc = "unchanged; over channels (or features)"
-    examples = (Example("softmax", ((10,),)), Example("softmax"))
+    attrs = (
+        AttrSpec("axis", "axis", 0, "the per-sample axis normalised: 0 channels, -1 the last"),
+    )
+    shape_doc = "unchanged; over channels (or features), or `axis` (attention's -1: each row)"
+    examples = (
+        Example("softmax", ((10,),)),
+        Example("softmax"),
+        Example("softmax(axis=-1)", ((2, 5, 5),)),
+    )
     flops_per_element = 3  # exp, sum, divide
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        if resolve_axis(a["axis"], len(ins[0])) is None:
+            raise ShapeProblem(f"softmax: {names[0]} ({dims(ins[0])}) has no axis {a['axis']}")
+        return ins[0]
+
+    def summary(self, a: Attrs) -> str:
+        return "softmax" if a["axis"] == 0 else f"softmax axis {a['axis']}"
 
 
 @register

@@ -11,6 +11,7 @@ conventions.md); ``select`` picks one token (the class token) for the head.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from archc.ops.base import (
@@ -142,6 +143,7 @@ class Attention(Op):
         "query, key and value projections, softmax(QKᵀ/√d)·V per head, output projection."
     )
     traits = frozenset({"weights"})
+    diagram_style = "attention"
     attrs = (
         AttrSpec("heads", "count", doc="attention heads; D must divide into them"),
         AttrSpec("bias", "bool", True, "biases on the projections"),
@@ -204,3 +206,130 @@ def attention_macs(t: int, d: int) -> dict[str, int]:
         "context": t * t * d,  # softmax(QKᵀ/√d)·V
         "out": t * d * d,
     }
+
+
+# ------------------------------------------------------------------ attention, written out
+@register
+class SplitHeads(Op):
+    name = "split_heads"
+    doc = "T×D tokens as heads×T×(D/heads): attention's per-head view (a reshape and transpose)."
+    traits = frozenset({"view"})
+    attrs = (AttrSpec("heads", "count", doc="heads; D must divide into them"),)
+    shape_doc = "T×D → heads×T×(D/heads)"
+    examples = (Example("split_heads(2)", ((5, 8),)),)
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        t, d = token_input(self.name, ins[0], names[0])
+        if d % a["heads"]:
+            raise ShapeProblem(
+                f"split_heads: the {d} features of {names[0]} do not divide into {a['heads']} heads"
+            )
+        return (a["heads"], t, d // a["heads"])
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x = ins[0]
+        d, lead = last_axis(x), leading_axes(x)
+        depth = ar.quotient(d, a["heads"]) if d is not None else None
+        spatial = (a["heads"], lead[0]) if lead else None
+        return SymbolicShape(depth, 3, spatial, last=True)
+
+    def summary(self, a: Attrs) -> str:
+        return f"split_heads {a['heads']}"
+
+
+@register
+class MergeHeads(Op):
+    name = "merge_heads"
+    doc = "heads×T×d back to T×(heads·d) tokens: split_heads undone."
+    diagram_style = "view"  # a transpose and reshape (a copy, as the axes are not in order)
+    shape_doc = "h×T×d → T×(h·d)"
+    examples = (Example("merge_heads", ((2, 5, 4),)),)
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        x = ins[0]
+        if len(x) != 3:
+            raise ShapeProblem(f"merge_heads needs heads×T×d, got {dims(x)} from {names[0]}")
+        return (x[1], x[0] * x[2])
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x = ins[0]
+        lead = leading_axes(x)
+        d = last_axis(x)
+        if lead is None or d is None:
+            return SymbolicShape(None, 2, None, last=True)
+        return SymbolicShape(ar.product([lead[0], d]), 2, (lead[1],), last=True)
+
+
+@register
+class MatMul(Op):
+    name = "matmul"
+    doc = "Matrix product of two tensors over their last two axes (attention's QKᵀ and AV)."
+    traits = frozenset({"merge"})
+    attrs = (AttrSpec("transpose", "bool", False, "multiply by the second's transpose: a·bᵀ"),)
+    shape_doc = "…×n×k by …×k×m → …×n×m (by …×m×k with transpose=true); the leading axes must agree"
+    examples = (
+        Example("matmul(a, b, transpose=true)", ((2, 5, 4), (2, 5, 4))),
+        Example("matmul(a, b)", ((2, 5, 5), (2, 5, 4))),
+        Example("matmul(a, b)", ((3, 4), (4, 6))),
+    )
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        if len(ins) != 2:
+            raise ShapeProblem(f"matmul multiplies two tensors, got {len(ins)}")
+        x, y = ins
+        if len(x) < 2 or len(x) != len(y):
+            raise ShapeProblem(
+                f"matmul needs two tensors of the same rank (2 or more): {names[0]} is "
+                f"{dims(x)}, {names[1]} is {dims(y)}"
+            )
+        k, m = (y[-1], y[-2]) if a["transpose"] else (y[-2], y[-1])
+        if x[-1] != k or x[:-2] != y[:-2]:
+            raise ShapeProblem(
+                f"matmul: {names[0]} ({dims(x)}) and {names[1]} ({dims(y)}"
+                f"{', transposed' if a['transpose'] else ''}) do not multiply"
+            )
+        return (*x[:-1], m)
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        x, y = ins
+        lead_y = leading_axes(y)
+        transpose = (
+            ar.known(a["transpose"]) if not isinstance(a["transpose"], bool) else a["transpose"]
+        )
+        m = (lead_y[-1] if lead_y else None) if transpose else last_axis(y)
+        return SymbolicShape(m, x.rank, leading_axes(x), last=True)
+
+    def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return elements(out) * ins[0][-1]
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 2 * self.macs(a, ins, out)
+
+    def summary(self, a: Attrs) -> str:
+        return "matmul a·bᵀ" if a["transpose"] else "matmul"
+
+
+@register
+class Rescale(Op):
+    name = "rescale"
+    doc = "Multiplies by a constant (attention's 1/√d on the scores)."
+    traits = frozenset({"elementwise"})
+    attrs = (AttrSpec("factor", "float", doc="the constant"),)
+    shape_doc = "unchanged"
+    examples = (Example("rescale(0.5)"), Example("rescale(0.125)", ((2, 5, 5),)))
+
+    def check(self, a: Attrs) -> None:
+        if not math.isfinite(a["factor"]):
+            raise ArgProblem(f"factor must be finite, got {a['factor']!r}", "factor")
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return elements(out)
+
+    def summary(self, a: Attrs) -> str:
+        return f"rescale {a['factor']:g}"

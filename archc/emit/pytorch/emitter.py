@@ -100,12 +100,15 @@ class Emitter:
                 return False
         return True
 
-    def ir_size(self, link: n.Link) -> px.PyExpr:
-        sizes = {self.net.shape(node)[0] for node in self.by_span.get(link.span, [])}
+    def ir_size(self, link: n.Link, last: bool = False) -> px.PyExpr:
+        """The channels (the last axis when ``last``) of ``link``'s output, when every
+        instance of the layer agrees on them."""
+        axis = -1 if last else 0
+        sizes = {self.net.shape(node)[axis] for node in self.by_span.get(link.span, [])}
         if len(sizes) != 1:
             raise EmitError(
-                "the features of this flatten depend on the block's input size, which differs "
-                "between its instances",
+                f"the features of this {link.name} depend on the block's input size, which "
+                "differs between its instances",
                 link.span,
                 ["pool to a fixed size first (global_avgpool or adaptive_avgpool)"],
             )
@@ -160,7 +163,7 @@ class Emitter:
             return Tensor("", px.lit(features), len(shape), known, last)
         # a flatten of a map whose size only elaboration knows: the IR's number, when every
         # instance of this layer agrees on it
-        size = out.channels if out.channels is not None else ctx.ir_features()
+        size = out.channels if out.channels is not None else ctx.ir_features(out.last)
         return Tensor("", size, out.rank, out.spatial, out.last)
 
     # ------------------------------------------------------------------ classes

@@ -5,15 +5,17 @@ from __future__ import annotations
 HELPERS: dict[str, str] = {
     "Slice": '''
 class Slice(nn.Module):
-    """Channels start to end - 1 of the input (archc's slice): a view, as x[:, start:end]."""
+    """Channels start to end - 1 of the input (archc's slice), or of dimension dim: a view,
+    as x[:, start:end]."""
 
-    def __init__(self, start: int, end: int) -> None:
+    def __init__(self, start: int, end: int, dim: int = 1) -> None:
         super().__init__()
         self.start = start
         self.end = end
+        self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, self.start : self.end]
+        return x.narrow(self.dim, self.start, self.end - self.start)
 ''',
     "Chain": '''
 class Chain(nn.Sequential):
@@ -119,6 +121,35 @@ class Select(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, self.index]
 ''',
+    "SplitHeads": '''
+class SplitHeads(nn.Module):
+    """N×T×D tokens as N×heads×T×(D/heads) (archc's split_heads)."""
+
+    def __init__(self, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+''',
+    "MergeHeads": '''
+class MergeHeads(nn.Module):
+    """N×heads×T×d back to N×T×(heads·d) tokens (archc's merge_heads)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2).flatten(2)
+''',
+    "Rescale": '''
+class Rescale(nn.Module):
+    """Multiplies by a constant (archc's rescale: attention's 1/sqrt(d))."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+''',
     "SelfAttention": '''
 class SelfAttention(nn.MultiheadAttention):
     """Multi-head self-attention over N×T×D tokens (archc's attention), written out:
@@ -144,13 +175,68 @@ class SelfAttention(nn.MultiheadAttention):
         return self.out_proj(context)
 ''',
     "WindowAttention": '''
+@torch.fx.wrap
+def swin_window_partition(
+    x: torch.Tensor, window: int, shift: int
+) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """An N×C×H×W map as windows of tokens (N·windows × window² × C), channels last: padded to
+    whole windows and, when shift > 0, rolled by -shift (not on an axis one window covers), as
+    torchvision's shifted_window_attention; with (H, W, shift_h, shift_w) to undo it."""
+    n, c, height, width = x.shape
+    x = nn.functional.pad(x.permute(0, 2, 3, 1), (0, 0, 0, -width % window, 0, -height % window))
+    padded_h, padded_w = x.shape[1], x.shape[2]
+    shift_h, shift_w = (shift if padded_h > window else 0), (shift if padded_w > window else 0)
+    if shift_h or shift_w:
+        x = torch.roll(x, shifts=(-shift_h, -shift_w), dims=(1, 2))
+    rows, cols = padded_h // window, padded_w // window
+    x = x.view(n, rows, window, cols, window, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, window * window, c), (height, width, shift_h, shift_w)
+
+
+@torch.fx.wrap
+def swin_shift_mask(
+    scores: torch.Tensor, layout: tuple[int, int, int, int], window: int
+) -> torch.Tensor:
+    """The scores of shifted windows with -100 between tokens that the roll brought together
+    from different regions of the map (torchvision's attention mask); unshifted, as they are."""
+    height, width, shift_h, shift_w = layout
+    if not (shift_h or shift_w):
+        return scores
+    region = scores.new_zeros((height + -height % window, width + -width % window))
+    count = 0
+    for top, bottom in ((0, -window), (-window, -shift_h), (-shift_h, None)):
+        for left, right in ((0, -window), (-window, -shift_w), (-shift_w, None)):
+            region[top:bottom, left:right] = count
+            count += 1
+    rows, cols = region.shape[0] // window, region.shape[1] // window
+    region = region.view(rows, window, cols, window).permute(0, 2, 1, 3).reshape(rows * cols, -1)
+    apart = region.unsqueeze(1) - region.unsqueeze(2)
+    mask = apart.masked_fill(apart != 0, -100.0).unsqueeze(1)
+    heads, t = scores.shape[1], scores.shape[2]
+    return (scores.view(-1, rows * cols, heads, t, t) + mask).view(-1, heads, t, t)
+
+
+@torch.fx.wrap
+def swin_window_merge(
+    x: torch.Tensor, layout: tuple[int, int, int, int], window: int
+) -> torch.Tensor:
+    """Windows of tokens back into the N×C×H×W map: rolled back and cropped."""
+    height, width, shift_h, shift_w = layout
+    padded_h, padded_w = height + -height % window, width + -width % window
+    c = x.shape[-1]
+    x = x.view(-1, padded_h // window, padded_w // window, window, window, c)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(-1, padded_h, padded_w, c)
+    if shift_h or shift_w:
+        x = torch.roll(x, shifts=(shift_h, shift_w), dims=(1, 2))
+    return x[:, :height, :width].permute(0, 3, 1, 2)
+
+
 class WindowAttention(nn.Module):
     """Swin's shifted-window multi-head self-attention on an N×C×H×W map (archc's
     window_attention): torchvision's ShiftedWindowAttention, with its tensors (qkv and proj
     linear layers, the relative position bias table and its int64 index), applied to a
-    channels-first map.  The map is padded to whole windows and, when shift > 0, rolled by
-    -shift (not on an axis that one window covers); tokens attend within their window, with
-    the bias of their relative position and -100 between regions the roll brought together."""
+    channels-first map.  Tokens attend within their window, with the bias of their relative
+    position; the steps that depend on the map's size are functions torch.fx keeps whole."""
 
     def __init__(
         self,
@@ -187,46 +273,17 @@ class WindowAttention(nn.Module):
             self.relative_position_index.copy_((offset_rows * (2 * w - 1) + offset_cols).flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, height, width = x.shape
-        w, t, heads = self.window, self.window**2, self.heads
-        x = nn.functional.pad(x.permute(0, 2, 3, 1), (0, 0, 0, -width % w, 0, -height % w))
-        padded_h, padded_w = x.shape[1], x.shape[2]
-        shift = (self.shift if padded_h > w else 0, self.shift if padded_w > w else 0)
-        if any(shift):
-            x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
-        rows, cols = padded_h // w, padded_w // w
-        windows = x.view(n, rows, w, cols, w, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, t, c)
-        q, k, v = self.qkv(windows).reshape(-1, t, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-        scores = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1)
+        t, heads, depth = self.window**2, self.heads, x.shape[1] // self.heads
+        windows, layout = swin_window_partition(x, self.window, self.shift)
+        q, k, v = self.qkv(windows).reshape(-1, t, 3, heads, depth).permute(2, 0, 3, 1, 4)
+        scores = (q * depth**-0.5) @ k.transpose(-2, -1)
         bias = self.relative_position_bias_table[self.relative_position_index]
         scores = scores + bias.view(t, t, heads).permute(2, 0, 1)
-        if any(shift):
-            mask = self.shift_mask(padded_h, padded_w, shift, scores)
-            scores = (scores.view(n, rows * cols, heads, t, t) + mask).view(-1, heads, t, t)
+        scores = swin_shift_mask(scores, layout, self.window)
         weights = nn.functional.dropout(scores.softmax(dim=-1), self.dropout, self.training)
-        context = (weights @ v).transpose(1, 2).reshape(-1, t, c)
+        context = (weights @ v).transpose(1, 2).reshape(-1, t, heads * depth)
         out = nn.functional.dropout(self.proj(context), self.proj_dropout, self.training)
-        out = out.view(n, rows, cols, w, w, c).permute(0, 1, 3, 2, 4, 5)
-        out = out.reshape(n, padded_h, padded_w, c)
-        if any(shift):
-            out = torch.roll(out, shifts=shift, dims=(1, 2))
-        return out[:, :height, :width].permute(0, 3, 1, 2)
-
-    def shift_mask(
-        self, height: int, width: int, shift: tuple[int, int], like: torch.Tensor
-    ) -> torch.Tensor:
-        """-100 between tokens of a window that the roll brought from different regions of
-        the map, 0 elsewhere: windows × 1 × T × T (torchvision's attention mask)."""
-        w = self.window
-        region = like.new_zeros((height, width))
-        count = 0
-        for top, bottom in ((0, -w), (-w, -shift[0]), (-shift[0], None)):
-            for left, right in ((0, -w), (-w, -shift[1]), (-shift[1], None)):
-                region[top:bottom, left:right] = count
-                count += 1
-        region = region.view(height // w, w, width // w, w).permute(0, 2, 1, 3).reshape(-1, w * w)
-        apart = region.unsqueeze(1) - region.unsqueeze(2)
-        return apart.masked_fill(apart != 0, -100.0).unsqueeze(1)
+        return swin_window_merge(out, layout, self.window)
 ''',
     "PatchMerge": '''
 class PatchMerge(nn.Module):

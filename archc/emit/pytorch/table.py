@@ -76,9 +76,9 @@ class OpContext:
             return py_literal(e.value[0])
         return self.code(e)
 
-    def ir_features(self) -> px.PyExpr:
+    def ir_features(self, last: bool = False) -> px.PyExpr:
         """The flattened size from the analysis, when every instance of this layer agrees."""
-        return self.gen.em.ir_size(self.link)
+        return self.gen.em.ir_size(self.link, last)
 
 
 def _is(e: px.PyExpr, value: Any) -> bool:
@@ -125,6 +125,43 @@ def _pool(family: str, extra: tuple[tuple[str, str, Any], ...] = ()) -> Callable
         return Call(cls, (), tuple(kwargs))
 
     return render
+
+
+def _torch_axis(axis: px.PyExpr) -> px.PyExpr:
+    """A per-sample axis as PyTorch's ``dim``: one more for the batch; from the end as is."""
+    if isinstance(axis, px.Lit) and isinstance(axis.value, int):
+        return px.lit(axis.value + 1 if axis.value >= 0 else axis.value)
+    return px.ifelse(px.binop(">=", axis, px.lit(0)), px.binop("+", axis, px.lit(1)), axis)
+
+
+def _slice(a: Attrs, ins: list[Tensor], ctx: OpContext) -> Call:
+    args = (ctx.code(a["start"]), ctx.code(a["end"]))
+    if _is(a["axis"], 0):
+        return Call("Slice", args)
+    return Call("Slice", args, (("dim", ctx.code(_torch_axis(a["axis"]))),))
+
+
+def _slice_inline(a: Attrs, xs: list[str], ctx: OpContext) -> str | None:
+    """``x[:, start:end]`` (``x[..., start:end]`` on the last axis) when the bounds are known;
+    else None: the Slice module holds them."""
+    start, end, axis = a["start"], a["end"], a["axis"]
+    if not (isinstance(start, px.Lit) and isinstance(end, px.Lit) and isinstance(axis, px.Lit)):
+        return None
+    cut, dim = f"{start.value}:{end.value}", int(axis.value)
+    if dim == -1:
+        return f"{xs[0]}[..., {cut}]"
+    if dim >= 0:
+        return f"{xs[0]}[{':, ' * (dim + 1)}{cut}]"
+    return None
+
+
+def _matmul(a: Attrs, xs: list[str], ctx: OpContext) -> str:
+    left, right = xs
+    if _is(a["transpose"], True):
+        return f"{left} @ {right}.transpose(-2, -1)"
+    if not _is(a["transpose"], False):
+        raise EmitError("matmul's transpose must be written out, not computed", ctx.link.span)
+    return f"{left} @ {right}"
 
 
 def _last_axis(x: Tensor, ctx: OpContext) -> px.PyExpr:
@@ -377,7 +414,9 @@ TORCH_OPS: dict[str, TorchOp] = {
     "prelu": TorchOp(_prelu, fresh=True),
     "sigmoid": TorchOp(_plain("nn.Sigmoid")),
     "tanh": TorchOp(_plain("nn.Tanh")),
-    "softmax": TorchOp(_plain("nn.Softmax", "dim=1")),
+    "softmax": TorchOp(
+        lambda a, ins, ctx: Call("nn.Softmax", (), (("dim", ctx.code(_torch_axis(a["axis"]))),))
+    ),
     "batchnorm": TorchOp(_batchnorm, fresh=True),
     "lrn": TorchOp(_lrn, fresh=True),
     "groupnorm": TorchOp(_groupnorm, fresh=True),
@@ -393,15 +432,7 @@ TORCH_OPS: dict[str, TorchOp] = {
         inline=lambda a, xs, ctx: Call("torch.cat", (Call("", tuple(xs)),), (("dim", "1"),)),
     ),
     "add": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " + ".join(xs)),
-    "slice": TorchOp(
-        lambda a, ins, ctx: Call("Slice", (ctx.code(a["start"]), ctx.code(a["end"]))),
-        helper="Slice",
-        inline=lambda a, xs, ctx: (
-            f"{xs[0]}[:, {a['start'].value}:{a['end'].value}]"
-            if isinstance(a["start"], px.Lit) and isinstance(a["end"], px.Lit)
-            else None  # bounds known only in __init__: the Slice module holds them
-        ),
-    ),
+    "slice": TorchOp(_slice, helper="Slice", inline=_slice_inline),
     "mul": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " * ".join(xs)),
     "tokens": TorchOp(_plain("Tokens"), helper="Tokens"),
     "class_token": TorchOp(
@@ -418,6 +449,14 @@ TORCH_OPS: dict[str, TorchOp] = {
         ),
     ),
     "attention": TorchOp(_attention, fresh=True, helper="SelfAttention"),
+    "split_heads": TorchOp(
+        lambda a, ins, ctx: Call("SplitHeads", (ctx.code(a["heads"]),)), helper="SplitHeads"
+    ),
+    "merge_heads": TorchOp(_plain("MergeHeads"), fresh=True, helper="MergeHeads"),
+    "matmul": TorchOp(None, fresh=True, inline=_matmul),
+    "rescale": TorchOp(
+        lambda a, ins, ctx: Call("Rescale", (ctx.code(a["factor"]),)), fresh=True, helper="Rescale"
+    ),
     "window_attention": TorchOp(_window_attention, fresh=True, helper="WindowAttention"),
     "patch_merge": TorchOp(_plain("PatchMerge"), fresh=True, helper="PatchMerge"),
 }

@@ -78,6 +78,24 @@ def test_onnx_structure_resnet50(tmp_path: Path) -> None:
     assert any(node.startswith("layer1.0.") for node in net.order)
 
 
+def test_onnx_structure_swin_t(tmp_path: Path) -> None:
+    """Swin's window attention and patch merging come back whole, and its blocks, shifted
+    every second one, as repeats with the shift alternating."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    spec = ROOT / "specs/swin_t.arch"
+    if not spec.exists():
+        pytest.skip("specs/swin_t.arch is not in this tree")
+    path = tmp_path / "swin_t.onnx"
+    onnx.save(archc.to_onnx(archc.load(spec), weights="none"), str(path))
+    text, net = archc.import_model(str(path))
+    assert text.count("window_attention(in.channels // 32, shift=shift)") == 1
+    assert text.count("= patch_merge -> layernorm") == 3
+    assert "stages_2_blocks = repeat 6 as i { residual(i % 2 * 3) }" in text
+    assert net.totals().params == 28_288_354
+
+
 def test_onnx_errors_name_the_node(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper

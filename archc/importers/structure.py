@@ -471,6 +471,8 @@ class Recovery:
             first, rest = column[0], column[1:]
             if all(v == first for v in rest):
                 args.append(literal(first))
+            elif _alternates(list(column)):  # Swin's shift: 0, 3, 0, 3, ...
+                args.append(_alternation(column[0], column[1]))
             elif isinstance(first, bool):
                 args.append("i == 0" if first else "i != 0")
             else:
@@ -499,9 +501,40 @@ class Recovery:
         return parent if inside else ""
 
 
+def _alternates(column: list[Any]) -> bool:
+    """More than two values, alternating between two that differ."""
+    return (
+        len(column) > 2
+        and column[0] != column[1]
+        and all(v == column[k % 2] for k, v in enumerate(column))
+    )
+
+
+def _alternation(even: Any, odd: Any) -> str:
+    """An argument that alternates over a repeat's iterations, as an expression of ``i``."""
+    if isinstance(even, bool):
+        return "i % 2 == 0" if even else "i % 2 == 1"
+    if even == 0 and isinstance(odd, int):
+        return f"(i % 2) * {literal(odd)}"
+    return f"{literal(even)} if i % 2 == 0 else {literal(odd)}"
+
+
+def _alternating_run(block: Block, run: list[int], k: int) -> int:
+    """How many instances from ``run[k]`` on alternate between two argument lists (each
+    argument alike or alternating): Swin's blocks, shifted every second one."""
+    values = [tuple(block.values[x]) for x in run[k:]]
+    if len(values) < 3 or values[0] == values[1]:
+        return 0
+    n = 2
+    while n < len(values) and values[n] == values[n % 2]:
+        n += 1
+    return n if n > 2 else 0
+
+
 def _repeat_runs(block: Block, run: list[int]) -> list[list[int]]:
     """Cut consecutive instances into repeats: all instances after the first alike, and the
-    first differing from them in at most one number (a stride or a width) and flags."""
+    first differing from them in at most one number (a stride or a width) and flags; or
+    instances alternating between two argument lists, when that makes a longer repeat."""
     groups: list[list[int]] = []
     k = 0
     while k < len(run):
@@ -520,6 +553,9 @@ def _repeat_runs(block: Block, run: list[int]) -> list[list[int]]:
                 break
             group = candidate
             j += 1
+        alternating = _alternating_run(block, run, k)
+        if alternating > len(group):
+            group = run[k : k + alternating]
         groups.append(group)
         k += len(group)
     return groups

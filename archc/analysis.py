@@ -170,13 +170,22 @@ class Network:
             layers=sum(1 for node in self.order if self.layer(node).op != "input"),
         )
 
-    def rows(self, depth: int | None = None, batch: int = 1) -> list[Row]:
-        """Table rows in evaluation order; ``depth`` collapses scopes deeper than that."""
-        if depth is None:
+    def rows(
+        self, depth: int | None = None, batch: int = 1, collapse: frozenset[str] = frozenset()
+    ) -> list[Row]:
+        """Table rows in evaluation order; ``depth`` collapses scopes deeper than that, and
+        each scope in ``collapse`` is one row whatever the depth."""
+        if depth is None and not collapse:
             return [self._layer_row(node, batch) for node in self.order]
         groups: dict[str, list[str]] = {}
         for node in self.order:
-            key = ".".join(node.split(".")[:depth])
+            parts = node.split(".")
+            key = ".".join(parts[:depth]) if depth is not None else node
+            for end in range(1, len(parts)):
+                prefix = ".".join(parts[:end])
+                if prefix in collapse:
+                    key = prefix if len(prefix) < len(key) else key
+                    break
             groups.setdefault(key, []).append(node)
         return [
             self._layer_row(members[0], batch)

@@ -443,9 +443,31 @@ def _merge(rows: list[Row]) -> Row:
     )
 
 
+#: a repeat of at least this many iterations draws each iteration as one node by default: a
+#: stack of twelve identical transformer blocks (ViT-B) or 36 bottlenecks (ResNet-152's layer3)
+#: reads as a column of blocks, the first of which ``--depth all`` opens
+LONG_REPEAT = 8
+
+
+def long_repeat_iterations(net: Network) -> frozenset[str]:
+    """The scopes of the iterations of every repeat with :data:`LONG_REPEAT` or more."""
+    found: set[str] = set()
+    for path, scope in net.scopes.items():
+        if scope.kind != "repeat":
+            continue
+        inner = [
+            p for p in net.scopes if p.startswith(path + ".") and "." not in p[len(path) + 1 :]
+        ]
+        if len(inner) >= LONG_REPEAT:
+            found.update(inner)
+    return frozenset(found)
+
+
 def groups(net: Network, depth: int | None, options: DiagramOptions) -> list[Group]:
-    """The nodes of the diagram at ``depth``, fused as ``options.fuse`` says."""
-    rows = net.rows(depth, options.batch)
+    """The nodes of the diagram at ``depth``, fused as ``options.fuse`` says; by default
+    (``depth=AUTO``) the iterations of long repeats are one node each."""
+    collapse = long_repeat_iterations(net) if options.depth == AUTO else frozenset()
+    rows = net.rows(depth, options.batch, collapse)
     if not options.fuse:
         return [Group(r, (r.name,)) for r in rows]
     outputs = set(net.graph.graph[G_OUTPUTS].values())
@@ -478,7 +500,13 @@ def collapse_note(net: Network, options: DiagramOptions) -> str | None:
         return None
     depth = resolve_depth(net, options)
     if depth is None:
-        return None
+        repeated = long_repeat_iterations(net)
+        if not repeated:
+            return None
+        return (
+            f"diagram of {net.name}: the {len(repeated)} iterations of repeats of "
+            f"{LONG_REPEAT} or more drawn as one node each; --depth all draws every layer"
+        )
     nodes = len(groups(net, depth, options))
     layers = net.totals().layers
     limit = (

@@ -726,3 +726,50 @@ def test_import_command_torchvision_vit_b_16(tmp_path: Path) -> None:
     assert "86,567,656 params" in done.stderr and "17,563,828,224 MACs" in done.stderr
     assert "blocks and repeats recovered" in done.stderr
     assert _counts(archc.load(out)) == _counts(archc.load(ROOT / "specs/vit_b_16.arch"))
+
+
+def test_torch_fx_1d_3d_layers() -> None:
+    """Conv1d/3d, the 1-D and 3-D pools and batch norms through torch.fx (a subclass of a
+    torch layer, as torchvision's video models write Conv3DSimple, counts as that layer)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Conv3DSimple(nn.Conv3d):  # torchvision.models.video's: only __init__ differs
+        def __init__(self, c_in: int, c_out: int) -> None:
+            super().__init__(c_in, c_out, (1, 3, 3), padding=(0, 1, 1), bias=False)
+
+    signal = nn.Sequential(
+        nn.Conv1d(2, 8, 5, stride=2, padding=2), nn.BatchNorm1d(8), nn.ReLU(),
+        nn.MaxPool1d(3, stride=2, padding=1), nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(), nn.Linear(8, 3),
+    )  # fmt: skip
+    clip = nn.Sequential(
+        nn.Conv3d(2, 4, 3, padding=1), Conv3DSimple(4, 4), nn.BatchNorm3d(4),
+        nn.MaxPool3d((1, 2, 2)), nn.AvgPool3d(2), nn.AdaptiveMaxPool3d(1),
+    )  # fmt: skip
+    for model, shape, ops in (
+        (signal, (2, 64), ["conv1d", "batchnorm", "relu", "maxpool1d", "avgpool1d"]),
+        (clip, (2, 8, 16, 16), ["conv3d", "conv3d", "batchnorm", "maxpool3d", "avgpool3d"]),
+    ):
+        flat = read(model, input_shape=shape)
+        assert [layer.op for layer in flat.layers][:5] == ops
+        result = to_spec(flat)
+        assert result.network.totals().params == sum(p.numel() for p in model.parameters())
+        _assert_same_outputs(result.network, model, shape)
+    assert read(clip, input_shape=(2, 8, 16, 16)).layers[1].args["kernel"] == (1, 3, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mc3_18", "r2plus1d_18"])
+def test_torchvision_video_fx(name: str) -> None:
+    """torchvision's video ResNets through torch.fx: the shipped specs' counts (conv3d with
+    torchvision's Conv3DSimple and Conv2Plus1D), blocks and repeats, the same outputs."""
+    pytest.importorskip("torch")
+    from tests.torchvision_models import models
+
+    model = getattr(models().video, name)(weights=None)
+    result = to_spec(read(model, input_shape=(3, 16, 112, 112)))
+    assert result.structured, result.note
+    assert _counts(result.network) == _counts(archc.load(ROOT / "specs" / f"{name}.arch"))
+    assert "block basic_block(" in result.spec
+    _assert_same_outputs(result.network, model, (3, 16, 112, 112))

@@ -81,8 +81,12 @@ def literal(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, tuple | list):
-        if len(value) == 2 and value[0] == value[1] and all(isinstance(v, int) for v in value):
-            return literal(value[0])
+        if (
+            len(value) in (2, 3)
+            and len(set(value)) == 1
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            return literal(value[0])  # (3, 3) and (3, 3, 3) as 3: a square or cubic size
         return "(" + ", ".join(literal(v) for v in value) + ")"
     raise TypeError(f"no literal for {value!r}")
 

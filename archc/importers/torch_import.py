@@ -77,11 +77,10 @@ class _Tracer:
         return out
 
     def run(self) -> FlatModel:
-        import torch.fx
         from torch.fx.passes.shape_prop import ShapeProp
 
         try:
-            graph_module = torch.fx.symbolic_trace(self.model)
+            graph_module = _trace(self.model)
         except Exception as exc:
             raise ImportModelError(
                 f"torch.fx cannot trace {type(self.model).__name__}: {exc}",
@@ -188,7 +187,7 @@ class _Tracer:
             return  # computed from parameters alone (the class token expanded to the batch)
         if node.op == "call_module":
             module = self.modules[node.target]
-            rule = _MODULES.get(type(module).__name__)
+            rule = _rule_for(module)
             if rule is None:
                 raise self.error(f"module {type(module).__name__}", str(node.target))
             op, args = rule(module, self, node)
@@ -217,23 +216,46 @@ class _Tracer:
 
 
 # ------------------------------------------------------------------------------ modules
+def _axes(m: Any) -> int:
+    """The spatial axes of a module whose class (or torch base class) is named ...1d, ...2d
+    or ...3d."""
+    for cls in type(m).__mro__:
+        if cls.__name__[-2:] in ("1d", "2d", "3d"):
+            return int(cls.__name__[-2])
+    return 2
+
+
+def _sizes(v: Any, n: int) -> tuple[int, ...]:
+    if isinstance(v, int):
+        return (v,) * n
+    return tuple(int(x) for x in v)
+
+
+def _ranked(op: str, n: int) -> str:
+    """archc's op for ``n`` spatial axes: conv1d, conv, conv3d (maxpool1d, ...)."""
+    return op if n == 2 else f"{op}{n}d"
+
+
 def _conv(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
-    if m.padding_mode != "zeros" or len(m.kernel_size) != 2:
+    if m.padding_mode != "zeros":
         raise t.error(f"{type(m).__name__} with padding_mode {m.padding_mode!r}", str(node.target))
-    transposed = type(m).__name__ == "ConvTranspose2d"
+    n = _axes(m)
+    transposed = type(m).__name__.startswith("ConvTranspose")
+    if transposed and n != 2:
+        raise t.error(f"module {type(m).__name__}", str(node.target))
     args: dict[str, Any] = {
         "out": m.out_channels,
-        "kernel": _pair(m.kernel_size),
-        "stride": _pair(m.stride),
-        "pad": m.padding if isinstance(m.padding, str) else _pair(m.padding),
-        "dilation": _pair(m.dilation),
+        "kernel": _sizes(m.kernel_size, n),
+        "stride": _sizes(m.stride, n),
+        "pad": m.padding if isinstance(m.padding, str) else _sizes(m.padding, n),
+        "dilation": _sizes(m.dilation, n),
         "groups": m.groups,
         "bias": m.bias is not None,
     }
     if transposed:
         args["output_padding"] = _pair(m.output_padding)
         return "conv_transpose", args
-    return "conv", args
+    return _ranked("conv", n), args
 
 
 def _bn(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
@@ -244,29 +266,39 @@ def _bn(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
 
 def _pool(kind: str) -> Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]:
     def rule(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
-        if kind == "maxpool" and _pair(m.dilation) != (1, 1):
+        n = _axes(m)
+        if kind == "maxpool" and set(_sizes(m.dilation, n)) != {1}:
             raise t.error("a dilated max pool", str(node.target))
         args: dict[str, Any] = {
-            "kernel": _pair(m.kernel_size),
-            "stride": _pair(m.stride or m.kernel_size),
-            "pad": _pair(m.padding),
+            "kernel": _sizes(m.kernel_size, n),
+            "stride": _sizes(m.stride or m.kernel_size, n),
+            "pad": _sizes(m.padding, n),
             "ceil": bool(m.ceil_mode),
         }
         if kind == "avgpool":
             args["count_include_pad"] = bool(m.count_include_pad)
-        return kind, args
+            if getattr(m, "divisor_override", None):
+                raise t.error("an average pool with a divisor override", str(node.target))
+        return _ranked(kind, n), args
 
     return rule
 
 
 def _adaptive(kind: str) -> Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]:
     def rule(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
-        size = _pair(m.output_size)
-        if kind == "avg" and size == (1, 1):
+        n = _axes(m)
+        if m.output_size is None or None in _as_tuple(m.output_size):
+            raise t.error("an adaptive pool keeping an input size (None)", str(node.target))
+        size = _sizes(m.output_size, n)
+        if kind == "avg" and set(size) == {1}:
             return "global_avgpool", {}
-        return f"adaptive_{kind}pool", {"size": size}
+        return _ranked(f"adaptive_{kind}pool", n), {"size": size}
 
     return rule
+
+
+def _as_tuple(v: Any) -> tuple[Any, ...]:
+    return tuple(v) if isinstance(v, tuple | list) else (v,)
 
 
 def _plain(op: str, **fixed: Any) -> Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]:
@@ -293,15 +325,14 @@ def _layernorm(m: Any, t: _Tracer, node: Any) -> tuple[str, dict[str, Any]]:
 
 
 _MODULES: dict[str, Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]]] = {
-    "Conv2d": _conv,
+    **{f"Conv{n}d": _conv for n in (1, 2, 3)},
     "ConvTranspose2d": _conv,
     "Linear": lambda m, t, n: ("linear", {"out": m.out_features, "bias": m.bias is not None}),
-    "BatchNorm2d": _bn,
-    "BatchNorm1d": _bn,
-    "MaxPool2d": _pool("maxpool"),
-    "AvgPool2d": _pool("avgpool"),
-    "AdaptiveAvgPool2d": _adaptive("avg"),
-    "AdaptiveMaxPool2d": _adaptive("max"),
+    **{f"BatchNorm{n}d": _bn for n in (1, 2, 3)},
+    **{f"MaxPool{n}d": _pool("maxpool") for n in (1, 2, 3)},
+    **{f"AvgPool{n}d": _pool("avgpool") for n in (1, 2, 3)},
+    **{f"AdaptiveAvgPool{n}d": _adaptive("avg") for n in (1, 2, 3)},
+    **{f"AdaptiveMaxPool{n}d": _adaptive("max") for n in (1, 2, 3)},
     "ReLU": _plain("relu"),
     "ReLU6": _plain("relu6"),
     "SiLU": _plain("silu"),
@@ -462,6 +493,28 @@ _FUNCTIONS: dict[str, Callable[[_Tracer, Any, list[Any]], tuple[str, dict[str, A
     "getitem": _getitem,
 }
 _ = operator  # operator.add and friends are matched by their __name__
+
+
+def _rule_for(module: Any) -> Callable[[Any, _Tracer, Any], tuple[str, dict[str, Any]]] | None:
+    """The rule of the module's class, or of the nearest torch class it derives from
+    (torchvision's ``Conv3DSimple`` is an ``nn.Conv3d``)."""
+    for cls in type(module).__mro__:
+        rule = _MODULES.get(cls.__name__)
+        if rule is not None and (cls is type(module) or cls.__module__.startswith("torch.nn")):
+            return rule
+    return None
+
+
+def _trace(model: Any) -> Any:
+    """``torch.fx.symbolic_trace``, a subclass of a layer archc knows kept whole."""
+    import torch.fx
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return super().is_leaf_module(m, qualname) or _rule_for(m) is not None
+
+    graph = Tracer().trace(model)
+    return torch.fx.GraphModule(model, graph, type(model).__name__)
 
 
 def read_torch(

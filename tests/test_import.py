@@ -63,6 +63,25 @@ def test_onnx_round_trip(spec: Path, tmp_path: Path) -> None:
     ) == list(source.outputs.values())
 
 
+@pytest.mark.parametrize(
+    "spec",
+    ["specs/vit_b_16.arch", "specs/lraspp_mobilenet_v3_large.arch", "tests/data/import/seq1d.arch"],
+)
+def test_onnx_round_trip_opset13(spec: str, tmp_path: Path) -> None:
+    """At the oldest opset archc emits the lowerings differ (ReduceMean's axes an attribute,
+    Resize's sizes computed from the input's shape): the same numbers come back."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    source = archc.load(ROOT / spec)
+    path = tmp_path / "m.onnx"
+    onnx.save(archc.to_onnx(source, weights="none", opset=13), str(path))
+    result = to_spec(read(path))
+    assert result.structured, result.note
+    assert _counts(result.network) == _counts(source)
+    assert _layers(result.network) == _layers(source)
+
+
 def test_onnx_structure_resnet50(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     import onnx

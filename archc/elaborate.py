@@ -187,7 +187,8 @@ class Elaborator:
         if self.const_overrides:
             _check_const_names(self.program, self.const_overrides)
         for const in self.program.consts:
-            value = evaluate(const.value, globals_)
+            # a constant may name ops and blocks (a stage table's activation column)
+            value = evaluate(const.value, _Env(globals_, {}, self))
             if const.name in self.const_overrides:
                 value = _override(const, value, self.const_overrides[const.name])
             globals_[const.name] = value

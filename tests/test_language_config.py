@@ -225,6 +225,28 @@ def test_an_op_or_block_passed_to_a_block_is_called_there() -> None:
     assert ops["c.out.twice.out.conv_2"] == "conv"
 
 
+def test_a_table_row_carries_an_op() -> None:
+    """Constants hold ops too: a stage table's nonlinearity column, called from a for body,
+    in the analysis and in the emitted module."""
+    network = archc.load(
+        "t.arch",
+        text="const HS = hardswish\n"
+        "const ROWS = [(4, relu), (6, HS)]\n"
+        "network t {\n    input x: 3x8x8\n"
+        "    s = for (c, act) in ROWS { conv(c, 1) -> act }\n"
+        "    output y = s\n}\n",
+    )
+    ops = [network.layer(name).op for name in network.order]
+    assert ops == ["input", "conv", "relu", "conv", "hardswish"]
+    kinds = [type(m).__name__ for m in network.to_torch().modules()]
+    assert [k for k in kinds if k in ("Conv2d", "ReLU", "Hardswish")] == [
+        "Conv2d",
+        "ReLU",
+        "Conv2d",
+        "Hardswish",
+    ]
+
+
 def test_an_op_is_not_a_number() -> None:
     with pytest.raises(ArchError, match="out"):
         net("input x: 3x8x8\noutput y = conv(relu, 3)")

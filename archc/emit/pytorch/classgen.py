@@ -609,7 +609,8 @@ class ClassGen:
         frame = Frame(values, ChainMap({BLOCK_INPUT: x}), x, "", closed=True)
         if repeat_is_one_call(stmt):
             # the body starts with a layer or block (checked by repeat()), never an inline merge
-            links = _iteration_links(stmt)
+            # a link naming a row's op (for (c, act) in ROWS { conv(c, 3) -> act }) calls it
+            links = self.resolved(n.Chain(_iteration_links(stmt), stmt.span), frame).links
             if len(links) == 1 and links[0].alias is None:
                 b = self.build(links[0], frame, [x], ref)
                 assert b.call is not None

@@ -284,7 +284,7 @@ class AstBuilder(Transformer[Token, Any]):
         return tuple(str(x) for x in c if x is not None), True
 
     def for_stmt(self, c: list[Any]) -> n.Repeat:
-        name, (targets, unpack), word, over, body = c
+        name, (targets, unpack), word, over, index, body = c
         if str(word) != "in":
             raise SpecSyntaxError(
                 f"expected 'in' after the loop's names, got '{word}'",
@@ -293,7 +293,9 @@ class AstBuilder(Transformer[Token, Any]):
             )
         span = self._span(c)
         count = n.Call(over.span, "len", (n.Arg(over, None, over.span),))
-        node = n.Repeat(span, str(name), count, None, body, over, targets, unpack)
+        node = n.Repeat(
+            span, str(name), count, str(index) if index else None, body, over, targets, unpack
+        )
         return self._deep(node, body, "statement")
 
     def repeat_stmt(self, c: list[Any]) -> n.Repeat:

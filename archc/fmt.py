@@ -410,6 +410,7 @@ class _Writer:
         else:
             targets = f"({', '.join(s.targets)})" if s.unpack else s.targets[0]
             head = f"{indent}{s.name} = for {targets} in {self.expr(s.over)}"
+            head += f" as {s.index}" if s.index else ""
         if len(s.body) == 1 and first == last and isinstance(s.body[0], n.Assign | n.ChainStmt):
             inner = s.body[0]
             start = f"{inner.name} = " if isinstance(inner, n.Assign) else ""

@@ -14,11 +14,13 @@ import math
 import textwrap
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archc
 from archc.errors import ArchError, SpecArgumentError, SpecNameError, SpecValueError
+from archc.fmt import format_source
 
 
 def net(body: str, prelude: str = "") -> archc.analysis.Network:
@@ -223,6 +225,27 @@ def test_an_op_or_block_passed_to_a_block_is_called_there() -> None:
     assert ops["a.out.relu"] == "relu"
     assert ops["b.out.hardswish"] == "hardswish"
     assert ops["c.out.twice.out.conv_2"] == "conv"
+
+
+def test_a_for_loop_names_its_row_index() -> None:
+    text = (
+        "const STAGES = [(8, 1), (16, 2)]\n\n"
+        "network t {\n    input x: 3x8x8\n"
+        "    stages = for (c, n) in STAGES as i {\n"
+        "        if i > 0 {\n            down = conv(c, 2, stride=2)\n        }\n"
+        "        blocks = repeat n { conv(c, 3, pad=1) }\n    }\n"
+        "    output y = stages\n}\n"
+    )
+    network = archc.load("t.arch", text=text)
+    assert [n for n in network.order if network.layer(n).op == "conv"] == [
+        "stages.0.blocks.0",
+        "stages.1.down",
+        "stages.1.blocks.0",
+        "stages.1.blocks.1",
+    ]
+    assert network.outputs["y"] == (16, 4, 4)
+    assert network.to_torch()(torch.randn(1, 3, 8, 8)).shape == (1, 16, 4, 4)
+    assert format_source(text) == text  # the formatter keeps "as i"
 
 
 def test_a_table_row_carries_an_op() -> None:

@@ -267,7 +267,7 @@ def _simple(op_type: str) -> Callable[[_Site], None]:
 
 
 def _concat(s: _Site) -> None:
-    s.node("Concat", s.inputs, axis=1)
+    s.node("Concat", s.inputs, axis=tokens.onnx_axis(s.attrs["axis"]))
 
 
 def _add(s: _Site) -> None:

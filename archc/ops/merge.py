@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from archc.ops.base import (
     Arithmetic,
     Attrs,
+    AttrSpec,
     Example,
     Op,
     Shape,
@@ -16,6 +17,7 @@ from archc.ops.base import (
     dims,
     elements,
     register,
+    resolve_axis,
 )
 
 #: axis names by rank, for messages (a flat tensor's one axis is its features)
@@ -35,41 +37,57 @@ def _axis(i: int, rank: int) -> str:
 @register
 class Concat(Op):
     name = "concat"
-    doc = "Joins tensors along channels (Inception branches)."
+    doc = "Joins tensors along channels (Inception branches), or along the axis given."
     traits = frozenset({"merge"})
-    shape_doc = "channels add up; the other axes (height and width, or L, or D×H×W) must agree"
+    attrs = (
+        AttrSpec("axis", "axis", 0, "the per-sample axis joined: 0 channels (tokens), -1 the last"),
+    )
+    shape_doc = (
+        "channels add up; the other axes (height and width, or L, or D×H×W) must agree; with "
+        "`axis`, that axis adds up"
+    )
     examples = (
         Example("concat(a, b)", ((3, 8, 8), (5, 8, 8))),
         Example("concat(a, b, c)", ((4, 11, 10), (3, 11, 10), (4, 11, 10))),
         Example("concat(a, b)", ((6,), (4,))),
         Example("concat(a, b)", ((3, 9), (2, 9))),
         Example("concat(a, b)", ((3, 2, 4, 4), (2, 2, 4, 4))),
+        Example("concat(a, b, axis=-1)", ((5, 8), (5, 4))),
     )
 
     def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
         first, first_name = ins[0], names[0]
+        axis = resolve_axis(a["axis"], len(first))
+        if axis is None:
+            raise ShapeProblem(f"concat: {first_name} ({dims(first)}) has no axis {a['axis']}")
         for x, name in zip(ins[1:], names[1:], strict=True):
             if len(x) != len(first):
                 raise ShapeProblem(
                     f"concat inputs differ in rank: {first_name} is {dims(first)}, {name} is {dims(x)}"
                 )
-            if x[1:] != first[1:]:
-                axis = next(_axis(i, len(x)) for i in range(1, len(x)) if x[i] != first[i])
+            differ = [i for i in range(len(x)) if i != axis and x[i] != first[i]]
+            if differ:
+                what = _axis(differ[0], len(x))
+                rest = [first[:axis] + first[axis + 1 :], x[:axis] + x[axis + 1 :]]
                 raise ShapeProblem(
-                    f"concat inputs differ in {axis}: {first_name} is {dims(first[1:])}, "
-                    f"{name} is {dims(x[1:])}"
+                    f"concat inputs differ in {what}: {first_name} is {dims(rest[0])}, "
+                    f"{name} is {dims(rest[1])}"
                 )
-        return (sum(x[0] for x in ins), *first[1:])
+        return (*first[:axis], sum(x[axis] for x in ins), *first[axis + 1 :])
 
     def symbolic_shape(
         self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
     ) -> SymbolicShape[T]:
-        channels = [x.channels for x in ins]
-        known = [c for c in channels if c is not None]
-        total = ar.total(known) if len(known) == len(channels) else None
-        if ins[0].last:  # tokens: concatenated along T, the features kept
-            return SymbolicShape(ins[0].channels, ins[0].rank, None, last=True)
-        return SymbolicShape(total, ins[0].rank, ins[0].spatial)
+        x = ins[0]
+        axis = ar.known(a["axis"])
+        joined = resolve_axis(axis, x.rank) if axis is not None else None
+        if joined == (x.rank - 1 if x.last else 0):  # along the features: they add up
+            sizes = [i.channels for i in ins]
+            known = [c for c in sizes if c is not None]
+            total = ar.total(known) if len(known) == len(sizes) else None
+            return SymbolicShape(total, x.rank, x.spatial, x.last)
+        # along another axis (tokens along T): the features kept, that axis's size unknown here
+        return SymbolicShape(x.channels, x.rank, None, x.last)
 
 
 def broadcast(op: str, ins: Sequence[Shape], names: Sequence[str]) -> Shape:

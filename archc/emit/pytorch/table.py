@@ -429,7 +429,9 @@ TORCH_OPS: dict[str, TorchOp] = {
     "concat": TorchOp(
         None,
         fresh=True,
-        inline=lambda a, xs, ctx: Call("torch.cat", (Call("", tuple(xs)),), (("dim", "1"),)),
+        inline=lambda a, xs, ctx: Call(
+            "torch.cat", (Call("", tuple(xs)),), (("dim", ctx.code(_torch_axis(a["axis"]))),)
+        ),
     ),
     "add": TorchOp(None, fresh=True, inline=lambda a, xs, ctx: " + ".join(xs)),
     "slice": TorchOp(_slice, helper="Slice", inline=_slice_inline),

@@ -101,6 +101,9 @@ class Memory:
     elements: int
     new_elements: int
     buffer: str
+    #: temporary elements the layer allocates while it runs and frees before the next one
+    #: (attention's q, k, v and its heads·T·T scores); counted in the peak, not in outputs
+    workspace: int = 0
 
 
 @dataclass(frozen=True)

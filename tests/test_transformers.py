@@ -181,3 +181,13 @@ def test_attention_written_out_computes_the_same() -> None:
     (got,) = session.run(None, {"image": image.numpy()})
     with torch.no_grad():
         assert abs(got - b(image).numpy()).max() < 1e-4
+
+
+def test_attention_workspace_is_in_the_peak() -> None:
+    """q, k, v, the heads·T·T scores and their softmax, and the context: part of the peak."""
+    net = archc.load(VIT)
+    node = next(n for n in net.order if net.layer(n).op == "attention")
+    t, d, heads = 197, 768, 12
+    assert net.memory(node).workspace == 3 * t * d + 2 * heads * t * t + t * d == 1_536_600
+    # while attention runs: its input (also the residual's), its output and the workspace
+    assert net.totals().peak_activation_bytes >= 4 * (2 * t * d + 1_536_600)

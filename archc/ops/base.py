@@ -349,6 +349,11 @@ class Op:
         """The spatial window this op slides, for the receptive field; None keeps it unchanged."""
         return None
 
+    def workspace(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """Elements per sample the op allocates while it runs, besides its output, and frees
+        before the next layer (attention's score matrices): part of the peak live memory."""
+        return 0
+
     def summary(self, a: Attrs) -> str:
         """A short human description of the configured op: ``conv 7×7/2, 64``."""
         return self.name

@@ -193,6 +193,12 @@ class Attention(Op):
         # per score: the 1/√d scale, and softmax's exp, sum and divide
         return 2 * self.macs(a, ins, out) + biases + 4 * a["heads"] * t * t
 
+    def workspace(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        # while the softmax runs: q, k, v (3·T·D), the scores and their softmax (heads·T·T
+        # each); then the weights times V makes the T·D context
+        t, d = ins[0]
+        return 3 * t * d + 2 * a["heads"] * t * t + t * d
+
     def summary(self, a: Attrs) -> str:
         return f"attention, {a['heads']} heads"
 

@@ -6,7 +6,8 @@ A layer's output normally gets a new buffer.  Two kinds of op reuse one instead:
 has another reader, is a network input or is an output (what PyTorch's ``inplace=True`` does; a
 chain of in-place ops shares one buffer).  A buffer is freed after the last layer that reads any
 tensor living in it; network outputs live to the end.  The peak is the
-largest total of live buffers while any layer runs (its inputs and its output both live).
+largest total of live buffers while any layer runs (its inputs and its output both live), with
+the layer's workspace (``Op.workspace``: attention's q, k, v and score matrices) on top.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def plan_memory(g: nx.DiGraph) -> None:
         buffer_of[node] = owner
         if g.out_degree(node) > 1 or node in outputs or not layer.inputs:  # inputs are kept
             shared.add(owner)
-        nodes[node][MEMORY] = Memory(size, size if owner == node else 0, owner)
+        ins = [nodes[src][SHAPE] for src in layer.inputs]
+        work = op.workspace(layer.attrs, ins, nodes[node][SHAPE]) if layer.inputs else 0
+        nodes[node][MEMORY] = Memory(size, size if owner == node else 0, owner, work)
     g.graph[G_PEAK] = _peak(g, order, buffer_of, outputs)
 
 
@@ -60,7 +63,7 @@ def _peak(g: nx.DiGraph, order: list[str], buffer_of: dict[str, str], outputs: s
     for i, node in enumerate(order):
         mem: Memory = nodes[node][MEMORY]
         live += mem.new_elements
-        peak = max(peak, live)
+        peak = max(peak, live + mem.workspace)
         for buf in frees.get(i, ()):
             live -= nodes[buf][MEMORY].new_elements
     return peak

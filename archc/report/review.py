@@ -115,7 +115,7 @@ def live_memory(net: Network, batch: int = 1, dtype: str = "float32") -> LiveMem
     profile = []
     for i, node in enumerate(order):
         live += memory[node].new_elements
-        profile.append(live * scale)
+        profile.append((live + memory[node].workspace) * scale)
         for buf in frees.get(i, ()):
             live -= memory[buf].new_elements
     return LiveMemory(list(order), profile)

@@ -36,6 +36,8 @@ _KINDS = {
     "count",
     "nonneg",
     "axis",
+    "dims",
+    "order",
     "pair",
     "pad",
     "sides",
@@ -108,7 +110,9 @@ def test_symbolic_shape_without_spatial_sizes() -> None:
     at = INT_ARITHMETIC
     flat_unknown = REGISTRY["flatten"].symbolic_shape({}, [SymbolicShape(8, 3)], at)
     assert flat_unknown == SymbolicShape(None, 1)
-    concat = REGISTRY["concat"].symbolic_shape({}, [SymbolicShape(3, 3), SymbolicShape(5, 3)], at)
+    concat = REGISTRY["concat"].symbolic_shape(
+        {"axis": 0}, [SymbolicShape(3, 3), SymbolicShape(5, 3)], at
+    )
     assert concat == SymbolicShape(8, 3)
     conv = bind(REGISTRY["conv"], [16, 3], {})
     assert REGISTRY["conv"].symbolic_shape(conv, [SymbolicShape(3, 3)], at) == SymbolicShape(16, 3)
@@ -308,40 +312,17 @@ def test_same_padding_matches_torch() -> None:
         assert net.outputs["y"] == tuple(out)
 
 
-class _ExprArithmetic:
-    """The symbolic case: archc.emit.pyexpr expressions, as the PyTorch emitter counts."""
-
-    def total(self, terms: list) -> object:
-        from archc.emit import pyexpr as px
-
-        return px.total(terms)
-
-    def product(self, factors: list) -> object:
-        from archc.emit import pyexpr as px
-
-        return px.product(factors)
-
-    def items(self, value: object) -> tuple | None:
-        from archc.emit import pyexpr as px
-
-        if isinstance(value, px.Lit) and isinstance(value.value, tuple):
-            return tuple(px.lit(v) for v in value.value)
-        if isinstance(value, px.TupleOf):
-            return value.items
-        return None
-
-
 def test_symbolic_shape_with_expressions() -> None:
     """The same rules answer for a block's parameters: what __init__ code needs, no sizes."""
     from archc.emit import pyexpr as px
 
-    ar = _ExprArithmetic()
+    ar = px.EXPR_ARITHMETIC
     width, c = px.Var("width"), px.Var("c")
     x = SymbolicShape(c, 3)  # channels known as an expression, height and width unknown
     out = px.binop("*", width, px.lit(4))
     conv = REGISTRY["conv"].symbolic_shape({"out": out}, [x], ar)
     assert conv == SymbolicShape(out, 3)
-    both = REGISTRY["concat"].symbolic_shape({}, [x, SymbolicShape(width, 3)], ar)
+    both = REGISTRY["concat"].symbolic_shape({"axis": px.lit(0)}, [x, SymbolicShape(width, 3)], ar)
     assert px.render(both.channels) == "c + width"  # type: ignore[arg-type]
     pooled = REGISTRY["global_avgpool"].symbolic_shape({}, [x], ar)
     assert pooled == SymbolicShape(c, 3, (px.lit(1), px.lit(1)))

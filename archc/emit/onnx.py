@@ -339,6 +339,8 @@ LOWERINGS: dict[str, Lowering] = {
     "pos_embed": Lowering(tokens.pos_embed, tokens.position_init),
     "select": Lowering(tokens.select),
     "attention": Lowering(tokens.attention, tokens.attention_init),
+    "reshape": Lowering(tokens.reshape),
+    "permute": Lowering(tokens.permute),
     "split_heads": Lowering(tokens.split_heads),
     "merge_heads": Lowering(tokens.merge_heads),
     "matmul": Lowering(tokens.matmul),

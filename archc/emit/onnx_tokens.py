@@ -111,6 +111,15 @@ def attention(s: _Site) -> None:
     linear_tokens(s, joined, w_out, b_out, (t, d, d), "")
 
 
+def reshape(s: _Site) -> None:
+    # the output's shape is known here: no -1 left for ONNX to work out
+    s.node("Reshape", [s.x, s.constant("shape", value_ints=[0, *s.out_shape])])
+
+
+def permute(s: _Site) -> None:
+    s.node("Transpose", [s.x], perm=[0, *(axis + 1 for axis in s.attrs["order"])])
+
+
 def onnx_axis(axis: int) -> int:
     """A per-sample axis as ONNX's: one more for the batch; from the end as is."""
     return axis + 1 if axis >= 0 else axis
@@ -177,9 +186,11 @@ __all__ = [
     "matmul",
     "merge_heads",
     "onnx_axis",
+    "permute",
     "pos_embed",
     "position_init",
     "rescale",
+    "reshape",
     "select",
     "split_heads",
     "tokens",

@@ -9,6 +9,7 @@ from archc.ops import (  # noqa: F401  (registration)
     conv,
     dense,
     elementwise,
+    layout,
     merge,
     norm,
     normalization,

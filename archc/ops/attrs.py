@@ -16,6 +16,8 @@ _KIND_WORDS = {
     "count": "a whole number >= 1",
     "nonneg": "a whole number >= 0",
     "axis": "a whole number (an axis of the per-sample tensor; -1 is the last)",
+    "dims": "a tuple of whole numbers >= 1 (one of them may be -1: whatever is left)",
+    "order": "a tuple of axes (whole numbers >= 0)",
     "pair": "a whole number >= 1 or a pair (h, w)",
     "pad": 'a whole number >= 0, a pair (h, w), or "same"',
     "sides": "a whole number >= 0, a pair (h, w) or four (left, right, top, bottom)",
@@ -57,6 +59,13 @@ def normalise(spec: AttrSpec, value: Any) -> Any:
         result = value if _int_at_least(value, 1) else None
     elif kind == "axis":
         result = value if _is_int(value) else None
+    elif kind == "order":
+        items = value if isinstance(value, tuple) else (value,)
+        result = tuple(items) if items and all(_int_at_least(v, 0) for v in items) else None
+    elif kind == "dims":
+        items = value if isinstance(value, tuple) else (value,)
+        ok = all(_is_int(v) and (v >= 1 or v == -1) for v in items)
+        result = tuple(items) if items and ok and items.count(-1) <= 1 else None
     elif kind == "nonneg":
         result = value if _int_at_least(value, 0) else None
     elif kind == "pair":

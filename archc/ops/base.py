@@ -56,7 +56,8 @@ class AttrSpec:
     """One op argument: its name, kind (how a value is checked and normalised) and default.
 
     Kinds: ``count`` (integer >= 1), ``nonneg`` (integer >= 0), ``axis`` (any integer: an
-    axis of the per-sample tensor, negative from the end), ``pair`` (count or (h, w) of
+    axis of the per-sample tensor, negative from the end), ``dims`` (a tuple of sizes >= 1, one
+    of which may be -1: a shape), ``order`` (a tuple of axes >= 0), ``pair`` (count or (h, w) of
     counts; ``n`` sizes, one per spatial axis, for ops on other ranks: ``(l,)``, ``(d, h, w)``),
     ``pad`` (nonneg, ``n`` of them, or "same"), ``sides`` (nonneg, (h, w) or (left, right,
     top, bottom) as PyTorch's ``F.pad`` orders them; normalised to the four), ``float``,

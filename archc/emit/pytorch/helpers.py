@@ -121,6 +121,28 @@ class Select(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, self.index]
 ''',
+    "Reshape": '''
+class Reshape(nn.Module):
+    """Each sample in another shape (archc's reshape; -1 takes the rest)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+''',
+    "Permute": '''
+class Permute(nn.Module):
+    """Each sample's axes in another order (archc's permute; the batch stays first)."""
+
+    def __init__(self, order: tuple[int, ...]) -> None:
+        super().__init__()
+        self.order = tuple(order)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, *(axis + 1 for axis in self.order))
+''',
     "SplitHeads": '''
 class SplitHeads(nn.Module):
     """N×T×D tokens as N×heads×T×(D/heads) (archc's split_heads)."""

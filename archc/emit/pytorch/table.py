@@ -451,6 +451,12 @@ TORCH_OPS: dict[str, TorchOp] = {
         ),
     ),
     "attention": TorchOp(_attention, fresh=True, helper="SelfAttention"),
+    "reshape": TorchOp(
+        lambda a, ins, ctx: Call("Reshape", (ctx.code(a["shape"]),)), helper="Reshape"
+    ),
+    "permute": TorchOp(
+        lambda a, ins, ctx: Call("Permute", (ctx.code(a["order"]),)), helper="Permute"
+    ),
     "split_heads": TorchOp(
         lambda a, ins, ctx: Call("SplitHeads", (ctx.code(a["heads"]),)), helper="SplitHeads"
     ),

@@ -19,6 +19,7 @@ from typing import Any
 
 from archc import __version__
 from archc.analysis import Network, Row, Totals
+from archc.evaluate import Callee
 from archc.ops import dims
 from archc.ops.attrs import show_value
 from archc.source import markdown_code, markdown_text, strict_json
@@ -411,7 +412,13 @@ def row_counts(
 
 
 def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    """An argument value as JSON: tuples as lists, an op or block passed as a value
+    (``activation=hardswish``) by its name."""
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Callee):
+        return value.name
+    return value
 
 
 def render(

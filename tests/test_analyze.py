@@ -245,3 +245,15 @@ def test_colour_only_on_a_terminal_without_no_color() -> None:
     assert paint("x", "red") == "\x1b[31mx\x1b[0m"
     assert terminal_width(io.StringIO(), {"COLUMNS": "77"}) == 77
     assert terminal_width(io.StringIO(), {}) is None  # a pipe gets every column
+
+
+def test_json_names_an_op_passed_as_an_argument() -> None:
+    """A block called with an op (r3d_18's conv builder, EfficientNet's activation) shows the
+    op's name in the JSON rows of collapsed scopes."""
+    import json
+
+    from archc.formats import render
+
+    doc = json.loads(render(load_spec("r3d_18"), "json", depth=2))
+    args = [row for row in doc["layers"] if row["name"] == "layer1.0"]
+    assert args and "conv3x3x3" in json.dumps(args[0])

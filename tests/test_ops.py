@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archc
+import archc.errors
 from archc.ops import (
     INT_ARITHMETIC,
     REGISTRY,
@@ -441,3 +442,8 @@ def test_adaptive_bin_widths_in_closed_form() -> None:
             assert _widest_bin(size, out) == max(widths), (size, out)
             assert _bin_total(size, out) == sum(widths), (size, out)
     assert _widest_bin(30000, 29999) == 2  # immediate, where there are 29,999 bins
+
+
+def test_lrn_needs_channels_and_positions() -> None:
+    with pytest.raises(archc.errors.SpecShapeError, match="lrn needs channels and positions"):
+        archc.load("l.arch", text=_spec("lrn(3)", "(8,)"))

@@ -77,6 +77,14 @@ class LRN(Op):
         Example("lrn(4, alpha=0.1, beta=0.5)", ((6, 5, 5),)),  # even window: off-centre
     )
 
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        if len(ins[0]) < 2:  # across channels at each position: a map, not a flat vector
+            raise ShapeProblem(
+                f"lrn needs channels and positions (C×L, C×H×W, C×D×H×W), got {dims(ins[0])} "
+                f"from {names[0]}"
+            )
+        return ins[0]
+
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         # a sum of `size` squares, then scale, power and divide
         return elements(out) * (2 * a["size"] + 3)

@@ -39,7 +39,10 @@ FORMATS = ("table", "json", "csv", "markdown")
 
 
 def rf_label(row: Row) -> str:
-    """``"211/32"``: receptive field size / jump, ``h×w`` where the axes differ."""
+    """``"211/32"``: receptive field size / jump, ``h×w`` where the axes differ; ``—`` where
+    archc does not track it (a layer of a C×L or C×D×H×W network)."""
+    if not row.rf.known:
+        return "—"
     (sh, sw), (jh, jw) = row.rf.size, row.rf.jump
     size = str(sh) if sh == sw else f"{sh}×{sw}"
     jump = str(jh) if jh == jw else f"{jh}×{jw}"
@@ -323,8 +326,8 @@ def render_csv(
                 r.flops,
                 r.out_elements * t.batch,
                 r.activation_elements * nbytes * t.batch,
-                *r.rf.size,
-                *r.rf.jump,
+                *(r.rf.size if r.rf.known else ("", "")),
+                *(r.rf.jump if r.rf.known else ("", "")),
                 r.line,
                 counts[r.name] if counts is not None else r.macs,
                 bytes_moved(r, t.batch, nbytes),
@@ -386,7 +389,9 @@ def analysis_document(
                 "flops": r.flops,
                 "activation_elements": r.out_elements * t.batch,
                 "activation_bytes": r.activation_elements * nbytes * t.batch,
-                "receptive_field": {"size": list(r.rf.size), "jump": list(r.rf.jump)},
+                "receptive_field": (
+                    {"size": list(r.rf.size), "jump": list(r.rf.jump)} if r.rf.known else None
+                ),
                 "layers": r.layers,
                 "line": r.line,
                 "convention_count": counts[r.name],

@@ -108,10 +108,14 @@ class Memory:
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """Receptive field in input pixels: window ``size`` (h, w) and ``jump`` (stride product)."""
+    """Receptive field in input pixels: window ``size`` (h, w) and ``jump`` (stride product).
+
+    Tracked through C×H×W maps; ``known`` is False for layers computed from a C×L or C×D×H×W
+    map (audio, video), whose fields archc does not track (their size and jump read 0)."""
 
     size: tuple[int, int]
     jump: tuple[int, int]
+    known: bool = True
 
 
 def new_graph(name: str, file: str, span: Span) -> nx.DiGraph:

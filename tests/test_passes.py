@@ -211,3 +211,15 @@ def test_order_is_topological_and_edges_are_inputs(spec_name: str) -> None:
         layer = net.layer(node)
         assert set(net.graph.predecessors(node)) == set(layer.inputs)
         assert all(position[src] < position[node] for src in layer.inputs)
+
+
+def test_receptive_field_is_not_claimed_for_1d_and_3d_maps() -> None:
+    """An audio or video network's layers say their field is not tracked (not 1/1)."""
+    from archc.formats import rf_label
+
+    net = load_spec("m5")
+    rows = net.rows()
+    assert all(not r.rf.known for r in rows)
+    assert {rf_label(r) for r in rows} == {"—"}
+    image = load_spec("resnet18")
+    assert all(r.rf.known for r in image.rows())

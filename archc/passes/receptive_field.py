@@ -2,7 +2,9 @@
 
 For a window op with kernel k, stride s and dilation d: size' = size + (d(k-1)) * jump and
 jump' = jump * s.  Shape-keeping ops pass the field through; where branches merge, the largest
-size and jump win.  Flatten and global pooling widen it to the whole map they consume.
+size and jump win.  Flatten and global pooling widen it to the whole map they consume.  Fields are tracked on
+C×H×W maps: a network on C×L or C×D×H×W data (audio, video) has no field here (``known`` is
+False, and tables show ``—``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import networkx as nx
 from archc.ir import G_ORDER, LAYER, RF, SHAPE, Layer, ReceptiveField
 from archc.ops import REGISTRY
 
+#: the field of a layer computed from a C×L or C×D×H×W map: not tracked
+UNKNOWN = ReceptiveField((0, 0), (0, 0), known=False)
+
 
 def receptive_fields(g: nx.DiGraph) -> None:
     """Annotate :data:`~archc.ir.RF`."""
@@ -19,7 +24,12 @@ def receptive_fields(g: nx.DiGraph) -> None:
     for node in g.graph[G_ORDER]:
         layer: Layer = nodes[node][LAYER]
         if not layer.inputs:
-            nodes[node][RF] = ReceptiveField((1, 1), (1, 1))
+            shape = nodes[node][SHAPE]
+            # fields are tracked on images (C×H×W) and flat inputs, not on C×L or C×D×H×W
+            nodes[node][RF] = UNKNOWN if len(shape) in (2, 4) else ReceptiveField((1, 1), (1, 1))
+            continue
+        if any(not nodes[src][RF].known for src in layer.inputs):
+            nodes[node][RF] = UNKNOWN
             continue
         if len(layer.inputs) == 1:  # the common case: no merge to take the widest of
             first: ReceptiveField = nodes[layer.inputs[0]][RF]

@@ -183,7 +183,7 @@ def _table(data: ReportData) -> str:
             (percent(data.share("macs", row)), f"{data.share('macs', row):.6f}"),
             (escape(memory_text(data, row)), mem),
             (escape(intensity_text(data, row)), f"{data.intensity(row):.6g}"),
-            (escape(rf_label(row)), row.rf.size[0] * row.rf.size[1]),
+            (escape(rf_label(row)), row.rf.size[0] * row.rf.size[1]),  # unknown: 0
             line_link(data.net, row),
         ]
         tds = []

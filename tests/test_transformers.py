@@ -191,3 +191,12 @@ def test_attention_workspace_is_in_the_peak() -> None:
     assert net.memory(node).workspace == 3 * t * d + 2 * heads * t * t + t * d == 1_536_600
     # while attention runs: its input (also the residual's), its output and the workspace
     assert net.totals().peak_activation_bytes >= 4 * (2 * t * d + 1_536_600)
+
+
+def test_attention_sees_the_whole_image() -> None:
+    """A patch token sees its 16×16 patch; after attention every token sees all 224×224."""
+    net = archc.load(VIT)
+    attention = next(n for n in net.order if net.layer(n).op == "attention")
+    before = net.layer(attention).inputs[0]
+    assert net.rf(before).size == (16, 16)
+    assert net.rf(attention).size == (224, 224)

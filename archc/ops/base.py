@@ -283,6 +283,9 @@ class Op:
     shape_doc: ClassVar[str] = "unchanged"
     #: a Graphviz style name overriding the one derived from ``traits`` (None: derived).
     diagram_style: ClassVar[str | None] = None
+    #: every output position sees every input position (attention mixes all tokens): the
+    #: receptive field becomes the whole input image
+    global_field: ClassVar[bool] = False
     #: the op whose per-op table rows (peer conventions, training save rules) this op shares
     #: when a table has none of its own: ``conv1d`` and ``conv3d`` count as ``conv`` does.
     family: ClassVar[str | None] = None

@@ -144,6 +144,7 @@ class Attention(Op):
     )
     traits = frozenset({"weights"})
     diagram_style = "attention"
+    global_field = True
     attrs = (
         AttrSpec("heads", "count", doc="attention heads; D must divide into them"),
         AttrSpec("bias", "bool", True, "biases on the projections"),
@@ -275,6 +276,7 @@ class MatMul(Op):
     name = "matmul"
     doc = "Matrix product of two tensors over their last two axes (attention's QKᵀ and AV)."
     traits = frozenset({"merge"})
+    global_field = True  # QKᵀ: every token's scores involve every other token
     attrs = (AttrSpec("transpose", "bool", False, "multiply by the second's transpose: a·bᵀ"),)
     shape_doc = "…×n×k by …×k×m → …×n×m (by …×m×k with transpose=true); the leading axes must agree"
     examples = (

@@ -2,16 +2,17 @@
 
 For a window op with kernel k, stride s and dilation d: size' = size + (d(k-1)) * jump and
 jump' = jump * s.  Shape-keeping ops pass the field through; where branches merge, the largest
-size and jump win.  Flatten and global pooling widen it to the whole map they consume.  Fields are tracked on
-C×H×W maps: a network on C×L or C×D×H×W data (audio, video) has no field here (``known`` is
-False, and tables show ``—``).
+size and jump win.  Flatten and global pooling widen it to the whole map they consume, and
+attention (an op with ``global_field``) to the whole input image: every token sees every token.
+Fields are tracked on C×H×W maps: a network on C×L or C×D×H×W data (audio, video) has no field
+here (``known`` is False, and tables show ``—``).
 """
 
 from __future__ import annotations
 
 import networkx as nx
 
-from archc.ir import G_ORDER, LAYER, RF, SHAPE, Layer, ReceptiveField
+from archc.ir import G_INPUTS, G_ORDER, LAYER, RF, SHAPE, Layer, ReceptiveField
 from archc.ops import REGISTRY
 
 #: the field of a layer computed from a C×L or C×D×H×W map: not tracked
@@ -21,6 +22,8 @@ UNKNOWN = ReceptiveField((0, 0), (0, 0), known=False)
 def receptive_fields(g: nx.DiGraph) -> None:
     """Annotate :data:`~archc.ir.RF`."""
     nodes = dict(g.nodes(data=True))  # node -> data dict; a NodeView lookup is a call
+    images = [s for s in (nodes[n][SHAPE] for n in g.graph[G_INPUTS].values()) if len(s) == 3]
+    whole = (max(s[1] for s in images), max(s[2] for s in images)) if images else None
     for node in g.graph[G_ORDER]:
         layer: Layer = nodes[node][LAYER]
         if not layer.inputs:
@@ -39,7 +42,10 @@ def receptive_fields(g: nx.DiGraph) -> None:
             size = (max(f.size[0] for f in fields), max(f.size[1] for f in fields))
             jump = (max(f.jump[0] for f in fields), max(f.jump[1] for f in fields))
         ins = [nodes[src][SHAPE] for src in layer.inputs]
-        window = REGISTRY[layer.op].window(layer.attrs, ins) if len(ins[0]) == 3 else None
+        op = REGISTRY[layer.op]
+        if op.global_field and whole is not None:  # attention: every token sees every token
+            size = (max(size[0], whole[0]), max(size[1], whole[1]))
+        window = op.window(layer.attrs, ins) if len(ins[0]) == 3 else None
         if window is not None:
             size = (
                 size[0] + window.dilation[0] * (window.kernel[0] - 1) * jump[0],

@@ -369,14 +369,20 @@ def fingerprint(model: FlatModel) -> tuple[Any, ...]:
     return (params, buffers, macs, tuple(sorted(layers)))
 
 
-def shapes_of(model: FlatModel) -> dict[str, tuple[int, ...]]:
+def shapes_of(
+    model: FlatModel, known: dict[str, tuple[int, ...]] | None = None
+) -> dict[str, tuple[int, ...]]:
     """Every layer's output shape (per sample), by the op registry's own shape rules; a layer
-    whose arguments or input shapes the op rejects is an :class:`ImportModelError`."""
+    whose arguments or input shapes the op rejects is an :class:`ImportModelError`.  ``known``
+    (updated and returned) holds shapes already worked out, of layers not done again."""
     from archc.ops import ArgProblem, ShapeProblem
     from archc.ops.attrs import bind
 
-    shapes: dict[str, tuple[int, ...]] = dict(model.inputs)
+    shapes: dict[str, tuple[int, ...]] = known if known is not None else {}
+    shapes.update(model.inputs)
     for layer in model.layers:
+        if layer.name in shapes:
+            continue
         op = REGISTRY[layer.op]
         try:
             attrs = bind(op, [], {k: v for k, v in layer.args.items() if v is not None})

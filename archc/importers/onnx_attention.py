@@ -19,7 +19,8 @@ matches from the Softmax outwards:
 
 The layer stands for every node between ``x`` and ``y`` (and the weight and shape arithmetic
 only they read), and no value inside may be read outside.  Heads are D over the depth of the
-context's rows; the bias is the projections'.
+context's rows (or the heads axis of N×heads×T×T scores, where shape inference could not follow
+the depth); the bias is the projections'.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def _attention(g: Graph, i: int) -> Fused | None:
     d = w_out[0]
     if sorted(w_in) != sorted((d, 3 * d)) or bias_in != bias_out:
         return None
-    depth = (g.shape(g.nodes[context].output[0]) or (0,))[-1]
-    if depth <= 0 or d % depth:
+    heads = _heads(g, d, g.nodes[context].output[0], softmax.input[0])
+    if heads is None:
         return None
     shape_x, shape_y = g.shape(x), g.shape(y)
     if shape_x is not None and shape_y is not None and shape_x[1:] != shape_y[1:]:
@@ -79,13 +80,25 @@ def _attention(g: Graph, i: int) -> Fused | None:
         return None
     return Fused(
         "attention",
-        {"heads": d // depth, "bias": bias_in},
+        {"heads": heads, "bias": bias_in},
         x,
         y,
         frozenset(region),
         at=g.writer[y],
         scope=i,
     )
+
+
+def _heads(g: Graph, d: int, context: str, scores: str) -> int | None:
+    """D over the depth of the context's rows, else (a depth shape inference could not follow,
+    as with a dynamic batch) the heads axis of N×heads×T×T scores."""
+    depth = (g.shape(context) or (0,))[-1]
+    if depth > 0:
+        return d // depth if d % depth == 0 else None
+    shape = g.shape(scores) or ()
+    if len(shape) == 4 and shape[1] > 0 and d % shape[1] == 0:
+        return shape[1]
+    return None
 
 
 def _scores(g: Graph, value: str) -> int | None:

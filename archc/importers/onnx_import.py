@@ -58,6 +58,7 @@ class _Reader:
                 self.consts[init.name] = numpy_helper.to_array(init)
         self.values: dict[str, str] = {}  # ONNX value -> layer or input name
         self.views: dict[str, str] = {}  # a map reshaped for tokens -> the map (onnx_tokens)
+        self._layer_shapes: dict[str, tuple[int, ...]] = {}  # per sample, by the registry
         self.producer: dict[str, Layer] = {}  # ONNX value -> the layer writing it
         self.flat = FlatModel(name=name, inputs={})
         self.used_names: set[str] = set()
@@ -146,7 +147,24 @@ class _Reader:
         return ImportModelError(f"node {where} ({node.op_type}): {message}", hints=hints)
 
     def shape(self, value: str) -> tuple[int, ...] | None:
-        return self.shapes.get(value)
+        """``value``'s shape with the batch: ONNX's shape inference, else (a size it could not
+        follow, as after a Reshape to a target computed from a dynamic batch) the shape archc's
+        op registry gives the layer that computes it."""
+        found = self.shapes.get(value)
+        if found is not None and all(d >= 0 for d in found[1:]):
+            return found
+        name = self.values.get(value)
+        if name is None:
+            return found
+        if name not in self._layer_shapes:
+            from archc.importers.model import shapes_of
+
+            try:
+                shapes_of(self.flat, self._layer_shapes)  # the layers added since
+            except ImportModelError:
+                return found
+        known = self.flat.inputs.get(name) or self._layer_shapes.get(name)
+        return found if known is None else (found[0] if found else -1, *known)
 
     def data(self, node: Any, value: str) -> str:
         if value in self.values:

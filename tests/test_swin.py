@@ -138,6 +138,17 @@ def test_window_attention_counts_by_part() -> None:
     assert net.cost(layer).buffers == t * t
 
 
+def test_window_attention_workspace_is_in_the_peak() -> None:
+    """Per window: the tokens, q, k, v, the heads·T·T scores and their softmax, the context."""
+    net = archc.load(SWIN)
+    layer = "stages.0.blocks.0.attended.attn"
+    windows, t, c, heads = 64, 49, 96, 3
+    workspace = windows * (5 * t * c + 2 * heads * t * t)
+    assert net.memory(layer).workspace == workspace
+    # while it runs: its input (the layer norm's output), its output and the workspace
+    assert net.totals().peak_activation_bytes >= 4 * (2 * 56 * 56 * c + workspace)
+
+
 def test_small_swin_onnx_equals_pytorch_and_names_attention() -> None:
     net, tv = small_swin(72)
     module, _ = loaded(net, tv)

@@ -140,6 +140,14 @@ class WindowAttention(Op):
         scores = windows * a["heads"] * t * t * per_score
         return 2 * self.macs(a, ins, out) + biases + scores + windows * t * c
 
+    def workspace(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        # while the softmax runs, for every window: its tokens (the map rearranged, which qkv
+        # reads), q, k and v (3·T·C), the scores and their softmax (heads·T·T each); then the
+        # weights times V makes the T·C context
+        tokens = window_tokens(a, ins) * ins[0][0]
+        scores = a["heads"] * window_tokens(a, ins) * a["window"] ** 2
+        return 5 * tokens + 2 * scores
+
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window | None:
         # an output position sees the whole window holding it
         side = a["window"]

@@ -115,6 +115,42 @@ def test_onnx_structure_swin_t(tmp_path: Path) -> None:
     assert net.totals().params == 28_288_354
 
 
+WRITTEN_OUT = """
+const DIM = 48
+
+block mha(heads) {
+    qkv = in -> linear(3 * in.features) as in_proj
+    q = qkv -> slice(0, in.features, axis=-1) -> split_heads(heads)
+    k = qkv -> slice(in.features, 2 * in.features, axis=-1) -> split_heads(heads)
+    v = qkv -> slice(2 * in.features, 3 * in.features, axis=-1) -> split_heads(heads)
+    weights = matmul(q, k, transpose=true) -> rescale(1 / sqrt(in.features / heads))
+        -> softmax(axis=-1)
+    out = matmul(weights, v) -> merge_heads -> linear(in.features) as out_proj
+}
+
+network written_out {
+    input image: 3x64x64
+    x = conv(DIM, 16, stride=16) -> tokens -> class_token
+    output y = mha(4)
+}
+"""
+
+
+def test_onnx_attention_written_out(tmp_path: Path) -> None:
+    """Multi-head attention written with matmul, softmax and the head reshapes (as
+    tests/test_transformers.py checks it computes attention) imports as one attention layer:
+    the subgraph is matched by its wiring, whatever ops wrote it."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    source = archc.load("written_out.arch", text=WRITTEN_OUT)
+    path = tmp_path / "m.onnx"
+    onnx.save(archc.to_onnx(source, weights="none"), str(path))
+    spec, net = archc.import_model(str(path))
+    assert "attention(4)" in spec and "matmul" not in spec
+    assert _counts(net) == _counts(source)
+
+
 def test_onnx_errors_name_the_node(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper

@@ -228,7 +228,12 @@ def chains(
             stmt.source = tensor[stmt.source]
         if k in merges:
             layer = merges[k]
-            stmt.links[0] = f"{layer.op}({', '.join(tensor[i] for i in layer.inputs)})"
+            # the inputs, then the merge's own arguments (concat's axis, matmul's transpose)
+            own = render(layer)
+            parts = [tensor[i] for i in layer.inputs]
+            if own.endswith(")"):
+                parts.append(own[own.index("(") + 1 : -1])
+            stmt.links[0] = f"{layer.op}({', '.join(parts)})"
         wanted = (outputs or {}).get(stmt.members[-1])
         if wanted is not None and wanted not in names.taken:
             stmt.name = names.claim(wanted)

@@ -17,15 +17,19 @@ from typing import Any
 from archc.importers.model import FlatModel, ImportModelError, Layer
 from archc.importers.onnx_file import SMALL as _SMALL
 from archc.importers.onnx_file import load_onnx
-from archc.importers.onnx_patterns import f32, scope_of
-from archc.importers.onnx_tokens import (
-    class_token,
-    gather,
-    pos_embed,
-    token_view,
+from archc.importers.onnx_layout import (
+    View,
+    materialise,
+    matmul,
+    per_sample_axis,
+    reshape,
+    slice_,
+    split,
+    takes_view,
     transpose,
-    weight_view,
 )
+from archc.importers.onnx_patterns import f32, scope_of
+from archc.importers.onnx_tokens import class_token, gather, pos_embed, weight_view
 
 
 class _Reader:
@@ -57,7 +61,7 @@ class _Reader:
             if count <= _SMALL and not init.external_data and self._has_data(init):
                 self.consts[init.name] = numpy_helper.to_array(init)
         self.values: dict[str, str] = {}  # ONNX value -> layer or input name
-        self.views: dict[str, str] = {}  # a map reshaped for tokens -> the map (onnx_tokens)
+        self.views: dict[str, View] = {}  # Reshapes and Transposes not yet layers (onnx_tokens)
         self._layer_shapes: dict[str, tuple[int, ...]] = {}  # per sample, by the registry
         self.producer: dict[str, Layer] = {}  # ONNX value -> the layer writing it
         self.flat = FlatModel(name=name, inputs={})
@@ -167,6 +171,8 @@ class _Reader:
         return found if known is None else (found[0] if found else -1, *known)
 
     def data(self, node: Any, value: str) -> str:
+        if value in self.views:  # a view no node took whole: a reshape or permute layer
+            materialise(self, value)
         if value in self.values:
             return self.values[value]
         raise self.error(node, f"reads {value!r}, which no layer computes")
@@ -223,6 +229,9 @@ class _Reader:
                 continue
             if self._fold(node):
                 continue
+            for value in node.input:
+                if value in self.views and not takes_view(node, value, self.views[value]):
+                    materialise(self, value)
             handler = _HANDLERS.get(node.op_type)
             if handler is None:
                 raise self.error(
@@ -232,6 +241,8 @@ class _Reader:
                 )
             handler(self, node)
         for k, out in enumerate(self.graph.output):
+            if out.name in self.views:
+                materialise(self, out.name)
             if out.name not in self.values:
                 raise ImportModelError(f"output {out.name!r} is not computed by any layer")
             name = out.name
@@ -418,6 +429,8 @@ def _gemm(r: _Reader, node: Any) -> None:
 
 
 def _matmul(r: _Reader, node: Any) -> None:
+    if matmul(r, node):  # a product of two tensors (attention written out)
+        return
     w = r.weights.get(node.input[1])
     if w is None or len(w) != 2:
         raise r.error(node, "only a product with a 2-D weight is a linear layer")
@@ -467,11 +480,8 @@ def _simple(op: str) -> Callable[[_Reader, Any], None]:
 
 
 def _softmax(r: _Reader, node: Any) -> None:
-    axis = r._attrs(node).get("axis", -1)
-    rank = len(r.shape(node.input[0]) or (0, 0))
-    if axis not in (1, 1 - rank):
-        raise r.error(node, f"softmax over axis {axis}; archc's is over channels (axis 1)")
-    r.add(node, "softmax", {}, node.input[:1])
+    axis = per_sample_axis(r, node, r._attrs(node).get("axis", -1))
+    r.add(node, "softmax", {"axis": axis} if axis else {}, node.input[:1])
 
 
 def _clip(r: _Reader, node: Any) -> None:
@@ -538,6 +548,10 @@ def _merge(op: str) -> Callable[[_Reader, Any], None]:
                 layer.args["bias"] = True  # MatMul + Add: a linear layer with its bias
                 r.alias(node.output[0], data[0])
                 return
+            factor = r.const(consts[0])
+            if op == "mul" and factor is not None and getattr(factor, "size", 0) == 1:
+                r.add(node, "rescale", {"factor": float(factor.reshape(-1)[0])}, data)
+                return  # by a constant (attention's 1/√d written out)
             if op == "mul" and len(shape) >= 1:
                 r.add(node, "layer_scale", {}, data)
                 return
@@ -551,15 +565,12 @@ def _merge(op: str) -> Callable[[_Reader, Any], None]:
 def _concat(r: _Reader, node: Any) -> None:
     if class_token(r, node, [i for i in node.input if i]):
         return
-    axis = r._attrs(node).get("axis", 1)
-    rank = len(r.shape(node.output[0]) or (0, 0, 0, 0))
-    if axis not in (1, 1 - rank):
-        raise r.error(node, f"concat along axis {axis}; archc joins channels (axis 1)")
+    axis = per_sample_axis(r, node, r._attrs(node).get("axis", 1), node.output[0])
     inputs = [i for i in node.input if i]
     if len(inputs) == 1:  # torch.cat of one tensor (DenseNet's first layer): that tensor
         r.alias(node.output[0], inputs[0])
         return
-    r.add(node, "concat", {}, inputs)
+    r.add(node, "concat", {"axis": axis} if axis else {}, inputs)
 
 
 def _flatten(r: _Reader, node: Any) -> None:
@@ -574,9 +585,7 @@ def _reshape(r: _Reader, node: Any) -> None:
     if target is not None and len(target) == 2 and shape_in is not None:
         r.add(node, "flatten", {}, node.input[:1])
         return
-    if token_view(r, node):
-        return
-    raise r.error(node, "only a reshape to (batch, features) (a flatten) has an archc op")
+    reshape(r, node)  # tokens, split heads, merge heads, any other reshape
 
 
 def _identity(r: _Reader, node: Any) -> None:
@@ -683,55 +692,6 @@ def _gelu(r: _Reader, node: Any) -> None:
     r.add(node, "gelu", {"approximate": approximate}, node.input[:1])
 
 
-def _channels(r: _Reader, node: Any) -> int:
-    shape = r.shape(node.input[0])
-    if not shape or len(shape) < 2 or shape[1] <= 0:
-        raise r.error(node, "the input's channel count is unknown")
-    return int(shape[1])
-
-
-def _slice(r: _Reader, node: Any) -> None:
-    a = r._attrs(node)
-    parts = [r.const(v) if v else None for v in list(node.input[1:5])]
-    starts = a.get("starts", parts[0] if parts else None)
-    ends = a.get("ends", parts[1] if len(parts) > 1 else None)
-    axes = a.get("axes", parts[2] if len(parts) > 2 else None)
-    steps = parts[3] if len(parts) > 3 else None
-    if starts is None or ends is None:
-        raise r.error(node, "a slice with bounds computed at run time")
-    starts, ends = [int(s) for s in starts], [int(e) for e in ends]
-    axes = [int(x) for x in axes] if axes is not None else list(range(len(starts)))
-    rank = len(r.shape(node.input[0]) or ())
-    if (
-        len(starts) != 1
-        or axes[0] not in (1, 1 - rank)
-        or (steps is not None and int(steps[0]) != 1)
-    ):
-        raise r.error(
-            node, "a slice of anything but a run of channels", "archc's slice(start, end)"
-        )
-    c = _channels(r, node)
-    start, end = (s + c if s < 0 else s for s in (starts[0], ends[0]))
-    r.add(node, "slice", {"start": max(0, start), "end": min(end, c)}, node.input[:1])
-
-
-def _split(r: _Reader, node: Any) -> None:
-    a = r._attrs(node)
-    rank = len(r.shape(node.input[0]) or ())
-    if a.get("axis", 0) not in (1, 1 - rank):
-        raise r.error(node, "a split along an axis other than channels")
-    c = _channels(r, node)
-    sizes = a.get("split")
-    if sizes is None and len(node.input) > 1 and node.input[1]:
-        sizes = r.const(node.input[1])
-    count = len(node.output)
-    sizes = [int(s) for s in sizes] if sizes is not None else [c // count] * count
-    start = 0
-    for size, out in zip(sizes, node.output, strict=True):
-        r.add(node, "slice", {"start": start, "end": start + size}, node.input[:1], out=out)
-        start += size
-
-
 _HANDLERS: dict[str, Callable[[_Reader, Any], None]] = {
     "Conv": _conv,
     "ConvTranspose": _conv,
@@ -767,8 +727,8 @@ _HANDLERS: dict[str, Callable[[_Reader, Any], None]] = {
     "LayerNormalization": _layernorm,
     "Gelu": _gelu,
     "Upsample": _resize,
-    "Split": _split,
-    "Slice": _slice,
+    "Split": split,
+    "Slice": slice_,
     "Transpose": transpose,
     "Gather": gather,
 }

@@ -1,20 +1,18 @@
 """ONNX nodes that are token ops (vision transformers): how archc and torch write them.
 
-* ``tokens``: a Reshape of an N×C×H×W map to N×C×(H·W), then a Transpose to N×(H·W)×C
-  (ViT's ``flatten(2).transpose(1, 2)``; torch's ``reshape`` and ``permute`` alike);
 * ``class_token``: the learned 1×1×D token expanded to the batch (Expand of the weight, its
   target shape computed from the input's) and concatenated in front along the tokens;
 * ``pos_embed``: an Add of a 1×T×D weight to N×T×D tokens;
 * ``select``: a Gather of one token (a scalar index) along the tokens;
 * ``linear`` on tokens: a MatMul with a transposed weight, whose Transpose is folded here.
 
-The handlers take the importer's reader (:mod:`archc.importers.onnx_import`); attention, many
-nodes, is a pattern (:mod:`archc.importers.onnx_attention`).
+``tokens`` (a Reshape and a Transpose) is in :mod:`~archc.importers.onnx_layout`.  The handlers
+take the importer's reader (:mod:`archc.importers.onnx_import`); attention, many nodes, is a
+pattern (:mod:`archc.importers.onnx_attention`).
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,32 +39,6 @@ def weight_view(r: _Reader, node: Any) -> bool:
         return False
     r.weights[out] = shape
     return True
-
-
-def token_view(r: _Reader, node: Any) -> bool:
-    """A Reshape of an N×C×... map to N×C×L: the first half of ``tokens`` (the Transpose that
-    must follow makes the layer); False for any other reshape."""
-    target = r.const(node.input[1])
-    shape = r.shape(node.input[0])
-    if target is None or len(target) != 3 or shape is None or not 3 <= len(shape) <= 5:
-        return False
-    c, length = shape[1], math.prod(shape[2:])
-    if int(target[1]) not in (0, c) or int(target[2]) not in (-1, length) or c <= 0:
-        return False
-    r.views[node.output[0]] = node.input[0]
-    return True
-
-
-def transpose(r: _Reader, node: Any) -> None:
-    perm = [int(p) for p in r._attrs(node).get("perm", [])]
-    source = r.views.get(node.input[0])
-    if source is None or perm != [0, 2, 1]:
-        raise r.error(
-            node,
-            "a transpose outside a channel shuffle, an attention layer or a map's tokens",
-            "the language has no op for it yet; see docs/import.md",
-        )
-    r.add(node, "tokens", {}, [source])
 
 
 def class_token(r: _Reader, node: Any, inputs: list[str]) -> bool:

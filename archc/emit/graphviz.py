@@ -171,6 +171,9 @@ class DiagramOptions:
     max_nodes: int = 60
     #: draw a layer and the normalizations and activations that follow it alone as one node
     fuse: bool = True
+    #: with ``depth=AUTO``: each iteration of a repeat of :data:`LONG_REPEAT` or more as one
+    #: node (off where diagrams must share one depth: ``archc diff``'s two sides)
+    collapse_repeats: bool = True
     #: PNG resolution (dots per inch; Graphviz's default is 96)
     dpi: int | None = None
     #: (row name, fill colour) pairs that override the shading (``archc diff --format html``)
@@ -466,7 +469,8 @@ def long_repeat_iterations(net: Network) -> frozenset[str]:
 def groups(net: Network, depth: int | None, options: DiagramOptions) -> list[Group]:
     """The nodes of the diagram at ``depth``, fused as ``options.fuse`` says; by default
     (``depth=AUTO``) the iterations of long repeats are one node each."""
-    collapse = long_repeat_iterations(net) if options.depth == AUTO else frozenset()
+    auto = options.depth == AUTO and options.collapse_repeats
+    collapse = long_repeat_iterations(net) if auto else frozenset()
     rows = net.rows(depth, options.batch, collapse)
     if not options.fuse:
         return [Group(r, (r.name,)) for r in rows]
@@ -500,7 +504,7 @@ def collapse_note(net: Network, options: DiagramOptions) -> str | None:
         return None
     depth = resolve_depth(net, options)
     if depth is None:
-        repeated = long_repeat_iterations(net)
+        repeated = long_repeat_iterations(net) if options.collapse_repeats else frozenset()
         if not repeated:
             return None
         return (

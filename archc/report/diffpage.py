@@ -33,7 +33,9 @@ def diagram_depth(d: NetworkDiff) -> int | None:
     """The depth both diagrams are drawn at: the diff's, else the shallower automatic depth."""
     if d.depth is not None:
         return d.depth
-    depths = [resolve_depth(s.net, DiagramOptions()) for s in (d.old, d.new)]
+    # both sides are drawn at one explicit depth, so it is chosen without collapsing repeats
+    auto = DiagramOptions(collapse_repeats=False)
+    depths = [resolve_depth(s.net, auto) for s in (d.old, d.new)]
     known = [x for x in depths if x is not None]
     return min(known) if known else None
 

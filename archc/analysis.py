@@ -149,20 +149,21 @@ class Network:
     # ------------------------------------------------------------------ aggregates
     def totals(self, batch: int = 1, dtype: str = "float32") -> Totals:
         nbytes = DTYPE_BYTES[dtype]
-        params = buffers = macs = flops = act = 0
+        params = buffers = macs = flops = act = weight_bytes = 0
         for node in self.order:
             c = self.cost(node)
             params += c.params
             buffers += c.buffers
             macs += c.macs
             flops += c.flops
+            weight_bytes += c.weight_bytes(nbytes)
             act += self.memory(node).new_elements
         return Totals(
             params=params,
             buffers=buffers,
             macs=macs * batch,
             flops=flops * batch,
-            weight_bytes=(params + buffers) * nbytes,
+            weight_bytes=weight_bytes,
             activation_bytes=act * batch * nbytes,
             peak_activation_bytes=self.graph.graph[G_PEAK] * batch * nbytes,
             batch=batch,

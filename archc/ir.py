@@ -88,6 +88,14 @@ class Cost:
     buffers: int
     macs: int
     flops: int
+    #: elements of the tensors above whose type is fixed (an int64 index), and their bytes:
+    #: weight memory counts them at their own width, not the network's dtype
+    fixed_elements: int = 0
+    fixed_bytes: int = 0
+
+    def weight_bytes(self, nbytes: int) -> int:
+        """Bytes of this layer's parameters and buffers, ``nbytes`` per element of the dtype."""
+        return (self.params + self.buffers - self.fixed_elements) * nbytes + self.fixed_bytes
 
 
 @dataclass(frozen=True)

@@ -473,7 +473,6 @@ def training_memory(network: Network, options: TrainOptions | None = None) -> Tr
         out = network.shape(node)
         specs = op.tensors(layer.attrs, ins, out)
         params = sum(elements(t.shape) for t in specs if t.trainable)
-        buffers = sum(elements(t.shape) for t in specs if not t.trainable)
         tensors = sum(1 for t in specs if t.trainable)
         total_params += params
         is_inplace = node in inplace
@@ -515,7 +514,7 @@ def training_memory(network: Network, options: TrainOptions | None = None) -> Tr
             LayerTraining(
                 name=node,
                 op=layer.op,
-                weight_bytes=(params + buffers) * nbytes,
+                weight_bytes=network.cost(node).weight_bytes(nbytes),
                 gradient_bytes=grad,
                 optimizer_bytes=params * opt.states * state_bytes
                 + (tensors * STEP_BYTES if opt.step_scalar else 0)

@@ -85,6 +85,9 @@ def test_swin_t_counts_equal_torchvision() -> None:
     with torch.device("meta"):
         tv = models().swin_t()
     assert counts(tv) == SWIN_T[:2]
+    # the weight memory is torchvision's state in bytes: float32 tensors and int64 indices
+    state_bytes = sum(t.numel() * t.element_size() for t in tv.state_dict().values())
+    assert totals.weight_bytes == state_bytes == 113_383_912
 
 
 def test_swin_t_macs_are_what_torch_counts_on_both_models() -> None:
@@ -207,3 +210,20 @@ def test_swin_t_outputs_equal_torchvision() -> None:
     tv = models().swin_t()
     module, _ = loaded(net, tv)
     assert largest_difference(module, tv, torch.randn(1, 3, 224, 224)) < 1e-5
+
+
+def test_a_spec_function_named_like_a_helper_function_is_renamed() -> None:
+    """The window helper's module-level functions are reserved names in emitted files."""
+    from archc.emit.pytorch import module_source
+
+    text = (
+        "fn swin_window_merge(c) {\n    c * 2\n}\n\n"
+        "network t {\n    input x: 8x8x8\n"
+        "    y = conv(swin_window_merge(4), 1) -> window_attention(2, window=4, shift=2)\n"
+        "    output z = y\n}\n"
+    )
+    net = archc.load("t.arch", text=text)
+    source = module_source(net)
+    assert source.count("def swin_window_merge(") == 1  # the helper's own, not the spec's
+    module = net.to_torch().eval()
+    assert module(torch.randn(1, 8, 8, 8)).shape == (1, 8, 8, 8)

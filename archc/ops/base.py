@@ -38,6 +38,9 @@ TRAITS = frozenset(
 
 REQUIRED = object()
 
+#: bytes per element of the tensor types a weight tensor may fix (``TensorSpec.dtype``)
+FIXED_BYTES: dict[str, int] = {"int64": 8}
+
 
 class ShapeProblem(Exception):
     """Raised by a shape rule; the shape pass adds the layer's location and kind of error."""
@@ -88,12 +91,16 @@ class TensorSpec:
     ``<layer path>.<role>``; emitters name and order weights by this list.  ``init`` is the
     constant PyTorch's module starts the tensor at (norm weights 1, biases 0, PReLU's slope
     0.25), None when it is drawn at random: an emitter that makes initial weights reads it.
+    ``dtype`` fixes the element type of an integer buffer (:data:`FIXED_BYTES`).
     """
 
     role: str
     shape: tuple[int, ...]
     trainable: bool = True
     init: float | None = None
+    #: an integer tensor's own element type (``"int64"``: Swin's relative position index),
+    #: stored at that width whatever dtype the network's weights have; None: the weights' dtype
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ class WindowAttention(Op):
         found = [
             TensorSpec("relative_position_bias_table", ((2 * w - 1) ** 2, a["heads"])),
             # int64 in PyTorch, counted here in elements like every other buffer
-            TensorSpec("relative_position_index", (w**4,), trainable=False),
+            TensorSpec("relative_position_index", (w**4,), trainable=False, dtype="int64"),
             TensorSpec("qkv.weight", (3 * c, c)),
         ]
         if a["bias"]:

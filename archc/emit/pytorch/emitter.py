@@ -22,7 +22,7 @@ from archc.emit.codegen import (
 from archc.emit.pyexpr import EXPR_ARITHMETIC
 from archc.emit.pytorch.classgen import Child, ClassGen, Container, Frame
 from archc.emit.pytorch.functions import render_function
-from archc.emit.pytorch.helpers import HELPERS
+from archc.emit.pytorch.helpers import HELPER_NAMES, HELPERS
 from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES
 from archc.emit.pytorch.statements import Do, If, Store
 from archc.emit.pytorch.table import TORCH_OPS, Attrs, Form, OpContext, Tensor
@@ -78,6 +78,8 @@ class Emitter:
         self.used_functions: set[str] = set()  # spec functions the code calls
         for helper in HELPERS:
             self.modules.name(("helper", helper), helper)
+        for name in HELPER_NAMES - set(HELPERS):  # the helpers' own functions (swin_...)
+            self.modules.name(("helper", name), name)
         self.modules.name(("network",), camel(network.name) or "Network")
         for block in self.program_blocks.values():
             self.modules.name(("block", block.name), camel(block.name) or "Block")

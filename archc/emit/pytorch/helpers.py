@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 HELPERS: dict[str, str] = {
     "Slice": '''
 class Slice(nn.Module):
@@ -338,3 +340,12 @@ def build(seed: int | None = {seed}) -> {cls}:
                 reset()
     return model
 """
+
+
+#: every name a helper's text defines at module level (its class, and functions such as Swin's
+#: ``swin_window_partition``): reserved, so that no generated class or spec function takes one
+HELPER_NAMES: frozenset[str] = frozenset(
+    match.group(1)
+    for text in HELPERS.values()
+    for match in re.finditer(r"^(?:class|def) (\w+)", text, re.MULTILINE)
+)

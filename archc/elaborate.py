@@ -46,6 +46,7 @@ from archc.ir import (
     G_NETWORK,
     G_OUTPUTS,
     G_SCOPES,
+    G_TENSORS,
     Assertion,
     Layer,
     Scope,
@@ -203,6 +204,7 @@ class Elaborator:
             in_block=False,
         )
         self._body(self.program.network.body, frame)
+        self.g.graph[G_TENSORS] = {name: t.node for name, t in frame.tensors.items()}
         add_layers(self.g, self.layers)
         net = self.program.network
         if not self.g.graph[G_INPUTS]:

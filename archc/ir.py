@@ -33,6 +33,7 @@ G_FILE = "file"
 G_ORDER = "order"  # node ids in evaluation (topological) order
 G_INPUTS = "inputs"  # input name -> node id
 G_OUTPUTS = "outputs"  # output name -> node id, in declaration order
+G_TENSORS = "tensors"  # network-level tensor name -> node id (what the body names)
 G_SCOPES = "scopes"  # scope path -> Scope
 G_ASSERTS = "asserts"  # list of Assertion
 G_BLOCKS = "blocks"  # block name -> ast.BlockDef (for emitters that mirror blocks as classes)

@@ -969,3 +969,19 @@ def test_constants_become_constructor_arguments_that_mean_what_set_means() -> No
             )
             == net.totals().buffers
         )
+
+
+def test_network_level_sizes_after_a_block_are_known() -> None:
+    """At network level a tensor made by a block (or a loop) has its analysed size, so
+    upsample(size=(x.height, x.width)) can be emitted after it."""
+    text = (
+        "block down(c) {\n    out = conv(c, 3, stride=2, pad=1) -> relu\n}\n\n"
+        "network t {\n    input image: 3x20x30\n    low = down(8)\n"
+        "    deep = repeat 2 { down(8) }\n"
+        '    up = deep -> upsample(size=(low.height, low.width), mode="bilinear")\n'
+        "    output y = add(up, low)\n}\n"
+    )
+    net = archc.load("t.arch", text=text)
+    assert net.outputs["y"] == (8, 10, 15)
+    module = net.to_torch().eval()
+    assert module(torch.randn(1, 3, 20, 30)).shape == (1, 8, 10, 15)

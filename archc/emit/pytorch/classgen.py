@@ -133,6 +133,9 @@ class ClassGen:
         self.out_attr = ""
         self.unnamed = "x"
         self.branch_depth = 0
+        #: network-level tensor name -> IR node, for sizes a block's output does not carry
+        #: (the network class only, with its constants fixed)
+        self.known_sizes: dict[str, str] = {}
 
     # ------------------------------------------------------------------ code and names
     def code(self, e: px.PyExpr) -> str:
@@ -215,6 +218,18 @@ class ClassGen:
             case _:  # pragma: no cover
                 raise EmitError(f"unexpected statement {type(stmt).__name__}", stmt.span)
 
+    def with_known_sizes(self, tensor: Tensor, name: str, frame: Frame) -> Tensor:
+        """``tensor`` with the analysed spatial sizes, where the network class knows them and
+        the chain that made it did not say them (a block's output)."""
+        node = self.known_sizes.get(name)
+        if tensor.spatial is not None or node is None or frame.prefix or self.branch_depth:
+            return tensor
+        shape = self.em.net.shape(node)
+        if len(shape) != tensor.rank or len(shape) < 2:
+            return tensor
+        rest = shape[:-1] if tensor.last else shape[1:]
+        return replace(tensor, spatial=tuple(px.lit(v) for v in rest))
+
     def const(self, stmt: n.ConstDef, frame: Frame) -> None:
         value = px.from_ast(stmt.value, self.env(frame))
         if not isinstance(value, px.Lit) or self.branch_depth:
@@ -255,7 +270,7 @@ class ClassGen:
         var = self.tensor_var(name)
         if out.var != var:
             self.do_fwd(self.read(out), var, pure=True)
-        tensor = replace(out, var=var)
+        tensor = self.with_known_sizes(replace(out, var=var), name, frame)
         frame.tensors[name] = tensor
         frame.current = tensor
         return tensor
@@ -597,7 +612,7 @@ class ClassGen:
         self.ctx.add(stmt.name, Child(attr, Container(item=item, items=per_iteration)))
         var = self.tensor_var(stmt.name)
         self.do_fwd(Call(f"self.{attr}", (self.read(source),)), var)
-        tensor = replace(out, var=var)
+        tensor = self.with_known_sizes(replace(out, var=var), stmt.name, frame)
         frame.tensors[stmt.name] = tensor
         frame.current = tensor
 

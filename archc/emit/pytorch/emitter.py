@@ -28,7 +28,7 @@ from archc.emit.pytorch.statements import Do, If, Store
 from archc.emit.pytorch.table import TORCH_OPS, Attrs, Form, OpContext, Tensor
 from archc.errors import ArchError, EmitError, IRError
 from archc.evaluate import Callee, FunctionValue
-from archc.ir import G_BLOCKS, G_CONST_DEFS, G_CONSTS, G_NETWORK
+from archc.ir import G_BLOCKS, G_CONST_DEFS, G_CONSTS, G_NETWORK, G_TENSORS
 from archc.ops import ArgProblem, AttrSpec, Op, ShapeProblem, SymbolicShape, callable_names, lookup
 from archc.ops.attrs import bind, normalise
 from archc.source import Span
@@ -342,6 +342,10 @@ class Emitter:
             values.maps[0][name] = px.Var(var)
             cls.init.append(Store(var))  # kept on self only if forward reads it
         frame = Frame(values, ChainMap(), None, "")
+        # with every constant fixed, the network's tensors have the analysed sizes: a tensor
+        # after a block call (whose class does not know its input's size) may be read as
+        # c2.height at network level
+        cls.known_sizes = {} if exposed else dict(self.net.graph.graph.get(G_TENSORS, {}))
         cls.body(net.body, frame)
         if not cls.returns:
             raise EmitError("the network has no outputs", net.span)

@@ -335,6 +335,22 @@ def test_caffe_resnet50_conv1_has_kaiming_hes_bias() -> None:
     assert totals.params + totals.buffers + batchnorms == 25_610_269
 
 
+def test_caffe_resnet50_without_conv1_bias_is_torchvisions(tmp_path: Path) -> None:
+    """The same deploy file with conv1's bias switched off (``bias_term: false``, as the other
+    convolutions and torchvision have it) imports to the 25,557,032 params quoted for ResNet-50."""
+    text = (CAFFE / "resnet50_deploy.prototxt").read_text(encoding="utf-8")
+    conv1 = 'name: "conv1"\n  type: "Convolution"\n  bottom: "data"\n  top: "conv1"\n'
+    assert text.count(conv1) == 1
+    edited = text.replace(
+        conv1 + "  convolution_param {\n", conv1 + "  convolution_param {\n    bias_term: false\n"
+    )
+    path = tmp_path / "resnet50_no_conv1_bias.prototxt"
+    path.write_text(edited, encoding="utf-8")
+    spec, net = archc.import_model(str(path))
+    assert "    conv1 = conv(64, 7, stride=2, pad=3, bias=false) -> batchnorm -> relu" in spec
+    assert net.totals().params == 25_557_032
+
+
 def _prototxt(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "net.prototxt"
     path.write_text(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from archc import nodes as n
@@ -25,6 +25,7 @@ from archc.emit.codegen import (
     Namespace,
     Writer,
 )
+from archc.emit.pytorch.frames import Built, Child, Container, Frame
 from archc.emit.pytorch.names import (
     BLOCK_INPUT,
     BLOCK_OUTPUT,
@@ -43,59 +44,6 @@ from archc.source import Span
 
 if TYPE_CHECKING:  # pragma: no cover
     from archc.emit.pytorch.emitter import Emitter
-
-
-@dataclass
-class Container:
-    """What a module container holds, by spec name: a class, a chain, or a repeat (``item``)."""
-
-    children: dict[str, Child] = field(default_factory=dict)
-    item: Child | None = None
-    #: an unrolled repeat's iterations by index, when they are not all alike (one class per
-    #: op a row picks); otherwise every iteration is ``item``
-    items: dict[str, Child] = field(default_factory=dict)
-
-    def add(self, raw: str, child: Child) -> None:
-        """Record a child; the branches of an ``if`` may give one name different modules."""
-        old = self.children.get(raw)
-        if old is None:
-            self.children[raw] = child
-            return
-        old.leaf = old.leaf or child.leaf
-        if child.ctx is not None and child.ctx is not old.ctx:
-            if old.ctx is None:
-                old.ctx = child.ctx
-            else:
-                for key, value in child.ctx.children.items():
-                    old.ctx.add(key, value)
-
-
-@dataclass
-class Child:
-    attr: str
-    ctx: Container | None = None
-    leaf: bool = False  # a layer (possibly also a container, on another branch)
-
-
-@dataclass
-class Built:
-    """One link made into a module: its constructor, output, and what it contains; or, for an
-    inline op, the ``forward`` expression that stands for it (``call`` is then None)."""
-
-    call: Call | None
-    inputs: list[Tensor]
-    out: Tensor
-    ctx: Container | None
-    expr: str | Call | None = None
-
-
-@dataclass
-class Frame:
-    values: ChainMap[str, px.PyExpr]
-    tensors: ChainMap[str, Tensor]
-    current: Tensor | None
-    prefix: str  # naming prefix inside the class ("" or "b2.")
-    closed: bool = False  # a repeat body: tensors from outside cannot be read
 
 
 class ClassGen:

@@ -20,7 +20,8 @@ from archc.emit.codegen import (
     safe_comment,
 )
 from archc.emit.pyexpr import EXPR_ARITHMETIC
-from archc.emit.pytorch.classgen import Child, ClassGen, Container, Frame
+from archc.emit.pytorch.classgen import ClassGen
+from archc.emit.pytorch.frames import Child, Container, Frame
 from archc.emit.pytorch.functions import render_function
 from archc.emit.pytorch.helpers import HELPER_NAMES, HELPERS
 from archc.emit.pytorch.names import BLOCK_INPUT, BLOCK_OUTPUT, CODE_NAMES

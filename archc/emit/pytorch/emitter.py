@@ -245,7 +245,9 @@ class Emitter:
         cls = ClassGen(self, self.modules.name(key), doc)
         cls.in_form = form
         cls.unnamed = "y"
-        cls.in_var = cls.locals.name(("in_channels",), "in_channels")
+        # a token block's input size is a token's D, its features
+        first = "in_features" if form[1] else "in_channels"
+        cls.in_var = cls.locals.name(("in_channels",), first)
         cls.params.append((cls.in_var, "int", None))
         cls.init.append(Store(cls.in_var))  # kept on self only if forward reads it
         return cls

@@ -116,17 +116,9 @@ def test_onnx_structure_swin_t(tmp_path: Path) -> None:
 
 
 WRITTEN_OUT = """
-const DIM = 48
+include "lib/attention.arch"
 
-block mha(heads) {
-    qkv = in -> linear(3 * in.features) as in_proj
-    q = qkv -> slice(0, in.features, axis=-1) -> split_heads(heads)
-    k = qkv -> slice(in.features, 2 * in.features, axis=-1) -> split_heads(heads)
-    v = qkv -> slice(2 * in.features, 3 * in.features, axis=-1) -> split_heads(heads)
-    weights = matmul(q, k, transpose=true) -> rescale(1 / sqrt(in.features / heads))
-        -> softmax(axis=-1)
-    out = matmul(weights, v) -> merge_heads -> linear(in.features) as out_proj
-}
+const DIM = 48
 
 network written_out {
     input image: 3x64x64
@@ -143,7 +135,7 @@ def test_onnx_attention_written_out(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     import onnx
 
-    source = archc.load("written_out.arch", text=WRITTEN_OUT)
+    source = archc.load(ROOT / "specs" / "written_out.arch", text=WRITTEN_OUT)
     path = tmp_path / "m.onnx"
     onnx.save(archc.to_onnx(source, weights="none"), str(path))
     spec, net = archc.import_model(str(path))

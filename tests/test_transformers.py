@@ -135,15 +135,7 @@ def test_vit_b_16_at_384_counts_equal_torchvision() -> None:
 
 
 DECOMPOSED = """
-block mha(heads) {
-    qkv = in -> linear(3 * in.features) as in_proj
-    q = qkv -> slice(0, in.features, axis=-1) -> split_heads(heads)
-    k = qkv -> slice(in.features, 2 * in.features, axis=-1) -> split_heads(heads)
-    v = qkv -> slice(2 * in.features, 3 * in.features, axis=-1) -> split_heads(heads)
-    weights = matmul(q, k, transpose=true) -> rescale(1 / sqrt(in.features / heads))
-        -> softmax(axis=-1)
-    out = matmul(weights, v) -> merge_heads -> linear(in.features) as out_proj
-}
+include "lib/attention.arch"
 
 network decomposed {
     input image: 3x64x64
@@ -155,7 +147,7 @@ network decomposed {
 
 def decomposed(how: str) -> Network:
     text = "const DIM = 48\n" + DECOMPOSED.replace("HOW", how)
-    return archc.load("decomposed.arch", text=text)
+    return archc.load(SPECS_DIR / "decomposed.arch", text=text)
 
 
 def test_attention_written_out_counts_the_same() -> None:

@@ -159,8 +159,9 @@ class ChainPlan:
     """How a chain is elaborated.
 
     ``start``: ``"tensor"`` (the first link names a tensor, which is the chain's input),
-    ``"merge"`` (the first link joins tensors given as its arguments) or ``"current"`` (the
-    first link takes the current tensor).  ``links`` are the links that make layers or block
+    ``"merge"`` (the first link joins tensors given as its arguments), ``"source"`` (the first
+    link reads no tensor: a ``param``) or ``"current"`` (the first link takes the current
+    tensor).  ``links`` are the links that make layers or block
     instances.  ``scope``: whether an assigned name (``t = a -> b``) names a scope holding the
     links (more than one link, or an ``as``) rather than the one layer itself.
     """
@@ -187,10 +188,17 @@ def plan_chain(
         if first.alias:
             raise SpecNameError(f"'{first.name}' is a tensor; 'as' names layers", first.span)
         start, links = "tensor", links[1:]
+    elif _reads_nothing(first):
+        start = "source"  # a learned tensor (param): no input
     else:
         start = "merge" if is_merge(first) else "current"
     scope = assign is not None and (len(links) > 1 or any(link.alias for link in links[:1]))
     return ChainPlan(start, tuple(links), scope)
+
+
+def _reads_nothing(link: n.Link) -> bool:
+    op = lookup(link.name)
+    return op is not None and not op.internal and not op.is_merge and op.arity == 0
 
 
 def no_input_error(link: n.Link) -> SpecNameError:

@@ -455,7 +455,16 @@ class Elaborator:
     ) -> _Tensor:
         op = REGISTRY[op_name]
         inputs: list[_Tensor]
-        if op.is_merge:
+        if op.arity == 0:  # a learned tensor: it reads nothing, so it starts a chain
+            if source is not None:
+                raise SpecArgumentError(
+                    f"{op.name} makes a tensor of its own and takes no input",
+                    link.name_span,
+                    [f"start a statement with it: t = {op.name}(...)"],
+                )
+            inputs = []
+            positional, named = self._args(link, frame)
+        elif op.is_merge:
             tensor_args, attr_link = merge_inputs(op, link)
             inputs = [self._tensor(name, frame, a.span) for name, a in tensor_args]
             positional, named = self._args(attr_link, frame)

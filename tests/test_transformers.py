@@ -16,6 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import archc
+import archc.errors
 from archc.analysis import Network
 from archc.emit.pytorch.runtime import state_dict_to_weights
 from archc.torch_compat import load_torchvision
@@ -192,3 +193,44 @@ def test_attention_sees_the_whole_image() -> None:
     before = net.layer(attention).inputs[0]
     assert net.rf(before).size == (16, 16)
     assert net.rf(attention).size == (224, 224)
+
+
+EMBEDDING = """
+network embedding {
+    input image: 3x32x32
+    patches = conv(32, 16, stride=16) -> tokens
+HOW
+}
+"""
+
+WITH_OPS = "    output y = patches -> class_token -> pos_embed"
+WITH_PARAMS = """    token = param((1, 32))
+    joined = concat(token, patches)
+    table = param((5, 32), init="normal")
+    output y = add(joined, table)"""
+
+
+def test_learned_tensors_written_as_params_are_the_embedding_ops() -> None:
+    """ViT's class token and position embedding as param + concat + add: the numbers, the
+    PyTorch outputs and ONNX Runtime's of class_token -> pos_embed."""
+    ops = archc.load("e.arch", text=EMBEDDING.replace("HOW", WITH_OPS))
+    params = archc.load("e.arch", text=EMBEDDING.replace("HOW", WITH_PARAMS))
+    assert ops.outputs == params.outputs == {"y": (5, 32)}
+    assert ops.totals().params == params.totals().params == 24_608 + 32 + 5 * 32
+    a, b = ops.to_torch(seed=0).eval(), params.to_torch(seed=1).eval()
+    b.load_state_dict(dict(zip(b.state_dict(), a.state_dict().values(), strict=True)))
+    image = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        want = a(image)
+        assert float((b(image) - want).abs().max()) == 0.0
+    weights = state_dict_to_weights(params, b.state_dict())
+    model = params.to_onnx(weights=weights)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"image": image.numpy()})
+    assert abs(got - want.numpy()).max() < 1e-5
+
+
+def test_a_param_takes_no_input() -> None:
+    text = EMBEDDING.replace("HOW", "    output y = patches -> param((1, 32))")
+    with pytest.raises(archc.errors.SpecArgumentError, match="makes a tensor of its own"):
+        archc.load("e.arch", text=text)

@@ -69,6 +69,9 @@ CONVENTION = Convention(
             plus(registry_macs("conv"), bias_elements),
             "LayerInfo.calculate_macs, Conv branch",
         ),
+        "param": Rule(
+            "its elements (its parameters)", registry_params("param"), "LayerInfo.calculate_macs"
+        ),
         "pos_embed": Rule(
             "T·D (its parameters)", registry_params("pos_embed"), "LayerInfo.calculate_macs"
         ),

@@ -128,6 +128,17 @@ class _Site:
             self._builder.add_value_info(out, (len(ints),), batched=False, elem=TensorProto.INT64)
         return out
 
+    def batch_source(self) -> str:
+        """The network's first input: what gives a tensor that reads none its batch size."""
+        net = self._builder.network
+        first = next(iter(net.graph.graph[ir.G_INPUTS].values()))
+        return self._builder.values[first]
+
+    def batch_shape(self) -> Shape:
+        """The per-sample shape of :meth:`batch_source`."""
+        net = self._builder.network
+        return net.shape(next(iter(net.graph.graph[ir.G_INPUTS].values())))
+
     def unsupported(self, message: str, *hints: str) -> EmitError:
         return EmitError(f"cannot emit ONNX: {message}", self.layer.span, hints=hints)
 
@@ -339,6 +350,7 @@ LOWERINGS: dict[str, Lowering] = {
     "pos_embed": Lowering(tokens.pos_embed, tokens.position_init),
     "select": Lowering(tokens.select),
     "attention": Lowering(tokens.attention, tokens.attention_init),
+    "param": Lowering(tokens.param, tokens.learned_init),
     "reshape": Lowering(tokens.reshape),
     "permute": Lowering(tokens.permute),
     "split_heads": Lowering(tokens.split_heads),

@@ -42,6 +42,36 @@ def class_token(s: _Site) -> None:
     s.node("Concat", [tokens, s.x], axis=1)
 
 
+def param(s: _Site) -> None:
+    """The weight (1 × shape) expanded to the batch of the network's first input."""
+    (weight,) = s.weights
+    shape = tuple(s.out_shape)
+    batch = s.step(
+        "shape",
+        "Shape",
+        [s.batch_source()],
+        (len(s.batch_shape()) + 1,),
+        batched=False,
+        elem=_INT64,
+    )
+    first = [s.constant("zero", value_ints=[0]), s.constant("one", value_ints=[1])]
+    n = s.step("batch", "Slice", [batch, *first], (1,), batched=False, elem=_INT64)
+    rest = s.constant("param_shape", value_ints=list(shape))
+    target = s.step(
+        "expand_shape", "Concat", [n, rest], (len(shape) + 1,), batched=False, elem=_INT64, axis=0
+    )
+    s.node("Expand", [weight, target])
+
+
+def learned_init(
+    rng: np.random.Generator, spec: TensorSpec, siblings: Sequence[TensorSpec]
+) -> np.ndarray:
+    """A param's start: zeros, or normal with standard deviation 0.02."""
+    if spec.init is not None:
+        return constant_init(rng, spec, siblings)
+    return position_init(rng, spec, siblings)
+
+
 def pos_embed(s: _Site) -> None:
     s.node("Add", [s.x, *s.weights])
 
@@ -181,11 +211,13 @@ __all__ = [
     "attention",
     "attention_init",
     "class_token",
+    "learned_init",
     "linear",
     "linear_tokens",
     "matmul",
     "merge_heads",
     "onnx_axis",
+    "param",
     "permute",
     "pos_embed",
     "position_init",

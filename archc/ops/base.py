@@ -127,6 +127,8 @@ class Example:
 
     call: str
     inputs: tuple[Shape, ...] = ((4, 8, 8),)
+    #: the call reads no tensor (``param``): the network's input only sets the batch
+    standalone: bool = False
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -140,7 +142,7 @@ class Example:
         for name, shape in zip(self.input_names, self.inputs, strict=True):
             written = "x".join(map(str, shape)) if len(shape) > 1 else f"({shape[0]},)"
             lines.append(f"    input {name}: {written}")
-        start = "" if len(self.inputs) > 1 else "x -> "
+        start = "" if len(self.inputs) > 1 or self.standalone else "x -> "
         lines += [f"    output y = {start}{self.call}", "}", ""]
         return "\n".join(lines)
 

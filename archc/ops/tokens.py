@@ -112,6 +112,47 @@ class PosEmbed(Op):
 
 
 @register
+class Param(Op):
+    name = "param"
+    doc = "A learned tensor of the shape given, the same for every sample (a class token, a table)."
+    traits = frozenset({"weights"})
+    n_inputs = 0
+    attrs = (
+        AttrSpec("shape", "dims", doc="the per-sample shape, e.g. (1, 768) for a class token"),
+        AttrSpec("init", "choice", "zeros", "how it starts", choices=("zeros", "normal")),
+    )
+    shape_doc = "no input: the shape given, repeated for every sample of the batch"
+    examples = (
+        Example("param((1, 8))", ((5, 8),), standalone=True),
+        Example('param((5, 8), init="normal")', ((5, 8),), standalone=True),
+    )
+
+    def check(self, a: Attrs) -> None:
+        if -1 in a["shape"]:
+            raise ArgProblem("a param's shape must be given in full (no -1)", "shape")
+
+    def shape(self, a: Attrs, ins: Sequence[Shape], names: Sequence[str]) -> Shape:
+        return tuple(a["shape"])
+
+    def symbolic_shape(
+        self, a: Attrs, ins: Sequence[SymbolicShape[T]], ar: Arithmetic[T]
+    ) -> SymbolicShape[T]:
+        sizes = ar.items(a["shape"])
+        if sizes is None:
+            return SymbolicShape(None, 2, None, last=True)
+        if len(sizes) == 1:
+            return SymbolicShape(sizes[0], 1)
+        return SymbolicShape(sizes[-1], len(sizes), tuple(sizes[:-1]), last=True)
+
+    def tensors(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[TensorSpec]:
+        init = 0.0 if a["init"] == "zeros" else None  # normal: drawn with std 0.02, as ViT's
+        return [TensorSpec("weight", (1, *a["shape"]), init=init)]
+
+    def summary(self, a: Attrs) -> str:
+        return f"param {dims(a['shape'])}"
+
+
+@register
 class Select(Op):
     name = "select"
     doc = "One token of T×D: its D features (ViT's x[:, 0], the class token)."

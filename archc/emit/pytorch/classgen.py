@@ -259,6 +259,8 @@ class ClassGen:
             if frame.current is None:
                 raise no_input_error(first)
             sources = [frame.current]
+        elif plan.start == "source":
+            sources = []
         if assign is not None and plan.scope:
             return self.chain_scope(links, assign, frame, sources, chain.span)
         if assign is not None:
@@ -282,7 +284,8 @@ class ClassGen:
                 assert b.call is not None
                 self.ctx.add(raw, Child(attr, b.ctx, b.ctx is None))
                 self.do_init(b.call, f"self.{attr}")
-                self.do_fwd(Call(f"self.{attr}", tuple(self.read(t) for t in b.inputs)), var)
+                args = tuple(self.read(t) for t in b.inputs) or (self.batch_ref(link.span),)
+                self.do_fwd(Call(f"self.{attr}", args), var)
             out = replace(b.out, var=var)
             sources = [out]
         assert out is not None
@@ -310,8 +313,15 @@ class ClassGen:
         self.ctx.add(assign, Child(attr, ctx))
         self.do_init(call, f"self.{attr}")
         args = (head,) if head is not None else tuple(self.read(t) for t in heads)
-        self.do_fwd(Call(f"self.{attr}", args), var)
+        self.do_fwd(Call(f"self.{attr}", args or (self.batch_ref(span),)), var)
         return replace(out, var=var)
+
+    def batch_ref(self, span: Span) -> str:
+        """What a module that reads no tensor (a ``param``) is called with, for the batch
+        size: the class's first ``forward`` argument (the block's input, the network's first)."""
+        if not self.fwd_params:
+            raise EmitError("a learned tensor needs an input declared before it", span)
+        return self.fwd_params[0]
 
     def chain_module(
         self,

@@ -123,6 +123,27 @@ class Select(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, self.index]
 ''',
+    "Param": '''
+class Param(nn.Module):
+    """A learned tensor, the same for every sample (archc's param): called with any tensor of
+    the batch, it returns its weight repeated for that batch (a copy: a view of a parameter
+    made under no_grad trips torch's module hooks, as FlopCounterMode's)."""
+
+    def __init__(self, shape: tuple[int, ...], std: float = 0.0) -> None:
+        super().__init__()
+        self.std = std
+        self.weight = nn.Parameter(torch.empty(1, *shape))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.std:
+            nn.init.normal_(self.weight, std=self.std)
+        else:
+            nn.init.zeros_(self.weight)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.weight.expand(batch.shape[0], *self.weight.shape[1:]).clone()
+''',
     "Reshape": '''
 class Reshape(nn.Module):
     """Each sample in another shape (archc's reshape; -1 takes the rest)."""

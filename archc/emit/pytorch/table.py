@@ -451,6 +451,12 @@ TORCH_OPS: dict[str, TorchOp] = {
         ),
     ),
     "attention": TorchOp(_attention, fresh=True, helper="SelfAttention"),
+    "param": TorchOp(
+        lambda a, ins, ctx: Call(
+            "Param", (ctx.code(a["shape"]),), () if _is(a["init"], "zeros") else (("std", "0.02"),)
+        ),
+        helper="Param",
+    ),
     "reshape": TorchOp(
         lambda a, ins, ctx: Call("Reshape", (ctx.code(a["shape"]),)), helper="Reshape"
     ),

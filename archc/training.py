@@ -272,6 +272,7 @@ SAVES: dict[str, SaveRule] = {
     "mul": SaveRule("every input, and the partial products of three or more", _mul, fresh=True),
     # issue 12's ops
     "class_token": SaveRule("nothing (a concatenation)", _nothing, fresh=True),
+    "param": SaveRule("nothing (its weight repeated for the batch)", _nothing, fresh=True),
     "pos_embed": SaveRule("nothing (an addition)", _nothing, fresh=True),
     "split_heads": SaveRule("nothing (a view)", _nothing, alias=True),
     "merge_heads": SaveRule("nothing (a copy of a transposed view)", _nothing, fresh=True),

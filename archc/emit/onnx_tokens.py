@@ -30,14 +30,21 @@ def tokens(s: _Site) -> None:
     s.node("Transpose", [x], perm=[0, 2, 1])
 
 
+def _batched_shape(s: _Site, source: str, rank: int, shape: tuple[int, ...], name: str) -> str:
+    """``[N, *shape]``, N the batch of ``source`` (``rank`` axes with the batch): the shape a
+    learned tensor is expanded to, so that it joins the batch's tensors."""
+    batch = s.step("shape", "Shape", [source], (rank,), batched=False, elem=_INT64)
+    first = [s.constant("zero", value_ints=[0]), s.constant("one", value_ints=[1])]
+    n = s.step("batch", "Slice", [batch, *first], (1,), batched=False, elem=_INT64)
+    rest = s.constant(name, value_ints=list(shape))
+    full = (len(shape) + 1,)
+    return s.step("expand_shape", "Concat", [n, rest], full, batched=False, elem=_INT64, axis=0)
+
+
 def class_token(s: _Site) -> None:
     (token,) = s.weights
     _, d = s.in_shapes[0]
-    batch = s.step("shape", "Shape", [s.x], (3,), batched=False, elem=_INT64)
-    first = [s.constant("zero", value_ints=[0]), s.constant("one", value_ints=[1])]
-    n = s.step("batch", "Slice", [batch, *first], (1,), batched=False, elem=_INT64)
-    rest = s.constant("token_shape", value_ints=[1, d])
-    target = s.step("expand_shape", "Concat", [n, rest], (3,), batched=False, elem=_INT64, axis=0)
+    target = _batched_shape(s, s.x, 3, (1, d), "token_shape")
     tokens = s.step("tokens", "Expand", [token, target], (1, d))
     s.node("Concat", [tokens, s.x], axis=1)
 
@@ -45,21 +52,8 @@ def class_token(s: _Site) -> None:
 def param(s: _Site) -> None:
     """The weight (1 × shape) expanded to the batch of the network's first input."""
     (weight,) = s.weights
-    shape = tuple(s.out_shape)
-    batch = s.step(
-        "shape",
-        "Shape",
-        [s.batch_source()],
-        (len(s.batch_shape()) + 1,),
-        batched=False,
-        elem=_INT64,
-    )
-    first = [s.constant("zero", value_ints=[0]), s.constant("one", value_ints=[1])]
-    n = s.step("batch", "Slice", [batch, *first], (1,), batched=False, elem=_INT64)
-    rest = s.constant("param_shape", value_ints=list(shape))
-    target = s.step(
-        "expand_shape", "Concat", [n, rest], (len(shape) + 1,), batched=False, elem=_INT64, axis=0
-    )
+    rank = len(s.batch_shape()) + 1
+    target = _batched_shape(s, s.batch_source(), rank, tuple(s.out_shape), "param_shape")
     s.node("Expand", [weight, target])
 
 

@@ -132,7 +132,7 @@ def _split_loose(layers: list[_Layer]) -> tuple[list[_Layer], list[_Layer]]:
 
 
 #: the module classes of archc's emission that hold one learned tensor (emit/pytorch/helpers)
-_LOOSE_HELPERS = ("ClassToken", "PositionEmbedding")
+_LOOSE_HELPERS = ("ClassToken", "PositionEmbedding", "Param")
 
 
 def _is_loose(layer: _Layer) -> bool:

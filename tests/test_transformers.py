@@ -234,3 +234,19 @@ def test_a_param_takes_no_input() -> None:
     text = EMBEDDING.replace("HOW", "    output y = patches -> param((1, 32))")
     with pytest.raises(archc.errors.SpecArgumentError, match="makes a tensor of its own"):
         archc.load("e.arch", text=text)
+
+
+def test_a_vit_written_with_params_loads_torchvisions_weights() -> None:
+    """load_torchvision pairs param modules with torchvision's class token and position
+    embedding (parameters of its model and encoder) by shape, as it does the embedding ops."""
+    text = VIT.read_text(encoding="utf-8").replace(
+        "    embedded = class_token -> pos_embed\n",
+        "    token = param((1, DIM))\n"
+        "    joined = concat(token, patches)\n"
+        '    table = param((5, DIM), init="normal")\n'
+        "    embedded = add(joined, table)\n",
+    )
+    assert "param((1, DIM))" in text
+    net = archc.load(VIT, text=text, inputs={"image": (3, 32, 32)}, consts=SMALL)
+    _, tv = small_vit()
+    assert outputs_agree(net, tv) < 1e-5
